@@ -1,0 +1,331 @@
+#include "run_config.h"
+
+#include "error.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QRegularExpression>
+
+#include <charconv>
+#include <functional>
+#include <limits>
+
+namespace bnlab::app {
+namespace {
+
+using namespace bnlab::engine;
+
+[[noreturn]] void fail(const QString& message) { throw ConfigError(message.toStdString()); }
+
+long long parseInteger(const QString& key, const QString& value, long long lo, long long hi) {
+    bool ok = false;
+    const long long v = value.trimmed().toLongLong(&ok);
+    if (!ok) fail(key + ": '" + value + "' is not a whole number");
+    if (v < lo || v > hi) fail(key + ": " + value + " is out of range " + QString::number(lo) + ".." + QString::number(hi));
+    return v;
+}
+
+int parseInt(const QString& key, const QString& value) {
+    return int(parseInteger(key, value, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+}
+
+float parseFloat(const QString& key, const QString& value) {
+    bool ok = false;
+    const double v = value.trimmed().toDouble(&ok);  // accepts nan and inf: validate() names them
+    if (!ok) fail(key + ": '" + value + "' is not a number");
+    return float(v);
+}
+
+// The shortest text that reads back as the same float (0.1f prints as "0.1", not "0.100000001").
+QString num(float v) {
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return QString::fromLatin1(buf, int(r.ptr - buf));
+}
+
+// The linear (dense and conv2d) hidden blocks, which `norm`, `activation` and block.N.* address.
+std::vector<BlockSpec*> linearBlocks(TrainOptions& t) {
+    std::vector<BlockSpec*> out;
+    for (BlockSpec& b : t.network.blocks)
+        if (b.isLinear()) out.push_back(&b);
+    return out;
+}
+
+QString commonValue(const TrainOptions& t, const std::function<QString(const BlockSpec&)>& get) {
+    QString common;
+    for (BlockSpec* b : linearBlocks(const_cast<TrainOptions&>(t))) {
+        const QString v = get(*b);
+        if (common.isEmpty()) common = v;
+        else if (common != v) return "mixed";
+    }
+    return common.isEmpty() ? "none" : common;
+}
+
+QString activationName(const BlockSpec& b) {
+    return b.activation ? QString::fromStdString(toString(*b.activation)) : "none";
+}
+
+struct KeyHandler {
+    ConfigKey key;
+    std::function<void(TrainOptions&, const QString&)> set;
+    std::function<QString(const TrainOptions&)> get;
+    bool numeric = true;  // written to JSON as a number
+};
+
+const std::vector<KeyHandler>& handlers() {
+    static const std::vector<KeyHandler> all = [] {
+        std::vector<KeyHandler> h;
+        auto intKey = [&h](QString name, QString range, QString help, int TrainOptions::*field) {
+            h.push_back({{name, range, help},
+                         [name, field](TrainOptions& t, const QString& v) { t.*field = parseInt(name, v); },
+                         [field](const TrainOptions& t) { return QString::number(t.*field); }});
+        };
+        auto indexKey = [&h](QString name, QString range, QString help, Index TrainOptions::*field) {
+            h.push_back({{name, range, help},
+                         [name, field](TrainOptions& t, const QString& v) {
+                             t.*field = parseInteger(name, v, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
+                         },
+                         [field](const TrainOptions& t) { return QString::number(t.*field); }});
+        };
+        auto floatKey = [&h](QString name, QString range, QString help, std::function<float&(TrainOptions&)> field) {
+            h.push_back({{name, range, help},
+                         [name, field](TrainOptions& t, const QString& v) { field(t) = parseFloat(name, v); },
+                         [field](const TrainOptions& t) { return num(field(const_cast<TrainOptions&>(t))); }});
+        };
+        intKey("epochs", "1..", "passes over the training split", &TrainOptions::epochs);
+        intKey("batch_size", "1..training size", "samples per step; BN normalises with the statistics of each batch, "
+               "so small batches give noisy statistics (BN needs at least 2)", &TrainOptions::batchSize);
+        h.push_back({{"max_steps", "0..", "stop after this many steps (0 = no limit), for quick runs"},
+                     [](TrainOptions& t, const QString& v) { t.maxSteps = long(parseInteger("max_steps", v, -1, 1LL << 40)); },
+                     [](const TrainOptions& t) { return QString::number(t.maxSteps); }});
+        floatKey("learning_rate", "> 0", "step size of the optimizer; BN makes larger ones usable",
+                 [](TrainOptions& t) -> float& { return t.optimizer.learningRate; });
+        h.push_back({{"optimizer", "sgd|adam", "SGD (with optional momentum) or Adam"},
+                     [](TrainOptions& t, const QString& v) {
+                         if (v == "sgd") t.optimizer.kind = OptimizerKind::SGD;
+                         else if (v == "adam") t.optimizer.kind = OptimizerKind::Adam;
+                         else fail("optimizer: unknown '" + v + "' (expected sgd or adam)");
+                     },
+                     [](const TrainOptions& t) { return QString(t.optimizer.kind == OptimizerKind::SGD ? "sgd" : "adam"); },
+                     false});
+        floatKey("momentum", "[0, 1)", "SGD momentum (0 = plain SGD)", [](TrainOptions& t) -> float& { return t.optimizer.momentum; });
+        floatKey("adam_beta1", "[0, 1)", "Adam's decay of the first moment", [](TrainOptions& t) -> float& { return t.optimizer.beta1; });
+        floatKey("adam_beta2", "[0, 1)", "Adam's decay of the second moment", [](TrainOptions& t) -> float& { return t.optimizer.beta2; });
+        floatKey("adam_epsilon", "> 0", "Adam's epsilon (Keras 1e-7, PyTorch 1e-8)", [](TrainOptions& t) -> float& { return t.optimizer.adamEpsilon; });
+        floatKey("weight_decay", ">= 0", "L2 penalty added to weight gradients (not to biases, gamma or beta)",
+                 [](TrainOptions& t) -> float& { return t.optimizer.weightDecay; });
+        floatKey("bn_momentum", "[0, 1)", "Keras convention: the weight kept on the old running statistics at each "
+                 "step (PyTorch's momentum is 1 minus this); the running statistics are what inference uses",
+                 [](TrainOptions& t) -> float& { return t.batchNorm.momentum; });
+        floatKey("bn_epsilon", "> 0", "added to the batch variance before the square root",
+                 [](TrainOptions& t) -> float& { return t.batchNorm.epsilon; });
+        h.push_back({{"norm", "none|before|after", "BN placement for every dense and conv block at once: before or "
+                      "after the activation, or none"},
+                     [](TrainOptions& t, const QString& v) {
+                         const NormPlacement n = normFromString(v.toStdString());
+                         for (BlockSpec* b : linearBlocks(t)) b->norm = n;
+                     },
+                     [](const TrainOptions& t) {
+                         return commonValue(t, [](const BlockSpec& b) { return QString::fromStdString(toString(b.norm)); });
+                     },
+                     false});
+        h.push_back({{"activation", "relu|sigmoid|tanh|none", "the nonlinearity of every dense and conv block"},
+                     [](TrainOptions& t, const QString& v) {
+                         const auto a = activationFromString(v.toStdString());
+                         for (BlockSpec* b : linearBlocks(t)) b->activation = a;
+                     },
+                     [](const TrainOptions& t) { return commonValue(t, activationName); },
+                     false});
+        h.push_back({{"init", "he|glorot|gaussian", "weight initialiser; gaussian uses init_scale as its standard deviation"},
+                     [](TrainOptions& t, const QString& v) { t.init.kind = initKindFromString(v.toStdString()); },
+                     [](const TrainOptions& t) { return QString::fromStdString(toString(t.init.kind)); },
+                     false});
+        floatKey("init_scale", "> 0", "he/glorot: a factor on the standard scale; gaussian: the standard deviation",
+                 [](TrainOptions& t) -> float& { return t.init.scale; });
+        h.push_back({{"seed", "0..2^64-1", "one seed for the weights, the shuffle and the probe batch"},
+                     [](TrainOptions& t, const QString& v) {
+                         bool ok = false;
+                         t.seed = v.trimmed().toULongLong(&ok);
+                         if (!ok) fail("seed: '" + v + "' is not a whole number from 0 to 2^64-1");
+                     },
+                     [](const TrainOptions& t) { return QString::number(t.seed); }});
+        indexKey("validation_size", "0..training files - 1", "images carved from the end of the training files "
+                 "for validation", &TrainOptions::validationSize);
+        indexKey("train_size", "0..", "train on the first N training images only (0 = all that remain)",
+                 &TrainOptions::trainSize);
+        intKey("probe_interval", "0..", "steps between activation/gradient probes (0 = off)", &TrainOptions::probeInterval);
+        intKey("probe_batch_size", "2..", "size of the fixed probe batch drawn from the validation split",
+               &TrainOptions::probeBatchSize);
+        intKey("eval_interval", "0..", "steps between validation evaluations (0 = at epoch ends only)",
+               &TrainOptions::evalInterval);
+        intKey("eval_batch_size", "1..", "evaluation runs in chunks of this many images", &TrainOptions::evalBatchSize);
+        intKey("threads", "0..256", "worker threads (0 = all cores); results do not depend on it", &TrainOptions::threads);
+        return h;
+    }();
+    return all;
+}
+
+const KeyHandler* findHandler(const QString& key) {
+    for (const KeyHandler& h : handlers())
+        if (h.key.name == key) return &h;
+    return nullptr;
+}
+
+// block.N.field, N from 1 over the linear blocks.
+bool applyBlockSetting(TrainOptions& t, const QString& key, const QString& value) {
+    static const QRegularExpression re("^block\\.(\\d+)\\.(norm|activation|size)$");
+    const auto m = re.match(key);
+    if (!m.hasMatch()) return false;
+    const auto blocks = linearBlocks(t);
+    const int n = m.captured(1).toInt();
+    if (n < 1 || n > int(blocks.size()))
+        fail(key + ": the network has " + QString::number(blocks.size()) + " dense/conv blocks (block.1 .. block." +
+             QString::number(blocks.size()) + ")");
+    BlockSpec& b = *blocks[std::size_t(n - 1)];
+    const QString field = m.captured(2);
+    if (field == "norm") b.norm = normFromString(value.toStdString());
+    else if (field == "activation") b.activation = activationFromString(value.toStdString());
+    else b.size = parseInt(key, value);
+    return true;
+}
+
+QJsonObject blockToJson(const BlockSpec& b) {
+    QJsonObject o{{"kind", QString::fromStdString(toString(b.kind))}};
+    if (b.isLinear()) {
+        o["size"] = b.size;
+        o["activation"] = activationName(b);
+        o["norm"] = QString::fromStdString(toString(b.norm));
+    }
+    if (b.kind == BlockKind::Conv2D || b.kind == BlockKind::MaxPool2D) {
+        o["kernel"] = b.kernel;
+        o["stride"] = b.effectiveStride();
+    }
+    if (b.kind == BlockKind::Conv2D) o["padding"] = b.padding;
+    return o;
+}
+
+BlockSpec blockFromJson(const QJsonValue& value, const QString& where) {
+    if (!value.isObject()) fail(where + ": a block must be an object");
+    const QJsonObject o = value.toObject();
+    BlockSpec b;
+    try {
+        b.kind = blockKindFromString(o.value("kind").toString().toStdString());
+        for (const QString& k : o.keys()) {
+            const QJsonValue v = o.value(k);
+            auto integer = [&] {
+                if (!v.isDouble() || v.toDouble() != double(v.toInt())) fail(k + ": expected a whole number");
+                return v.toInt();
+            };
+            if (k == "kind") continue;
+            else if (k == "size") b.size = integer();
+            else if (k == "kernel") b.kernel = integer();
+            else if (k == "stride") b.stride = integer();
+            else if (k == "padding") b.padding = integer();
+            else if (k == "activation") b.activation = activationFromString(v.toString().toStdString());
+            else if (k == "norm") b.norm = normFromString(v.toString().toStdString());
+            else fail("unknown key '" + k + "'");
+        }
+    } catch (const ConfigError& e) {
+        fail(where + ": " + QString::fromStdString(e.what()));
+    }
+    return b;
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& configKeys() {
+    static const std::vector<ConfigKey> keys = [] {
+        std::vector<ConfigKey> k;
+        for (const KeyHandler& h : handlers()) k.push_back(h.key);
+        k.push_back({"block.N.norm", "none|before|after", "BN placement of the N-th dense/conv block"});
+        k.push_back({"block.N.activation", "relu|sigmoid|tanh|none", "activation of the N-th dense/conv block"});
+        k.push_back({"block.N.size", "1..", "units (dense) or filters (conv) of the N-th dense/conv block"});
+        return k;
+    }();
+    return keys;
+}
+
+void applySetting(RunConfig& config, const QString& key, const QString& value) {
+    if (const KeyHandler* h = findHandler(key)) {
+        try {
+            h->set(config.train, value);
+        } catch (const ConfigError& e) {
+            const QString msg = QString::fromStdString(e.what());
+            // Engine parsers name their own field ("norm: ..."); make sure the key the user typed is named.
+            fail(msg.startsWith(key + ":") ? msg : key + ": " + msg);
+        }
+        return;
+    }
+    if (applyBlockSetting(config.train, key, value)) return;
+    fail("unknown setting '" + key + "' (bnlab-cli train --help lists them)");
+}
+
+void applySetting(RunConfig& config, const QString& keyEqualsValue) {
+    const int eq = keyEqualsValue.indexOf('=');
+    if (eq <= 0) fail("--set: expected KEY=VALUE, got '" + keyEqualsValue + "'");
+    applySetting(config, keyEqualsValue.left(eq).trimmed(), keyEqualsValue.mid(eq + 1));
+}
+
+QString settingValue(const RunConfig& config, const QString& key) {
+    if (const KeyHandler* h = findHandler(key)) return h->get(config.train);
+    return {};
+}
+
+QJsonObject toJson(const RunConfig& config) {
+    QJsonObject o{{"format", "bnlab-config"}, {"version", 1}, {"preset", config.preset}};
+    for (const KeyHandler& h : handlers()) {
+        if (h.key.name == "norm" || h.key.name == "activation") continue;  // stored per block
+        const QString v = h.get(config.train);
+        if (h.key.name == "seed") o[h.key.name] = v;  // as text: a uint64 does not fit a JSON double
+        else if (h.numeric) o[h.key.name] = v.toDouble();
+        else o[h.key.name] = v;
+    }
+    QJsonArray blocks;
+    for (const BlockSpec& b : config.train.network.blocks) blocks.append(blockToJson(b));
+    o["network"] = QJsonObject{{"blocks", blocks}};
+    return o;
+}
+
+RunConfig fromJson(const QJsonObject& json, const QString& source) {
+    if (json.value("format").toString() != "bnlab-config")
+        fail(source + ": not a BN Lab configuration (\"format\" is not \"bnlab-config\")");
+    if (json.value("version").toInt() != 1)
+        fail(source + ": unsupported version " + QString::number(json.value("version").toDouble()) + " (expected 1)");
+    RunConfig config;
+    config.preset = json.value("preset").toString();
+    // The network first: keys such as norm and block.N.* refer to it.
+    if (json.contains("network")) {
+        const QJsonValue blocks = json.value("network").toObject().value("blocks");
+        if (!blocks.isArray()) fail(source + ": network.blocks must be an array");
+        const QJsonArray arr = blocks.toArray();
+        for (int i = 0; i < arr.size(); ++i)
+            config.train.network.blocks.push_back(blockFromJson(arr[i], source + ": network.blocks[" + QString::number(i) + "]"));
+    }
+    for (const QString& key : json.keys()) {
+        if (key == "format" || key == "version" || key == "preset" || key == "network") continue;
+        const QJsonValue v = json.value(key);
+        QString text;
+        if (v.isDouble()) text = QString::number(v.toDouble(), 'g', 17);
+        else if (v.isString()) text = v.toString();
+        else fail(source + ": " + key + ": expected a number or a string");
+        try {
+            applySetting(config, key, text);
+        } catch (const ConfigError& e) {
+            fail(source + ": " + QString::fromStdString(e.what()));
+        }
+    }
+    return config;
+}
+
+RunConfig loadConfigFile(const QString& path) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) fail(path + ": cannot open (" + file.errorString() + ")");
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &error);
+    if (doc.isNull()) fail(path + ": not valid JSON at offset " + QString::number(error.offset) + " (" + error.errorString() + ")");
+    if (!doc.isObject()) fail(path + ": the top level must be a JSON object");
+    return fromJson(doc.object(), path);
+}
+
+}  // namespace bnlab::app

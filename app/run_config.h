@@ -1,0 +1,44 @@
+#pragma once
+
+// The run configuration as people and files see it: flat snake_case keys (the same for bnlab-cli's --set,
+// config.json and the GUI), each with its default, its range and a sentence of help.
+
+#include "trainer.h"
+
+#include <QJsonObject>
+#include <QString>
+#include <QStringList>
+
+#include <vector>
+
+namespace bnlab::app {
+
+struct RunConfig {
+    QString preset;                 // the preset it started from (informative)
+    engine::TrainOptions train;
+};
+
+struct ConfigKey {
+    QString name;      // "batch_size", "block.2.norm", ...
+    QString range;     // "1..65536", "none|before|after", ...
+    QString help;      // one sentence
+};
+
+// Every key, in the order --help lists them (per-block keys once, as block.N.*).
+[[nodiscard]] const std::vector<ConfigKey>& configKeys();
+
+// Applies KEY=VALUE. Throws ConfigError naming the key for an unknown key or a value that does not parse;
+// ranges are checked by engine::validate() when the run starts, so messages name keys the same way.
+void applySetting(RunConfig& config, const QString& key, const QString& value);
+void applySetting(RunConfig& config, const QString& keyEqualsValue);  // "key=value"
+
+// The value of a key as text (for --help defaults and tables).
+[[nodiscard]] QString settingValue(const RunConfig& config, const QString& key);
+
+// config.json: {"format": "bnlab-config", "version": 1, "preset": ..., every key..., "network": {...}}.
+[[nodiscard]] QJsonObject toJson(const RunConfig& config);
+// Throws ConfigError naming `source` (a file name) and the key for unknown keys or bad values.
+[[nodiscard]] RunConfig fromJson(const QJsonObject& json, const QString& source);
+[[nodiscard]] RunConfig loadConfigFile(const QString& path);  // throws Error naming the file
+
+}  // namespace bnlab::app

@@ -1,0 +1,165 @@
+#include "run_writer.h"
+
+#include "error.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSaveFile>
+
+#include <cmath>
+
+namespace bnlab::app {
+namespace {
+
+using namespace bnlab::engine;
+
+[[noreturn]] void fail(const QString& message) { throw Error(message.toStdString()); }
+
+void writeJsonFile(const QString& path, const QJsonObject& o) {
+    QSaveFile file(path);  // written to a temporary file and renamed: never half a file
+    if (!file.open(QIODevice::WriteOnly)) fail(path + ": cannot write (" + file.errorString() + ")");
+    file.write(QJsonDocument(o).toJson(QJsonDocument::Indented));
+    if (!file.commit()) fail(path + ": cannot write (" + file.errorString() + ")");
+}
+
+// JSON has no NaN or infinity: those become null.
+QJsonValue number(double v) { return std::isfinite(v) ? QJsonValue(v) : QJsonValue(); }
+
+QJsonObject toJson(const Distribution& d) {
+    QJsonArray pct, hist;
+    for (float v : d.percentiles) pct.append(number(v));
+    for (auto c : d.histogram) hist.append(double(c));
+    return {{"percentiles", pct}, {"mean", number(d.mean)}, {"std", number(d.stddev)},
+            {"hist_min", number(d.histogramMin)}, {"hist_max", number(d.histogramMax)},
+            {"histogram", hist}, {"count", double(d.count)}};
+}
+
+template <typename T>
+QJsonArray array(const std::vector<T>& v) {
+    QJsonArray a;
+    for (const T& x : v) a.append(number(double(x)));
+    return a;
+}
+
+}  // namespace
+
+QJsonObject toJson(const ProbeSnapshot& p) {
+    QJsonArray acts, params, bns;
+    for (const ActivationProbe& a : p.activations)
+        acts.append(QJsonObject{{"block", QString::fromStdString(a.block)}, {"pre", toJson(a.pre)}, {"post", toJson(a.post)}});
+    for (const ParamProbe& q : p.params)
+        params.append(QJsonObject{{"name", QString::fromStdString(q.name)}, {"grad_norm", number(q.gradNorm)},
+                                  {"weight_norm", number(q.weightNorm)}, {"update_ratio", number(q.updateRatio)}});
+    for (const BatchNormProbe& b : p.batchNorm)
+        bns.append(QJsonObject{{"layer", QString::fromStdString(b.layer)}, {"features", array(b.features)},
+                               {"batch_mean", array(b.batchMean)}, {"batch_var", array(b.batchVar)},
+                               {"running_mean", array(b.runningMean)}, {"running_var", array(b.runningVar)}});
+    QJsonArray percentiles;
+    for (float q : kPercentiles) percentiles.append(q);
+    return {{"step", double(p.step)}, {"epoch", p.epoch}, {"samples", double(p.samples)},
+            {"percentile_levels", percentiles}, {"activations", acts}, {"params", params}, {"batchnorm", bns}};
+}
+
+QJsonObject toJson(const RunSummary& s) {
+    QJsonObject o{{"format", "bnlab-summary"}, {"version", 1},
+                  {"stopped_reason", QString::fromStdString(toString(s.reason))},
+                  {"message", QString::fromStdString(s.message)},
+                  {"steps", double(s.steps)}, {"epochs", s.epochs}, {"samples", double(s.samples)},
+                  {"seconds", s.seconds}, {"training_seconds", s.trainingSeconds},
+                  {"samples_per_second", s.samplesPerSecond},
+                  {"val_accuracy", s.hasValidation ? number(s.valAccuracy) : QJsonValue()},
+                  {"val_loss", s.hasValidation ? number(s.valLoss) : QJsonValue()},
+                  {"test_accuracy", s.hasTest ? number(s.testAccuracy) : QJsonValue()},
+                  {"test_loss", s.hasTest ? number(s.testLoss) : QJsonValue()}};
+    if (s.reason == StopReason::Diverged) {
+        o["diverged_step"] = double(s.divergedStep);
+        o["diverged_layer"] = QString::fromStdString(s.divergedLayer);
+    }
+    return o;
+}
+
+RunWriter::RunWriter(const QString& folder, const RunConfig& config, const QString& datasetFolder)
+    : m_folder(folder), m_datasetFolder(datasetFolder) {
+    QDir dir(folder);
+    if (QFileInfo(folder).exists() && !QFileInfo(folder).isDir()) fail(folder + ": exists and is not a folder");
+    if (dir.exists("summary.json") || dir.exists("config.json"))
+        fail(folder + ": already holds a run; choose another --out folder");
+    if (!QDir().mkpath(folder)) fail(folder + ": cannot create the folder");
+    QJsonObject cfg = toJson(config);
+    cfg["dataset"] = datasetFolder;
+    writeJsonFile(dir.filePath("config.json"), cfg);
+    auto open = [&](std::ofstream& out, const char* name) {
+        out.open(dir.filePath(name).toStdString(), std::ios::out | std::ios::trunc);
+        if (!out) fail(dir.filePath(name) + ": cannot write");
+    };
+    open(m_steps, "steps.csv");
+    open(m_evals, "evals.csv");
+    open(m_probes, "probes.jsonl");
+    m_steps.precision(9);
+    m_evals.precision(9);
+    m_steps << "step,epoch,samples,seconds,loss,accuracy,loss_ema,accuracy_ema\n";
+    m_evals << "step,epoch,samples,seconds,split,loss,accuracy,epoch_end\n";
+    m_lastFlush = std::chrono::steady_clock::now();
+}
+
+void RunWriter::check(std::ofstream& out, const char* file) {
+    if (!out) fail(QDir(m_folder).filePath(file) + ": write failed (disk full?)");
+}
+
+void RunWriter::maybeFlush() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - m_lastFlush < std::chrono::seconds(1)) return;
+    m_lastFlush = now;
+    m_steps.flush();
+    m_evals.flush();
+    m_probes.flush();
+    check(m_steps, "steps.csv");
+    check(m_evals, "evals.csv");
+    check(m_probes, "probes.jsonl");
+}
+
+void RunWriter::onStart(const RunInfo& info) {
+    QJsonObject o{{"format", "bnlab-run-info"}, {"version", 1}, {"layers", QJsonArray()},
+                  {"train_samples", double(info.trainSamples)}, {"validation_samples", double(info.validationSamples)},
+                  {"test_samples", double(info.testSamples)}, {"steps_per_epoch", double(info.stepsPerEpoch)},
+                  {"total_steps", double(info.totalSteps)}, {"threads", info.threads}};
+    QJsonArray layers, blocks, params;
+    for (const auto& l : info.layers) layers.append(QString::fromStdString(l));
+    for (const auto& b : info.blocks) blocks.append(QString::fromStdString(b));
+    for (const auto& p : info.params) params.append(QString::fromStdString(p));
+    o["layers"] = layers;
+    o["blocks"] = blocks;
+    o["params"] = params;
+    writeJsonFile(QDir(m_folder).filePath("run_info.json"), o);
+}
+
+void RunWriter::onStep(const StepRecord& r) {
+    m_steps << r.step << ',' << r.epoch << ',' << r.samples << ',' << r.seconds << ',' << r.loss << ',' << r.accuracy
+            << ',' << r.lossEma << ',' << r.accuracyEma << '\n';
+    maybeFlush();
+}
+
+void RunWriter::onEval(const EvalRecord& r) {
+    m_evals << r.step << ',' << r.epoch << ',' << r.samples << ',' << r.seconds << ',' << r.split << ',' << r.loss << ','
+            << r.accuracy << ',' << (r.epochEnd ? 1 : 0) << '\n';
+    maybeFlush();
+}
+
+void RunWriter::onProbe(const ProbeSnapshot& p) {
+    m_probes << QJsonDocument(toJson(p)).toJson(QJsonDocument::Compact).toStdString() << '\n';
+    maybeFlush();
+}
+
+void RunWriter::onFinish(const RunSummary& s) {
+    m_steps.close();
+    m_evals.close();
+    m_probes.close();
+    check(m_steps, "steps.csv");
+    check(m_evals, "evals.csv");
+    check(m_probes, "probes.jsonl");
+    writeJsonFile(QDir(m_folder).filePath("summary.json"), toJson(s));
+}
+
+}  // namespace bnlab::app

@@ -1,0 +1,53 @@
+#include "activation.h"
+
+#include "layer_checks.h"
+#include "parallel.h"
+
+namespace bnlab::engine {
+namespace {
+// Element-wise work is split into chunks of about 16k values.
+Index rowGrain(Index cols) { return std::max<Index>(1, 16384 / std::max<Index>(1, cols)); }
+}  // namespace
+
+std::string Activation::kind() const {
+    switch (m_kind) {
+        case ActivationKind::ReLU: return "relu";
+        case ActivationKind::Sigmoid: return "sigmoid";
+        case ActivationKind::Tanh: return "tanh";
+    }
+    return "activation";
+}
+
+const Matrix& Activation::forward(const Matrix& input, Mode) {
+    checkColumns(kind().c_str(), "input", input, m_inputShape.size());
+    m_output.resize(input.rows(), input.cols());
+    parallel::forChunks(input.rows(), rowGrain(input.cols()), [&](Index r0, Index r1) {
+        auto x = input.middleRows(r0, r1 - r0).array();
+        auto y = m_output.middleRows(r0, r1 - r0).array();
+        switch (m_kind) {
+            case ActivationKind::ReLU: y = x.max(0.0f); break;
+            case ActivationKind::Sigmoid: y = 1.0f / (1.0f + (-x).exp()); break;
+            case ActivationKind::Tanh: y = x.tanh(); break;
+        }
+    });
+    return m_output;
+}
+
+const Matrix& Activation::backward(const Matrix& gradOutput) {
+    checkColumns(kind().c_str(), "gradient", gradOutput, m_inputShape.size());
+    checkSameRows(kind().c_str(), gradOutput, m_output.rows());
+    m_gradInput.resize(gradOutput.rows(), gradOutput.cols());
+    parallel::forChunks(gradOutput.rows(), rowGrain(gradOutput.cols()), [&](Index r0, Index r1) {
+        auto dy = gradOutput.middleRows(r0, r1 - r0).array();
+        auto y = m_output.middleRows(r0, r1 - r0).array();
+        auto dx = m_gradInput.middleRows(r0, r1 - r0).array();
+        switch (m_kind) {
+            case ActivationKind::ReLU: dx = (y > 0.0f).select(dy, 0.0f); break;   // f' = [x > 0]
+            case ActivationKind::Sigmoid: dx = dy * y * (1.0f - y); break;        // f' = y(1 − y)
+            case ActivationKind::Tanh: dx = dy * (1.0f - y.square()); break;      // f' = 1 − y²
+        }
+    });
+    return m_gradInput;
+}
+
+}  // namespace bnlab::engine

@@ -1,0 +1,48 @@
+#pragma once
+
+#include "layer.h"
+
+namespace bnlab::engine {
+
+// 2-D convolution (cross-correlation, as PyTorch's nn.Conv2d) by im2col + GEMM.
+//   x (N, C·H·W), W (F, C·kh·kw), b (1, F), y (N, F·Ho·Wo),
+//   Ho = (H + 2·pad − kh)/stride + 1, Wo likewise.
+//   y[n, f, p] = b[f] + Σ_k W[f, k] · col_n[k, p] where col_n (K, Ho·Wo) holds the patches of sample n.
+// Backward: dW = Σ_n dy_n·col_nᵀ, db[f] = Σ_{n,p} dy[n, f, p], dcol_n = Wᵀ·dy_n and dx_n = col2im(dcol_n).
+// Samples are processed in fixed chunks; per-chunk partial dW and db are summed in chunk order.
+// Patches live in per-thread scratch and are recomputed in backward rather than kept for the batch.
+class Conv2D final : public Layer {
+public:
+    Conv2D(Shape inputShape, int filters, int kernel, int stride = 1, int padding = 0, bool useBias = true);
+
+    [[nodiscard]] std::string kind() const override { return "conv2d"; }
+    [[nodiscard]] Shape outputShape() const override { return m_outShape; }
+    const Matrix& forward(const Matrix& input, Mode mode) override;
+    const Matrix& backward(const Matrix& gradOutput) override;
+    [[nodiscard]] std::vector<Param> params() override;
+
+    [[nodiscard]] Matrix& weight() { return m_weight; }  // (F, K)
+    [[nodiscard]] Matrix& bias() { return m_bias; }      // (1, F)
+    [[nodiscard]] const Matrix& weightGrad() const { return m_weightGrad; }
+    [[nodiscard]] const Matrix& biasGrad() const { return m_biasGrad; }
+    [[nodiscard]] int kernel() const { return m_kernel; }
+    [[nodiscard]] bool hasBias() const { return m_useBias; }
+
+private:
+    void im2col(const float* x, float* col) const;  // x (C·H·W) -> col (K, Ho·Wo)
+    void col2im(const float* col, float* dx) const;  // col (K, Ho·Wo) -> dx (C·H·W), the adjoint
+    void ensureScratch();
+
+    int m_filters, m_kernel, m_stride, m_padding;
+    bool m_useBias;
+    Shape m_outShape;
+    Matrix m_weight, m_weightGrad;  // (F, K)
+    Matrix m_bias, m_biasGrad;      // (1, F)
+    const Matrix* m_input = nullptr;
+    std::vector<std::vector<float>> m_slotCol;   // per worker slot: (K, Ho·Wo) patches of one sample
+    std::vector<std::vector<float>> m_slotDcol;  // per worker slot: (K, Ho·Wo) gradient of the patches
+    std::vector<Matrix> m_chunkWeightGrad;  // per chunk partial dW (F, K)
+    std::vector<Matrix> m_chunkBiasGrad;    // per chunk partial db (1, F)
+};
+
+}  // namespace bnlab::engine

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "tensor.h"
+
+#include <cstdint>
+#include <string>
+
+namespace bnlab::engine {
+
+enum class InitKind {
+    He,        // N(0, 2/fan_in): for ReLU networks (He et al. 2015)
+    Glorot,    // U(±√(6/(fan_in + fan_out))): for sigmoid/tanh networks (Glorot & Bengio 2010)
+    Gaussian,  // N(0, scale²) whatever the fan: a deliberately fixed scale for "bad initialisation" runs
+};
+
+struct InitOptions {
+    InitKind kind = InitKind::Glorot;
+    float scale = 1.0f;  // He and Glorot: multiplies the standard scale; Gaussian: the standard deviation
+};
+
+[[nodiscard]] std::string toString(InitKind kind);            // "he", "glorot", "gaussian"
+[[nodiscard]] InitKind initKindFromString(const std::string&);  // throws ConfigError naming "init"
+
+// A small portable random generator (splitmix64-seeded xoshiro256**), the same on every platform and
+// standard library, so a seed gives the same weights, shuffle and probe batch everywhere.
+class Random final {
+public:
+    explicit Random(std::uint64_t seed);
+    std::uint64_t next();
+    double uniform();                       // [0, 1)
+    double normal();                        // N(0, 1), Box-Muller
+    std::uint64_t below(std::uint64_t n);   // [0, n), unbiased
+
+    // A seed for an independent stream ("weights", "shuffle", "probe"), derived from a run seed.
+    static std::uint64_t derive(std::uint64_t seed, std::uint64_t stream);
+
+private:
+    std::uint64_t m_s[4];
+};
+
+// Fills a weight matrix with fan-in and fan-out as given (conv: C·k·k and F·k·k).
+void initWeights(Matrix& w, Index fanIn, Index fanOut, const InitOptions& options, Random& random);
+
+}  // namespace bnlab::engine

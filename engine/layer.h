@@ -1,0 +1,57 @@
+#pragma once
+
+// The layer contract.
+//
+// - forward(input, mode) reads a batch (N, inputShape().size()) and returns a reference to the layer's
+//   own output buffer (N, outputShape().size()). The reference stays valid until the next forward call.
+//   The layer keeps what backward needs (a pointer to the input, or derived values such as the BN
+//   normalised input); the caller keeps the input matrix alive and unchanged until backward has run.
+// - backward(gradOutput) needs the latest forward of the same batch, in Mode::Train. It returns
+//   dL/dinput in the layer's own buffer and ASSIGNS (never accumulates) the gradient of every parameter.
+// - Mode::Train uses batch statistics and updates running statistics (BatchNorm); Mode::Eval uses the
+//   running statistics and changes nothing. Layers without statistics behave the same in both modes.
+// - Buffers are sized by the first batch of a given size and reused: no allocation in the step loop.
+
+#include "tensor.h"
+
+#include <string>
+#include <vector>
+
+namespace bnlab::engine {
+
+// A trainable tensor and its gradient, as the optimizer sees it.
+struct Param {
+    std::string name;     // "weight", "bias", "gamma", "beta"
+    Matrix* value;        // the parameter, updated in place by the optimizer
+    Matrix* grad;         // same shape, assigned by backward()
+    bool decay = true;    // L2 weight decay applies (weights yes; biases, γ and β no)
+};
+
+class Layer {
+public:
+    explicit Layer(Shape inputShape) : m_inputShape(inputShape) {}
+    virtual ~Layer() = default;
+    Layer(const Layer&) = delete;
+    Layer& operator=(const Layer&) = delete;
+
+    // "dense", "conv2d", "maxpool2d", "flatten", "relu", "sigmoid", "tanh", "batchnorm".
+    [[nodiscard]] virtual std::string kind() const = 0;
+    [[nodiscard]] Shape inputShape() const { return m_inputShape; }
+    [[nodiscard]] virtual Shape outputShape() const = 0;
+
+    virtual const Matrix& forward(const Matrix& input, Mode mode) = 0;  // (N, in) -> (N, out)
+    virtual const Matrix& backward(const Matrix& gradOutput) = 0;       // (N, out) -> (N, in)
+
+    [[nodiscard]] virtual std::vector<Param> params() { return {}; }
+    [[nodiscard]] virtual bool isActivation() const { return false; }
+
+    // The output of the latest forward call (empty before the first).
+    [[nodiscard]] const Matrix& output() const { return m_output; }
+
+protected:
+    Shape m_inputShape;
+    Matrix m_output;     // (N, out)
+    Matrix m_gradInput;  // (N, in)
+};
+
+}  // namespace bnlab::engine

@@ -1,0 +1,77 @@
+#pragma once
+
+// The records a training run produces, and the interface that receives them.
+
+#include "probes.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bnlab::engine {
+
+struct StepRecord {
+    long step = 0;            // 1-based
+    double epoch = 0;         // fractional epochs done after this step
+    std::int64_t samples = 0; // training samples seen after this step
+    double seconds = 0;       // wall-clock time since the run started
+    double loss = 0;          // mean cross-entropy of this batch
+    double accuracy = 0;      // fraction of this batch classified right (before the update)
+    double lossEma = 0;       // exponential moving average (0.98), bias-corrected
+    double accuracyEma = 0;
+};
+
+struct EvalRecord {
+    long step = 0;
+    double epoch = 0;
+    std::int64_t samples = 0;
+    double seconds = 0;
+    std::string split;        // "validation" or "test"
+    double loss = 0;
+    double accuracy = 0;      // fraction in [0, 1]
+    bool epochEnd = false;
+};
+
+// How a run ended.
+enum class StopReason { Completed, MaxSteps, Stopped, Diverged };
+[[nodiscard]] std::string toString(StopReason reason);  // "completed", "max_steps", "stopped", "diverged"
+
+struct RunSummary {
+    StopReason reason = StopReason::Completed;
+    std::string message;           // for people: why it stopped, e.g. where it diverged
+    long steps = 0;
+    double epochs = 0;             // fractional epochs done
+    std::int64_t samples = 0;
+    double seconds = 0;            // wall-clock of the whole run
+    double trainingSeconds = 0;    // time inside training steps only
+    double samplesPerSecond = 0;   // samples / trainingSeconds
+    bool hasValidation = false;
+    double valLoss = 0, valAccuracy = 0;    // the latest validation evaluation
+    bool hasTest = false;
+    double testLoss = 0, testAccuracy = 0;  // evaluated when the run completes or reaches max_steps
+    long divergedStep = 0;         // with Diverged: the step whose loss was not finite
+    std::string divergedLayer;     // with Diverged: the first layer whose output was not finite
+};
+
+struct RunInfo {
+    std::vector<std::string> layers;   // layer names in order
+    std::vector<std::string> blocks;   // block names, as in ActivationProbe::block
+    std::vector<std::string> params;   // parameter names, as in ParamProbe::name
+    Index trainSamples = 0, validationSamples = 0, testSamples = 0;
+    Index stepsPerEpoch = 0;
+    long totalSteps = 0;               // planned (epochs × steps per epoch, capped by max_steps)
+    int threads = 0;
+};
+
+// Receives the records of a run, on the training thread. Implementations copy what they keep.
+class MetricsSink {
+public:
+    virtual ~MetricsSink() = default;
+    virtual void onStart(const RunInfo&) {}
+    virtual void onStep(const StepRecord&) {}
+    virtual void onEval(const EvalRecord&) {}
+    virtual void onProbe(const ProbeSnapshot&) {}
+    virtual void onFinish(const RunSummary&) {}
+};
+
+}  // namespace bnlab::engine

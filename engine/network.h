@@ -1,0 +1,73 @@
+#pragma once
+
+// A network built from a NetworkSpec: the layers in order, the output Dense layer, and the names and
+// positions the probes need.
+
+#include "batch_norm.h"
+#include "init.h"
+#include "layer.h"
+#include "network_spec.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bnlab::engine {
+
+// Where a block's layers sit in Network::layers().
+struct BlockInfo {
+    std::string name;       // "dense1", "conv2", "pool1", "flatten1", "output"
+    int linear = -1;        // the Dense or Conv2D layer
+    int norm = -1;          // its BatchNorm layer, if any
+    int activation = -1;    // its activation layer, if any
+    int first = -1, last = -1;  // the block's layers are [first, last]
+    // The pre-activation (the input of the nonlinearity) is the output of layer preActivation; the
+    // post-activation the output of layer postActivation (the same layer for a linear block).
+    int preActivation = -1, postActivation = -1;
+};
+
+// A named trainable tensor of the whole network, e.g. "dense1.weight", "bn1.gamma".
+struct NamedParam {
+    std::string name;
+    int layer;
+    Param param;
+};
+
+class Network final {
+public:
+    Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOptions bn, const InitOptions& init,
+            std::uint64_t seed);
+
+    // x (N, input) -> logits (N, classes)
+    const Matrix& forward(const Matrix& x, Mode mode);
+    // dL/dlogits (N, classes) -> parameter gradients (assigned) of every layer
+    void backward(const Matrix& gradLogits);
+
+    [[nodiscard]] std::vector<NamedParam> params();
+    [[nodiscard]] std::vector<Param> optimizerParams();  // params() as the optimizer takes them
+
+    [[nodiscard]] const std::vector<std::unique_ptr<Layer>>& layers() const { return m_layers; }
+    [[nodiscard]] Layer& layer(int i) { return *m_layers[std::size_t(i)]; }
+    [[nodiscard]] const std::string& layerName(int i) const { return m_layerNames[std::size_t(i)]; }
+    [[nodiscard]] const std::vector<BlockInfo>& blocks() const { return m_blocks; }
+    [[nodiscard]] std::vector<BatchNorm*> batchNormLayers();
+    [[nodiscard]] int batchNormLayerCount() const;
+    [[nodiscard]] Shape inputShape() const { return m_input; }
+    [[nodiscard]] int classes() const { return m_classes; }
+    void setBatchNormOptions(BatchNormOptions bn);
+
+    // The first layer whose latest output holds a NaN or an infinity, or −1.
+    [[nodiscard]] int firstNonFiniteLayer() const;
+
+private:
+    void add(std::unique_ptr<Layer> layer, std::string name);
+
+    Shape m_input;
+    int m_classes;
+    std::vector<std::unique_ptr<Layer>> m_layers;
+    std::vector<std::string> m_layerNames;
+    std::vector<BlockInfo> m_blocks;
+};
+
+}  // namespace bnlab::engine

@@ -1,0 +1,110 @@
+#include "network_spec.h"
+
+#include "error.h"
+
+#include <sstream>
+
+namespace bnlab::engine {
+
+std::string toString(BlockKind kind) {
+    switch (kind) {
+        case BlockKind::Dense: return "dense";
+        case BlockKind::Conv2D: return "conv2d";
+        case BlockKind::MaxPool2D: return "maxpool2d";
+        case BlockKind::Flatten: return "flatten";
+    }
+    return "?";
+}
+
+std::string toString(NormPlacement norm) {
+    switch (norm) {
+        case NormPlacement::None: return "none";
+        case NormPlacement::Before: return "before";
+        case NormPlacement::After: return "after";
+    }
+    return "?";
+}
+
+std::string toString(ActivationKind kind) {
+    switch (kind) {
+        case ActivationKind::ReLU: return "relu";
+        case ActivationKind::Sigmoid: return "sigmoid";
+        case ActivationKind::Tanh: return "tanh";
+    }
+    return "?";
+}
+
+BlockKind blockKindFromString(const std::string& s) {
+    for (BlockKind k : {BlockKind::Dense, BlockKind::Conv2D, BlockKind::MaxPool2D, BlockKind::Flatten})
+        if (toString(k) == s) return k;
+    throw ConfigError("block kind: unknown '" + s + "' (expected dense, conv2d, maxpool2d or flatten)");
+}
+
+NormPlacement normFromString(const std::string& s) {
+    for (NormPlacement n : {NormPlacement::None, NormPlacement::Before, NormPlacement::After})
+        if (toString(n) == s) return n;
+    throw ConfigError("norm: unknown placement '" + s + "' (expected none, before or after)");
+}
+
+std::optional<ActivationKind> activationFromString(const std::string& s) {
+    if (s == "none" || s == "linear") return std::nullopt;
+    for (ActivationKind a : {ActivationKind::ReLU, ActivationKind::Sigmoid, ActivationKind::Tanh})
+        if (toString(a) == s) return a;
+    throw ConfigError("activation: unknown '" + s + "' (expected relu, sigmoid, tanh or none)");
+}
+
+std::string describe(const NetworkSpec& spec) {
+    std::ostringstream out;
+    for (const BlockSpec& b : spec.blocks) {
+        out << toString(b.kind);
+        if (b.isLinear()) out << ' ' << b.size;
+        if (b.kind == BlockKind::Conv2D || b.kind == BlockKind::MaxPool2D) out << ' ' << b.kernel << 'x' << b.kernel;
+        if (b.isLinear()) {
+            out << ' ' << (b.activation ? toString(*b.activation) : std::string("linear"));
+            if (b.norm != NormPlacement::None) out << " bn-" << toString(b.norm);
+        }
+        out << '\n';
+    }
+    out << "dense (classes) softmax\n";
+    return out.str();
+}
+
+void validate(const NetworkSpec& spec, Shape input) {
+    Shape shape = input;
+    for (std::size_t i = 0; i < spec.blocks.size(); ++i) {
+        const BlockSpec& b = spec.blocks[i];
+        const std::string where = "block " + std::to_string(i + 1) + " (" + toString(b.kind) + "): ";
+        switch (b.kind) {
+            case BlockKind::Dense:
+                if (b.size < 1) throw ConfigError(where + "size must be at least 1, got " + std::to_string(b.size));
+                shape = {b.size, 1, 1};
+                break;
+            case BlockKind::Conv2D: {
+                if (!shape.isImage()) throw ConfigError(where + "needs an image input, got " + shape.toString());
+                if (b.size < 1) throw ConfigError(where + "filters must be at least 1, got " + std::to_string(b.size));
+                if (b.kernel < 1 || b.stride < 0 || b.padding < 0)
+                    throw ConfigError(where + "kernel must be at least 1, stride and padding at least 0");
+                const int h = shape.h + 2 * b.padding - b.kernel, w = shape.w + 2 * b.padding - b.kernel;
+                if (h < 0 || w < 0)
+                    throw ConfigError(where + "kernel " + std::to_string(b.kernel) + " does not fit " + shape.toString());
+                shape = {b.size, h / b.effectiveStride() + 1, w / b.effectiveStride() + 1};
+                break;
+            }
+            case BlockKind::MaxPool2D: {
+                if (!shape.isImage()) throw ConfigError(where + "needs an image input, got " + shape.toString());
+                const int stride = b.effectiveStride();
+                if (b.stride < 0 || b.kernel < 1 || b.kernel > shape.h || b.kernel > shape.w)
+                    throw ConfigError(where + "window " + std::to_string(b.kernel) + " does not fit " + shape.toString());
+                shape = {shape.c, (shape.h - b.kernel) / stride + 1, (shape.w - b.kernel) / stride + 1};
+                break;
+            }
+            case BlockKind::Flatten:
+                shape = {int(shape.size()), 1, 1};
+                break;
+        }
+        if (!b.isLinear() && b.norm != NormPlacement::None)
+            throw ConfigError(where + "Batch Normalization applies to dense and conv2d blocks only");
+    }
+}
+
+}  // namespace bnlab::engine

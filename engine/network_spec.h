@@ -1,0 +1,57 @@
+#pragma once
+
+// The declarative description of a network: what the UI edits, what config.json stores, what presets are.
+// Blocks are the hidden part; the builder always appends the output block, a Dense layer with one unit
+// per class whose logits go to the fused softmax + cross-entropy.
+
+#include "activation.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bnlab::engine {
+
+enum class BlockKind { Dense, Conv2D, MaxPool2D, Flatten };
+
+// Where Batch Normalization sits in a Dense or Conv2D block.
+enum class NormPlacement {
+    None,    // Linear → activation
+    Before,  // Linear → BN → activation  (Ioffe & Szegedy 2015)
+    After,   // Linear → activation → BN  (the Keras MNIST tutorial's code)
+};
+
+struct BlockSpec {
+    BlockKind kind = BlockKind::Dense;
+    int size = 0;     // Dense: units; Conv2D: filters
+    int kernel = 3;   // Conv2D, MaxPool2D
+    int stride = 0;   // 0 = the default: 1 for Conv2D, the kernel for MaxPool2D
+    int padding = 0;  // Conv2D
+    std::optional<ActivationKind> activation;  // Dense and Conv2D; none = linear
+    NormPlacement norm = NormPlacement::None;  // Dense and Conv2D
+
+    [[nodiscard]] int effectiveStride() const { return stride > 0 ? stride : (kind == BlockKind::MaxPool2D ? kernel : 1); }
+    [[nodiscard]] bool isLinear() const { return kind == BlockKind::Dense || kind == BlockKind::Conv2D; }
+    bool operator==(const BlockSpec&) const = default;
+};
+
+struct NetworkSpec {
+    std::vector<BlockSpec> blocks;
+    bool operator==(const NetworkSpec&) const = default;
+};
+
+[[nodiscard]] std::string toString(BlockKind kind);        // "dense", "conv2d", "maxpool2d", "flatten"
+[[nodiscard]] std::string toString(NormPlacement norm);    // "none", "before", "after"
+[[nodiscard]] std::string toString(ActivationKind kind);   // "relu", "sigmoid", "tanh"
+[[nodiscard]] BlockKind blockKindFromString(const std::string& s);        // ConfigError on unknown
+[[nodiscard]] NormPlacement normFromString(const std::string& s);         // ConfigError on unknown
+[[nodiscard]] std::optional<ActivationKind> activationFromString(const std::string& s);  // "none" → nullopt
+
+// One line per block, e.g. "dense 100 sigmoid bn-before".
+[[nodiscard]] std::string describe(const NetworkSpec& spec);
+
+// Checks that the blocks fit the input shape (kernels fit, Dense after images needs no Flatten since rows
+// are flat, sizes ≥ 1); throws ConfigError naming the block ("block 2 (conv2d): ...").
+void validate(const NetworkSpec& spec, Shape input);
+
+}  // namespace bnlab::engine

@@ -1,0 +1,65 @@
+#include "optimizer.h"
+
+#include "error.h"
+
+#include <cmath>
+
+namespace bnlab::engine {
+
+void Optimizer::bind(std::vector<Param> params) {
+    m_params = std::move(params);
+    m_state1.clear();
+    m_state2.clear();
+    for (const Param& p : m_params) {
+        if (p.value->rows() != p.grad->rows() || p.value->cols() != p.grad->cols())
+            throw Error("optimizer: parameter '" + p.name + "' and its gradient differ in shape");
+        m_state1.push_back(Matrix::Zero(p.value->rows(), p.value->cols()));
+        if (m_options.kind == OptimizerKind::Adam) m_state2.push_back(Matrix::Zero(p.value->rows(), p.value->cols()));
+    }
+    m_updateNorm.assign(m_params.size(), 0.0);
+    m_step = 0;
+}
+
+void Optimizer::step() {
+    ++m_step;
+    const OptimizerOptions& o = m_options;
+    const float lr = o.learningRate;
+    // Adam's bias corrections, in double as the step count grows.
+    const double c1 = 1.0 - std::pow(double(o.beta1), double(m_step));
+    const double c2 = 1.0 - std::pow(double(o.beta2), double(m_step));
+
+    for (std::size_t i = 0; i < m_params.size(); ++i) {
+        Matrix& w = *m_params[i].value;
+        const float decay = m_params[i].decay ? o.weightDecay : 0.0f;
+        auto g = m_params[i].grad->array() + decay * w.array();  // g' = g + λw (an expression, no copy)
+        double updateSq = 0;
+        if (o.kind == OptimizerKind::SGD) {
+            if (o.momentum > 0) {
+                Matrix& v = m_state1[i];
+                // PyTorch: on the first step the buffer is the gradient itself, v ← g'.
+                if (m_step == 1) v = g.matrix();
+                else v.array() = o.momentum * v.array() + g;
+                if (m_recordUpdates) updateSq = double(lr) * lr * v.squaredNorm();
+                w.array() -= lr * v.array();
+            } else {
+                if (m_recordUpdates) updateSq = double(lr) * lr * g.matrix().squaredNorm();
+                w.array() -= lr * g;
+            }
+        } else {
+            Matrix& m = m_state1[i];
+            Matrix& v = m_state2[i];
+            m.array() = o.beta1 * m.array() + (1 - o.beta1) * g;
+            v.array() = o.beta2 * v.array() + (1 - o.beta2) * g.square();
+            // w ← w − lr·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2, written as PyTorch does:
+            // step = lr/c1,  denom = √v/√c2 + ε
+            const float stepSize = float(lr / c1);
+            const float sqrtC2 = float(std::sqrt(c2));
+            auto update = stepSize * m.array() / (v.array().sqrt() / sqrtC2 + o.adamEpsilon);
+            if (m_recordUpdates) updateSq = update.matrix().squaredNorm();
+            w.array() -= update;
+        }
+        m_updateNorm[i] = std::sqrt(updateSq);
+    }
+}
+
+}  // namespace bnlab::engine

@@ -1,0 +1,97 @@
+#include "probes.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace bnlab::engine {
+
+Distribution describe(const float* values, std::int64_t n, std::vector<float>& scratch) {
+    Distribution d;
+    d.histogram.assign(kHistogramBins, 0);
+    if (n <= 0) return d;
+    const std::int64_t m = std::min(n, kMaxProbeValues);
+    scratch.resize(std::size_t(m));
+    for (std::int64_t i = 0; i < m; ++i) scratch[std::size_t(i)] = values[m == n ? i : i * n / m];
+    d.count = m;
+    double sum = 0;
+    for (float v : scratch) sum += v;
+    d.mean = sum / double(m);
+    double sq = 0;
+    for (float v : scratch) sq += (v - d.mean) * (v - d.mean);
+    d.stddev = std::sqrt(sq / double(m));
+    // Percentiles by linear interpolation between order statistics (numpy's default).
+    std::sort(scratch.begin(), scratch.end());
+    for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
+        const double pos = kPercentiles[k] / 100.0 * double(m - 1);
+        const std::size_t lo = std::size_t(std::floor(pos));
+        const std::size_t hi = std::min(lo + 1, std::size_t(m - 1));
+        const double frac = pos - double(lo);
+        d.percentiles[k] = float(scratch[lo] + frac * (scratch[hi] - scratch[lo]));
+    }
+    d.histogramMin = scratch.front();
+    d.histogramMax = scratch.back();
+    const double width = double(d.histogramMax) - d.histogramMin;
+    for (float v : scratch) {
+        int bin = width > 0 ? int((v - d.histogramMin) / width * kHistogramBins) : 0;
+        d.histogram[std::size_t(std::clamp(bin, 0, kHistogramBins - 1))]++;
+    }
+    return d;
+}
+
+void probeParams(const std::vector<NamedParam>& params, const std::vector<double>& updateNorms, ProbeSnapshot& out) {
+    out.params.clear();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        ParamProbe p;
+        p.name = params[i].name;
+        p.gradNorm = params[i].param.grad->cast<double>().norm();
+        p.weightNorm = params[i].param.value->cast<double>().norm();
+        const double update = i < updateNorms.size() ? updateNorms[i] : 0.0;
+        p.updateRatio = p.weightNorm > 0 ? update / p.weightNorm : 0.0;
+        out.params.push_back(std::move(p));
+    }
+}
+
+void probeBatchNorm(Network& net, ProbeSnapshot& out) {
+    out.batchNorm.clear();
+    for (std::size_t i = 0; i < net.layers().size(); ++i) {
+        auto* bn = dynamic_cast<BatchNorm*>(net.layers()[i].get());
+        if (!bn) continue;
+        BatchNormProbe p;
+        p.layer = net.layerName(int(i));
+        // Up to four features spread over the layer, always the same ones.
+        const int f = bn->features(), shown = std::min(4, f);
+        for (int k = 0; k < shown; ++k) {
+            const int feature = k * f / shown;
+            p.features.push_back(feature);
+            p.batchMean.push_back(bn->batchMean()[feature]);
+            p.batchVar.push_back(bn->batchVar()[feature]);
+            p.runningMean.push_back(bn->runningMean()[feature]);
+            p.runningVar.push_back(bn->runningVar()[feature]);
+        }
+        out.batchNorm.push_back(std::move(p));
+    }
+}
+
+void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out, std::vector<float>& scratch) {
+    std::vector<BatchNorm*> bns = net.batchNormLayers();
+    std::vector<std::pair<Vector, Vector>> saved;
+    for (BatchNorm* bn : bns) saved.emplace_back(bn->runningMean(), bn->runningVar());
+    net.forward(probeBatch, Mode::Train);
+    for (std::size_t i = 0; i < bns.size(); ++i) {
+        bns[i]->runningMean() = saved[i].first;
+        bns[i]->runningVar() = saved[i].second;
+    }
+    out.activations.clear();
+    for (const BlockInfo& b : net.blocks()) {
+        if (b.linear < 0) continue;  // pooling and flatten blocks have no activation of their own
+        const Matrix& pre = net.layer(b.preActivation).output();
+        const Matrix& post = net.layer(b.postActivation).output();
+        ActivationProbe p;
+        p.block = b.name;
+        p.pre = describe(pre.data(), pre.size(), scratch);
+        p.post = describe(post.data(), post.size(), scratch);
+        out.activations.push_back(std::move(p));
+    }
+}
+
+}  // namespace bnlab::engine

@@ -1,0 +1,291 @@
+#include "trainer.h"
+
+#include "batch_sampler.h"
+#include "error.h"
+#include "parallel.h"
+#include "softmax_cross_entropy.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace bnlab::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+bool hasBatchNorm(const NetworkSpec& spec) {
+    for (const BlockSpec& b : spec.blocks)
+        if (b.norm != NormPlacement::None) return true;
+    return false;
+}
+
+void require(bool ok, const std::string& message) {
+    if (!ok) throw ConfigError(message);
+}
+
+bool finitePositive(double v) { return std::isfinite(v) && v > 0; }
+bool inUnitInterval(double v) { return std::isfinite(v) && v >= 0 && v < 1; }  // [0, 1)
+
+std::string num(double v) {
+    std::string s = std::to_string(v);
+    return std::isfinite(v) ? s : (std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+}
+
+// Exponential moving average with bias correction (as Adam's), so the first values are not pulled to 0.
+class Ema {
+public:
+    double add(double x) {
+        m_value = kDecay * m_value + (1 - kDecay) * x;
+        m_power *= kDecay;
+        return m_value / (1 - m_power);
+    }
+
+private:
+    static constexpr double kDecay = 0.98;
+    double m_value = 0, m_power = 1;
+};
+
+}  // namespace
+
+std::string toString(StopReason reason) {
+    switch (reason) {
+        case StopReason::Completed: return "completed";
+        case StopReason::MaxSteps: return "max_steps";
+        case StopReason::Stopped: return "stopped";
+        case StopReason::Diverged: return "diverged";
+    }
+    return "?";
+}
+
+void validate(const TrainOptions& o, const Dataset& data) {
+    require(o.batchSize >= 1, "batch_size: must be at least 1, got " + std::to_string(o.batchSize));
+    require(o.epochs >= 1, "epochs: must be at least 1, got " + std::to_string(o.epochs));
+    require(o.maxSteps >= 0, "max_steps: must be 0 (no limit) or more, got " + std::to_string(o.maxSteps));
+    require(finitePositive(o.optimizer.learningRate),
+            "learning_rate: must be a positive finite number, got " + num(o.optimizer.learningRate));
+    require(inUnitInterval(o.optimizer.momentum), "momentum: must be in [0, 1), got " + num(o.optimizer.momentum));
+    require(inUnitInterval(o.optimizer.beta1), "adam_beta1: must be in [0, 1), got " + num(o.optimizer.beta1));
+    require(inUnitInterval(o.optimizer.beta2), "adam_beta2: must be in [0, 1), got " + num(o.optimizer.beta2));
+    require(finitePositive(o.optimizer.adamEpsilon), "adam_epsilon: must be positive, got " + num(o.optimizer.adamEpsilon));
+    require(std::isfinite(o.optimizer.weightDecay) && o.optimizer.weightDecay >= 0,
+            "weight_decay: must be 0 or positive, got " + num(o.optimizer.weightDecay));
+    require(inUnitInterval(o.batchNorm.momentum),
+            "bn_momentum: must be in [0, 1) (Keras convention: the weight kept on the running value), got " +
+                num(o.batchNorm.momentum));
+    require(finitePositive(o.batchNorm.epsilon), "bn_epsilon: must be a positive number, got " + num(o.batchNorm.epsilon));
+    require(finitePositive(o.init.scale), "init_scale: must be a positive number, got " + num(o.init.scale));
+    require(o.probeInterval >= 0, "probe_interval: must be 0 (off) or more, got " + std::to_string(o.probeInterval));
+    require(o.probeBatchSize >= 2, "probe_batch_size: must be at least 2, got " + std::to_string(o.probeBatchSize));
+    require(o.evalInterval >= 0, "eval_interval: must be 0 (epoch ends) or more, got " + std::to_string(o.evalInterval));
+    require(o.evalBatchSize >= 1, "eval_batch_size: must be at least 1, got " + std::to_string(o.evalBatchSize));
+    require(o.threads >= 0 && o.threads <= 256, "threads: must be 0 (all cores) to 256, got " + std::to_string(o.threads));
+    validate(o.network, data.inputShape());
+
+    const Splits splits = makeSplits(data, o.validationSize, o.trainSize);
+    const Index n = splits.train.size();
+    require(o.batchSize <= n, "batch_size: " + std::to_string(o.batchSize) + " is larger than the training split (" +
+                                  std::to_string(n) + " images)");
+    if (hasBatchNorm(o.network)) {
+        require(o.batchSize >= 2,
+                "batch_size: Batch Normalization in training mode needs at least 2 samples per batch (the variance "
+                "of one sample is 0, so every normalised value would be 0); got 1");
+        require(n % o.batchSize != 1,
+                "batch_size: with " + std::to_string(n) + " training images and batches of " +
+                    std::to_string(o.batchSize) + ", the last batch of each epoch has 1 sample, which Batch "
+                    "Normalization cannot normalise; change batch_size or train_size by one");
+    }
+}
+
+Trainer::Trainer(const Dataset& data, TrainOptions options, MetricsSink& sink)
+    : m_data(data), m_options(std::move(options)), m_sink(sink) {}
+
+Trainer::~Trainer() = default;
+
+void Trainer::requestStop() {
+    {
+        std::lock_guard lock(m_pauseMutex);
+        m_stop.store(true);
+    }
+    m_pauseCv.notify_all();
+}
+
+void Trainer::setPaused(bool paused) {
+    {
+        std::lock_guard lock(m_pauseMutex);
+        m_paused.store(paused);
+    }
+    m_pauseCv.notify_all();
+}
+
+bool Trainer::waitWhilePaused() {
+    if (m_paused.load()) {
+        std::unique_lock lock(m_pauseMutex);
+        m_pauseCv.wait(lock, [&] { return !m_paused.load() || m_stop.load(); });
+    }
+    return !m_stop.load();
+}
+
+Evaluation evaluate(Network& net, const DataView& view, Index chunkSize) {
+    Evaluation result;
+    if (view.size() == 0) return result;
+    Matrix x;
+    std::vector<std::uint8_t> labels;
+    SoftmaxCrossEntropy ce;
+    double lossSum = 0;
+    Index correct = 0;
+    for (Index b = 0; b < view.size(); b += chunkSize) {
+        const Index e = std::min(view.size(), b + chunkSize);
+        gatherRange(view, b, e, x, labels);
+        lossSum += ce.forward(net.forward(x, Mode::Eval), labels) * double(e - b);
+        correct += ce.correct();
+    }
+    result.loss = lossSum / double(view.size());
+    result.accuracy = double(correct) / double(view.size());
+    return result;
+}
+
+RunSummary Trainer::run() {
+    validate(m_options, m_data);
+    RunSummary summary;
+    parallel::runWithThreads(m_options.threads, [&] { summary = runInArena(); });
+    return summary;
+}
+
+RunSummary Trainer::runInArena() {
+    const TrainOptions& o = m_options;
+    const auto t0 = Clock::now();
+    const Splits splits = makeSplits(m_data, o.validationSize, o.trainSize);
+    Network net(o.network, m_data.inputShape(), m_data.numClasses, o.batchNorm, o.init, o.seed);
+    Optimizer optimizer(o.optimizer);
+    optimizer.bind(net.optimizerParams());
+    const std::vector<NamedParam> params = net.params();
+    BatchSampler sampler(splits.train, o.batchSize, Random::derive(o.seed, 2));
+
+    // The fixed probe batch: drawn once from the validation split (the training split if there is none).
+    const DataView probeSource = splits.validation.size() >= 2 ? splits.validation : splits.train;
+    Matrix probeBatch;
+    const bool probing = o.probeInterval > 0 && probeSource.size() >= 2;
+    if (probing) {
+        Random random(Random::derive(o.seed, 3));
+        const Index count = std::min<Index>(o.probeBatchSize, probeSource.size());
+        std::vector<std::uint32_t> pick(std::size_t(probeSource.size()));
+        for (std::size_t i = 0; i < pick.size(); ++i) pick[i] = std::uint32_t(i);
+        for (Index i = 0; i < count; ++i)  // partial Fisher-Yates: the first `count` are a uniform sample
+            std::swap(pick[std::size_t(i)], pick[std::size_t(i + Index(random.below(std::uint64_t(probeSource.size() - i))))]);
+        std::vector<std::uint8_t> unused;
+        gatherBatch(probeSource, pick, 0, count, probeBatch, unused);
+    }
+
+    RunInfo info;
+    for (std::size_t i = 0; i < net.layers().size(); ++i) info.layers.push_back(net.layerName(int(i)));
+    for (const BlockInfo& b : net.blocks())
+        if (b.linear >= 0) info.blocks.push_back(b.name);
+    for (const NamedParam& p : params) info.params.push_back(p.name);
+    info.trainSamples = splits.train.size();
+    info.validationSamples = splits.validation.size();
+    info.testSamples = splits.test.size();
+    info.stepsPerEpoch = sampler.batchesPerEpoch();
+    info.totalSteps = long(o.epochs) * long(info.stepsPerEpoch);
+    if (o.maxSteps > 0) info.totalSteps = std::min(info.totalSteps, o.maxSteps);
+    info.threads = o.threads > 0 ? o.threads : parallel::defaultThreadCount();
+    m_sink.onStart(info);
+
+    RunSummary summary;
+    summary.reason = info.totalSteps < long(o.epochs) * long(info.stepsPerEpoch) ? StopReason::MaxSteps
+                                                                                   : StopReason::Completed;
+    Matrix x;
+    std::vector<std::uint8_t> labels;
+    SoftmaxCrossEntropy ce;
+    Ema lossEma, accEma;
+    std::vector<float> scratch;
+    std::int64_t samples = 0;
+    long step = 0;
+    auto epochsDone = [&] { return double(sampler.epoch() - 1) + double(sampler.position()) / double(splits.train.size()); };
+    auto emitEval = [&](const DataView& view, const std::string& split, bool epochEnd) {
+        const Evaluation e = evaluate(net, view, o.evalBatchSize);
+        m_sink.onEval({step, epochsDone(), samples, secondsSince(t0), split, e.loss, e.accuracy, epochEnd});
+        return e;
+    };
+
+    while (step < info.totalSteps) {
+        if (!waitWhilePaused()) {
+            summary.reason = StopReason::Stopped;
+            summary.message = "stopped by request after step " + std::to_string(step);
+            break;
+        }
+        sampler.next(x, labels);
+        const auto stepStart = Clock::now();
+        ++step;
+        const double loss = ce.forward(net.forward(x, Mode::Train), labels);
+        if (!std::isfinite(loss)) {
+            const int layer = net.firstNonFiniteLayer();
+            summary.reason = StopReason::Diverged;
+            summary.divergedStep = step;
+            summary.divergedLayer = layer >= 0 ? net.layerName(layer) : "loss";
+            summary.message = "diverged at step " + std::to_string(step) + ": the loss is " + num(loss) +
+                              (layer >= 0 ? "; the first non-finite values appear in the output of layer '" +
+                                                summary.divergedLayer + "'"
+                                          : "") +
+                              " (try a smaller learning rate)";
+            --step;  // the step did not complete: no update was applied
+            break;
+        }
+        const double accuracy = double(ce.correct()) / double(x.rows());
+        net.backward(ce.backward());
+        const bool probeNow = probing && (step == 1 || step % o.probeInterval == 0);
+        optimizer.setRecordUpdates(probeNow);
+        optimizer.step();
+        samples += x.rows();
+        summary.trainingSeconds += secondsSince(stepStart);
+
+        StepRecord rec{step, epochsDone(), samples, secondsSince(t0), loss, accuracy, lossEma.add(loss), accEma.add(accuracy)};
+        m_sink.onStep(rec);
+
+        if (probeNow) {
+            ProbeSnapshot snap;
+            snap.step = step;
+            snap.epoch = rec.epoch;
+            snap.samples = samples;
+            std::vector<double> updates(params.size());
+            for (std::size_t i = 0; i < params.size(); ++i) updates[i] = optimizer.lastUpdateNorm(i);
+            probeParams(params, updates, snap);
+            probeBatchNorm(net, snap);  // before the probe forward replaces the batch statistics
+            probeActivations(net, probeBatch, snap, scratch);
+            m_sink.onProbe(snap);
+        }
+        const bool epochEnd = sampler.epochDone();
+        if (splits.validation.size() > 0 && (epochEnd || (o.evalInterval > 0 && step % o.evalInterval == 0))) {
+            const Evaluation e = emitEval(splits.validation, "validation", epochEnd);
+            summary.hasValidation = true;
+            summary.valLoss = e.loss;
+            summary.valAccuracy = e.accuracy;
+        }
+    }
+
+    if (summary.reason == StopReason::Completed || summary.reason == StopReason::MaxSteps) {
+        if (splits.validation.size() > 0 && !sampler.epochDone() && step > 0) {  // a run cut mid-epoch
+            const Evaluation e = emitEval(splits.validation, "validation", false);
+            summary.hasValidation = true;
+            summary.valLoss = e.loss;
+            summary.valAccuracy = e.accuracy;
+        }
+        const Evaluation e = emitEval(splits.test, "test", false);
+        summary.hasTest = true;
+        summary.testLoss = e.loss;
+        summary.testAccuracy = e.accuracy;
+        if (summary.message.empty())
+            summary.message = summary.reason == StopReason::Completed ? "completed " + std::to_string(o.epochs) + " epochs"
+                                                                      : "reached max_steps " + std::to_string(o.maxSteps);
+    }
+    summary.steps = step;
+    summary.samples = samples;
+    summary.epochs = step > 0 ? epochsDone() : 0;
+    summary.seconds = secondsSince(t0);
+    summary.samplesPerSecond = summary.trainingSeconds > 0 ? double(samples) / summary.trainingSeconds : 0;
+    m_sink.onFinish(summary);
+    return summary;
+}
+
+}  // namespace bnlab::engine

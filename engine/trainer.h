@@ -1,0 +1,76 @@
+#pragma once
+
+// Trains a network on a dataset: epochs of shuffled mini-batches, evaluation on the validation split in
+// Eval mode, probes, and the final test accuracy. run() blocks; stop and pause may be requested from any
+// other thread and take effect between steps.
+
+#include "dataset.h"
+#include "metrics.h"
+#include "network.h"
+#include "optimizer.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace bnlab::engine {
+
+struct TrainOptions {
+    NetworkSpec network;
+    BatchNormOptions batchNorm;
+    OptimizerOptions optimizer;
+    InitOptions init;
+    int batchSize = 60;
+    int epochs = 5;
+    long maxSteps = 0;             // 0 = no limit
+    std::uint64_t seed = 1;
+    Index validationSize = 5000;   // carved from the end of the training files
+    Index trainSize = 0;           // 0 = all remaining training images
+    int probeInterval = 100;       // steps between probes; 0 = none
+    int probeBatchSize = 256;      // the fixed probe batch, drawn once from the validation split
+    int evalInterval = 0;          // steps between validation evaluations; 0 = at epoch ends only
+    int evalBatchSize = 500;       // evaluation runs in chunks of this many samples
+    int threads = 0;               // 0 = all cores
+};
+
+// Checks every setting and its consistency with the data; throws ConfigError naming the key
+// (as bnlab-cli's --set spells it) and the allowed range.
+void validate(const TrainOptions& options, const Dataset& data);
+
+struct Evaluation {
+    double loss = 0;
+    double accuracy = 0;  // fraction in [0, 1]
+};
+
+// Evaluates a split in Eval mode (running statistics), chunkSize samples at a time.
+[[nodiscard]] Evaluation evaluate(Network& net, const DataView& view, Index chunkSize);
+
+class Trainer final {
+public:
+    Trainer(const Dataset& data, TrainOptions options, MetricsSink& sink);
+    ~Trainer();
+
+    // Trains until done, stopped or diverged; emits every record to the sink. Throws ConfigError or
+    // Error before the first step for bad settings. Call from one thread.
+    RunSummary run();
+
+    void requestStop();         // any thread; the run ends after the current step
+    void setPaused(bool paused);  // any thread
+    [[nodiscard]] bool isPaused() const { return m_paused.load(); }
+    [[nodiscard]] const TrainOptions& options() const { return m_options; }
+
+private:
+    RunSummary runInArena();
+    bool waitWhilePaused();  // false when a stop was requested
+
+    const Dataset& m_data;
+    TrainOptions m_options;
+    MetricsSink& m_sink;
+    std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_paused{false};
+    std::mutex m_pauseMutex;
+    std::condition_variable m_pauseCv;
+};
+
+}  // namespace bnlab::engine
