@@ -127,6 +127,18 @@ bool Trainer::waitWhilePaused() {
     return !m_stop.load();
 }
 
+StepResult trainStep(Network& net, SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Matrix& x,
+                     const std::vector<std::uint8_t>& labels) {
+    StepResult r;
+    r.loss = loss.forward(net.forward(x, Mode::Train), labels);
+    r.correct = loss.correct();
+    r.finite = std::isfinite(r.loss);
+    if (!r.finite) return r;
+    net.backward(loss.backward());
+    optimizer.step();
+    return r;
+}
+
 Evaluation evaluate(Network& net, const DataView& view, Index chunkSize) {
     Evaluation result;
     if (view.size() == 0) return result;
@@ -218,13 +230,15 @@ RunSummary Trainer::runInArena() {
         sampler.next(x, labels);
         const auto stepStart = Clock::now();
         ++step;
-        const double loss = ce.forward(net.forward(x, Mode::Train), labels);
-        if (!std::isfinite(loss)) {
+        const bool probeNow = probing && (step == 1 || step % o.probeInterval == 0);
+        optimizer.setRecordUpdates(probeNow);
+        const StepResult result = trainStep(net, ce, optimizer, x, labels);
+        if (!result.finite) {
             const int layer = net.firstNonFiniteLayer();
             summary.reason = StopReason::Diverged;
             summary.divergedStep = step;
             summary.divergedLayer = layer >= 0 ? net.layerName(layer) : "loss";
-            summary.message = "diverged at step " + std::to_string(step) + ": the loss is " + num(loss) +
+            summary.message = "diverged at step " + std::to_string(step) + ": the loss is " + num(result.loss) +
                               (layer >= 0 ? "; the first non-finite values appear in the output of layer '" +
                                                 summary.divergedLayer + "'"
                                           : "") +
@@ -232,11 +246,8 @@ RunSummary Trainer::runInArena() {
             --step;  // the step did not complete: no update was applied
             break;
         }
-        const double accuracy = double(ce.correct()) / double(x.rows());
-        net.backward(ce.backward());
-        const bool probeNow = probing && (step == 1 || step % o.probeInterval == 0);
-        optimizer.setRecordUpdates(probeNow);
-        optimizer.step();
+        const double loss = result.loss;
+        const double accuracy = double(result.correct) / double(x.rows());
         samples += x.rows();
         summary.trainingSeconds += secondsSince(stepStart);
 

@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "network.h"
 #include "optimizer.h"
+#include "softmax_cross_entropy.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -42,6 +43,17 @@ struct Evaluation {
     double loss = 0;
     double accuracy = 0;  // fraction in [0, 1]
 };
+
+struct StepResult {
+    double loss = 0;
+    Index correct = 0;  // samples of the batch classified right before the update
+    bool finite = true; // false: the loss was NaN/Inf and no update was applied
+};
+
+// One training step: forward in Train mode, loss, backward, optimizer update (skipped when the loss is not
+// finite). Shared by the Trainer and the benchmark.
+StepResult trainStep(Network& net, SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Matrix& x,
+                     const std::vector<std::uint8_t>& labels);
 
 // Evaluates a split in Eval mode (running statistics), chunkSize samples at a time.
 [[nodiscard]] Evaluation evaluate(Network& net, const DataView& view, Index chunkSize);
