@@ -1,6 +1,7 @@
 #pragma once
 
 #include "layer.h"
+#include "layer_checks.h"
 
 namespace bnlab::engine {
 
@@ -12,8 +13,17 @@ public:
 
     [[nodiscard]] std::string kind() const override { return "flatten"; }
     [[nodiscard]] Shape outputShape() const override { return {int(m_inputShape.size()), 1, 1}; }
-    const Matrix& forward(const Matrix& input, Mode) override { m_output = input; return m_output; }
-    const Matrix& backward(const Matrix& gradOutput) override { m_gradInput = gradOutput; return m_gradInput; }
+    const Matrix& forward(const Matrix& input, Mode) override {
+        checkColumns("flatten", "input", input, m_inputShape.size());
+        m_output = input;
+        return m_output;
+    }
+    const Matrix& backward(const Matrix& gradOutput) override {
+        checkColumns("flatten", "gradient", gradOutput, m_inputShape.size());
+        checkSameRows("flatten", gradOutput, m_output.rows());
+        m_gradInput = gradOutput;
+        return m_gradInput;
+    }
 };
 
 }  // namespace bnlab::engine

@@ -16,6 +16,7 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
     Random random(Random::derive(seed, 1));
     int counts[4] = {0, 0, 0, 0};  // per BlockKind, for names
     int bnCount = 0;
+    int activationCounts[3] = {0, 0, 0};  // per ActivationKind, for names
     Shape shape = input;
 
     auto addBlock = [&](const BlockSpec& b, const std::string& name) {
@@ -43,7 +44,9 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
         info.preActivation = int(m_layers.size()) - 1;
         if (b.activation) {
             info.activation = int(m_layers.size());
-            add(std::make_unique<Activation>(shape, *b.activation), toString(*b.activation) + name.substr(name.find_first_of("0123456789")));
+            // numbered per kind over the whole network, as BN layers are: relu1, relu2, relu3
+            const int n = ++activationCounts[int(*b.activation)];
+            add(std::make_unique<Activation>(shape, *b.activation), toString(*b.activation) + std::to_string(n));
         }
         info.postActivation = int(m_layers.size()) - 1;
         if (b.norm == NormPlacement::After) addNorm();
@@ -52,9 +55,8 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
     };
 
     for (const BlockSpec& b : spec.blocks) {
-        const std::string name = toString(b.kind == BlockKind::MaxPool2D ? BlockKind::MaxPool2D : b.kind);
-        const std::string base = b.kind == BlockKind::MaxPool2D ? "pool" : b.kind == BlockKind::Conv2D ? "conv" : name;
-        const std::string blockName = base + std::to_string(++counts[int(b.kind)]);
+        static constexpr const char* kBase[] = {"dense", "conv", "pool", "flatten"};  // by BlockKind
+        const std::string blockName = kBase[int(b.kind)] + std::to_string(++counts[int(b.kind)]);
         if (b.isLinear()) {
             addBlock(b, blockName);
             continue;

@@ -5,6 +5,7 @@
 #include "parallel.h"
 #include "softmax_cross_entropy.h"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 
@@ -28,9 +29,12 @@ void require(bool ok, const std::string& message) {
 bool finitePositive(double v) { return std::isfinite(v) && v > 0; }
 bool inUnitInterval(double v) { return std::isfinite(v) && v >= 0 && v < 1; }  // [0, 1)
 
-std::string num(double v) {
-    std::string s = std::to_string(v);
-    return std::isfinite(v) ? s : (std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+// The shortest text that reads back as the same value ("1", "0.1", "nan", "inf").
+template <typename T>
+std::string num(T v) {
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
 }
 
 // Exponential moving average with bias correction (as Adam's), so the first values are not pulled to 0.
@@ -214,6 +218,7 @@ RunSummary Trainer::runInArena() {
     std::vector<float> scratch;
     std::int64_t samples = 0;
     long step = 0;
+    double epochsCompleted = 0;  // as of the last completed step (a diverged step does not count)
     auto epochsDone = [&] { return double(sampler.epoch() - 1) + double(sampler.position()) / double(splits.train.size()); };
     auto emitEval = [&](const DataView& view, const std::string& split, bool epochEnd) {
         const Evaluation e = evaluate(net, view, o.evalBatchSize);
@@ -252,6 +257,7 @@ RunSummary Trainer::runInArena() {
         summary.trainingSeconds += secondsSince(stepStart);
 
         StepRecord rec{step, epochsDone(), samples, secondsSince(t0), loss, accuracy, lossEma.add(loss), accEma.add(accuracy)};
+        epochsCompleted = rec.epoch;
         m_sink.onStep(rec);
 
         if (probeNow) {
@@ -292,7 +298,7 @@ RunSummary Trainer::runInArena() {
     }
     summary.steps = step;
     summary.samples = samples;
-    summary.epochs = step > 0 ? epochsDone() : 0;
+    summary.epochs = epochsCompleted;
     summary.seconds = secondsSince(t0);
     summary.samplesPerSecond = summary.trainingSeconds > 0 ? double(samples) / summary.trainingSeconds : 0;
     m_sink.onFinish(summary);

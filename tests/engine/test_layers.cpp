@@ -1,0 +1,568 @@
+// Every layer kind: a forward pass checkable by hand, a finite-difference check of the input gradient and
+// of every parameter gradient (gradient_check.h states the criterion), and bad shapes that must throw.
+// At the end: parallel and serial runs must give bit-identical results.
+
+#include "gradient_check.h"
+
+#include "activation.h"
+#include "batch_norm.h"
+#include "conv2d.h"
+#include "dense.h"
+#include "error.h"
+#include "flatten.h"
+#include "max_pool2d.h"
+#include "parallel.h"
+#include "softmax_cross_entropy.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bnlab::test {
+namespace {
+
+using engine::Activation;
+using engine::ActivationKind;
+using engine::BatchNorm;
+using engine::BatchNormOptions;
+using engine::Conv2D;
+using engine::Dense;
+using engine::Flatten;
+using engine::Index;
+using engine::Layer;
+using engine::Matrix;
+using engine::MaxPool2D;
+using engine::Mode;
+using engine::Shape;
+using engine::SoftmaxCrossEntropy;
+
+constexpr float kTol = 1e-5f;  // hand-computed forward values: float32 rounding of a few operations
+
+Matrix row(std::initializer_list<float> values) {
+    Matrix m(1, Index(values.size()));
+    Index i = 0;
+    for (float v : values) m(0, i++) = v;
+    return m;
+}
+
+Matrix rows(Index n, Index cols, std::initializer_list<float> values) {
+    Matrix m = row(values);
+    return Matrix(Eigen::Map<Matrix>(m.data(), n, cols));
+}
+
+void expectNear(const Matrix& actual, const Matrix& expected, float tol = kTol) {
+    ASSERT_EQ(actual.rows(), expected.rows());
+    ASSERT_EQ(actual.cols(), expected.cols());
+    for (Index i = 0; i < expected.size(); ++i)
+        EXPECT_NEAR(actual.data()[i], expected.data()[i], tol) << "at flat index " << i;
+}
+
+// Fills every parameter with values in [lo, hi): FD checks need non-trivial weights, biases, γ and β.
+void randomizeParams(Layer& layer, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+    for (const engine::Param& p : layer.params()) {
+        *p.value = randomMatrix(p.value->rows(), p.value->cols(), seed++, lo, hi);
+    }
+}
+
+// Forward with one column too many or too few throws; backward with a gradient of the wrong width or the
+// wrong number of samples throws; the right shapes work.
+void expectShapeChecks(Layer& layer, const Matrix& input, Mode mode = Mode::Train) {
+    SCOPED_TRACE(layer.kind());
+    EXPECT_THROW((void)layer.forward(Matrix::Zero(input.rows(), input.cols() + 1), mode), bnlab::Error);
+    EXPECT_THROW((void)layer.forward(Matrix::Zero(input.rows(), input.cols() - 1), mode), bnlab::Error);
+    const Index n = layer.forward(input, mode).rows(), out = layer.outputShape().size();
+    EXPECT_THROW((void)layer.backward(Matrix::Zero(n, out + 1)), bnlab::Error);
+    EXPECT_THROW((void)layer.backward(Matrix::Zero(n, out - 1)), bnlab::Error);
+    EXPECT_THROW((void)layer.backward(Matrix::Zero(n + 1, out)), bnlab::Error);
+    EXPECT_NO_THROW((void)layer.backward(Matrix::Zero(n, out)));
+}
+
+// ---- The checker itself ---------------------------------------------------------------------------------
+
+// y = x ⊙ w per feature, with a bug that can be switched on: dw forgets the last sample.
+class Scale final : public Layer {
+public:
+    Scale(int features, bool buggy) : Layer(Shape{features, 1, 1}), m_buggy(buggy) {
+        m_weight = randomMatrix(1, features, 5, 0.5, 1.5);
+        m_weightGrad = Matrix::Zero(1, features);
+    }
+    std::string kind() const override { return "scale"; }
+    Shape outputShape() const override { return m_inputShape; }
+    const Matrix& forward(const Matrix& input, Mode) override {
+        m_input = &input;
+        m_output = input.array().rowwise() * m_weight.row(0).array();
+        return m_output;
+    }
+    const Matrix& backward(const Matrix& dy) override {
+        m_gradInput = dy.array().rowwise() * m_weight.row(0).array();
+        const Index n = m_buggy ? dy.rows() - 1 : dy.rows();
+        m_weightGrad = (dy.topRows(n).array() * m_input->topRows(n).array()).colwise().sum();
+        return m_gradInput;
+    }
+    std::vector<engine::Param> params() override { return {{"weight", &m_weight, &m_weightGrad, true}}; }
+
+private:
+    bool m_buggy;
+    Matrix m_weight, m_weightGrad;  // (1, F)
+    const Matrix* m_input = nullptr;
+};
+
+TEST(GradientCheck, PassesACorrectLayerAndCatchesAWrongGradient) {
+    Scale good(4, false), bad(4, true);
+    const Matrix x = randomMatrix(5, 4, 6);
+    EXPECT_TRUE(layerGradientsMatch(good, x));
+    const ::testing::AssertionResult result = layerGradientsMatch(bad, x);
+    EXPECT_FALSE(result);
+    EXPECT_NE(std::string(result.message()).find("weight:"), std::string::npos) << result.message();
+    EXPECT_EQ(std::string(result.message()).find("input:"), std::string::npos) << result.message();
+}
+
+TEST(GradientCheck, RefusesAReluInputNextToTheKink) {
+    Activation relu(Shape{3, 1, 1}, ActivationKind::ReLU);
+    const ::testing::AssertionResult result = layerGradientsMatch(relu, row({0.5f, -0.7f, 0.004f}));
+    EXPECT_FALSE(result);
+    EXPECT_NE(std::string(result.message()).find("kink"), std::string::npos) << result.message();
+}
+
+// ---- Dense ----------------------------------------------------------------------------------------------
+
+TEST(Dense, ForwardByHand) {
+    Dense dense(Shape{3, 1, 1}, 2);
+    dense.weight() = rows(2, 3, {1, 2, 3, 4, 5, 6});
+    dense.bias() = row({0.5f, -1});
+    const Matrix x = rows(2, 3, {1, 0, -1, 2, 1, 0});
+    // y = x·Wᵀ + b: (1 − 3 + 0.5, 4 − 6 − 1) and (2 + 2 + 0.5, 8 + 5 − 1)
+    expectNear(dense.forward(x, Mode::Train), rows(2, 2, {-1.5f, -3, 4.5f, 12}));
+    EXPECT_EQ(dense.outputShape(), (Shape{2, 1, 1}));
+    EXPECT_EQ(dense.kind(), "dense");
+    // dy = 1: dx = Σ_o W[o, :], dW = Σ_n x[n, :] per row, db = N
+    expectNear(dense.backward(Matrix::Ones(2, 2)), rows(2, 3, {5, 7, 9, 5, 7, 9}));
+    expectNear(dense.weightGrad(), rows(2, 3, {3, 1, -1, 3, 1, -1}));
+    expectNear(dense.biasGrad(), row({2, 2}));
+}
+
+TEST(Dense, GradientsMatchFiniteDifferences) {
+    Dense dense(Shape{5, 1, 1}, 4);
+    randomizeParams(dense, 1);
+    EXPECT_TRUE(layerGradientsMatch(dense, randomMatrix(3, 5, 2)));
+    // 40 samples and 17 outputs: two chunks of samples and two of features.
+    Dense chunked(Shape{3, 1, 1}, 17);
+    randomizeParams(chunked, 7);
+    EXPECT_TRUE(layerGradientsMatch(chunked, randomMatrix(40, 3, 8)));
+}
+
+TEST(Dense, WithoutBiasHasOnlyAWeight) {
+    Dense dense(Shape{4, 1, 1}, 3, /*useBias=*/false);
+    ASSERT_EQ(dense.params().size(), 1u);
+    EXPECT_EQ(dense.params()[0].name, "weight");
+    randomizeParams(dense, 3);
+    dense.bias().setConstant(7);  // unused: must not reach the output
+    const Matrix x = randomMatrix(2, 4, 4);
+    const Matrix expected = x * dense.weight().transpose();
+    expectNear(dense.forward(x, Mode::Train), expected);
+    EXPECT_TRUE(layerGradientsMatch(dense, x));
+}
+
+TEST(Dense, BadShapesThrow) {
+    Dense dense(Shape{4, 1, 1}, 3);
+    expectShapeChecks(dense, randomMatrix(2, 4, 5));
+}
+
+// ---- Conv2D -------------------------------------------------------------------------------------------
+
+TEST(Conv2D, ForwardByHandOneChannel) {
+    Conv2D conv(Shape{1, 3, 3}, 1, 2);
+    conv.weight() = row({1, 2, 3, 4});
+    conv.bias() = row({0.5f});
+    // x = 1..9 as a 3x3 image; y(0, 0) = 1·1 + 2·2 + 3·4 + 4·5 + 0.5
+    const Matrix x = row({1, 2, 3, 4, 5, 6, 7, 8, 9});
+    EXPECT_EQ(conv.outputShape(), (Shape{1, 2, 2}));
+    expectNear(conv.forward(x, Mode::Train), row({37.5f, 47.5f, 67.5f, 77.5f}));
+}
+
+TEST(Conv2D, ForwardByHandStride2Pad1) {
+    Conv2D conv(Shape{1, 3, 3}, 1, 3, /*stride=*/2, /*padding=*/1);
+    conv.weight().setOnes();
+    // Windows centred on the corners: each sums the 2x2 block of the image in that corner.
+    const Matrix x = row({1, 2, 3, 4, 5, 6, 7, 8, 9});
+    EXPECT_EQ(conv.outputShape(), (Shape{1, 2, 2}));
+    expectNear(conv.forward(x, Mode::Train), row({12, 16, 24, 28}));
+    // Backward with dy = 1: each input counts the windows that read it (the centre all four).
+    expectNear(conv.backward(Matrix::Ones(1, 4)), row({1, 2, 1, 2, 4, 2, 1, 2, 1}));
+    expectNear(conv.weightGrad(), row({5, 10, 5, 10, 20, 10, 5, 10, 5}));
+    expectNear(conv.biasGrad(), row({4}));
+}
+
+TEST(Conv2D, ForwardByHandTwoChannelsTwoFilters) {
+    Conv2D conv(Shape{2, 2, 2}, 2, 1);
+    // W (F, C·k·k): filter 0 = 1·c0 + 0.5·c1, filter 1 = −1·c0
+    conv.weight() = rows(2, 2, {1, 0.5f, -1, 0});
+    conv.bias() = row({0, 1});
+    const Matrix x = row({1, 2, 3, 4, 10, 20, 30, 40});  // c0 then c1, each 2x2
+    expectNear(conv.forward(x, Mode::Train), row({6, 12, 18, 24, 0, -1, -2, -3}));
+}
+
+struct ConvCase {
+    Shape input;
+    int filters, kernel, stride, padding;
+    Index samples = 2;
+};
+
+TEST(Conv2D, GradientsMatchFiniteDifferences) {
+    const ConvCase cases[] = {
+        {{1, 5, 5}, 2, 3, 1, 0},      // stride 1, pad 0
+        {{2, 5, 5}, 3, 3, 2, 1},      // stride 2, pad 1, multi-channel
+        {{3, 4, 4}, 2, 2, 1, 0},      // multi-channel, even kernel
+        {{2, 6, 6}, 2, 3, 2, 0},      // the last row and column are read by no window: zero gradient
+        {{2, 4, 5}, 2, 2, 2, 1},      // non-square, padding on every side
+        {{1, 4, 4}, 2, 3, 1, 0, 10},  // 10 samples: two chunks, whose partial dW and db are summed
+    };
+    std::uint64_t seed = 10;
+    for (const ConvCase& c : cases) {
+        SCOPED_TRACE(c.input.toString() + " filters " + std::to_string(c.filters) + " kernel " +
+                     std::to_string(c.kernel) + " stride " + std::to_string(c.stride) + " pad " +
+                     std::to_string(c.padding));
+        Conv2D conv(c.input, c.filters, c.kernel, c.stride, c.padding);
+        randomizeParams(conv, seed++);
+        EXPECT_TRUE(layerGradientsMatch(conv, randomMatrix(c.samples, c.input.size(), seed++)));
+    }
+}
+
+TEST(Conv2D, BadShapesThrow) {
+    Conv2D conv(Shape{2, 4, 4}, 3, 3, 1, 1);
+    expectShapeChecks(conv, randomMatrix(2, 32, 6));
+}
+
+// ---- MaxPool2D ----------------------------------------------------------------------------------------
+
+TEST(MaxPool2D, ForwardByHand2x2) {
+    MaxPool2D pool(Shape{2, 4, 4}, 2);
+    EXPECT_EQ(pool.outputShape(), (Shape{2, 2, 2}));
+    // channel 0: 0..15 (max at each window's bottom right); channel 1: 15..0 (max at top left)
+    Matrix x(1, 32);
+    for (Index i = 0; i < 16; ++i) x(0, i) = float(i), x(0, 16 + i) = float(15 - i);
+    expectNear(pool.forward(x, Mode::Train), row({5, 7, 13, 15, 15, 13, 7, 5}));
+    Matrix expected = Matrix::Zero(1, 32);
+    expected(0, 5) = 1, expected(0, 7) = 2, expected(0, 13) = 3, expected(0, 15) = 4;
+    expected(0, 16) = 5, expected(0, 18) = 6, expected(0, 24) = 7, expected(0, 26) = 8;
+    expectNear(pool.backward(row({1, 2, 3, 4, 5, 6, 7, 8})), expected);
+}
+
+TEST(MaxPool2D, ForwardByHand3x3Stride2Overlapping) {
+    MaxPool2D pool(Shape{1, 5, 5}, 3, 2);
+    EXPECT_EQ(pool.outputShape(), (Shape{1, 2, 2}));
+    Matrix x(1, 25);
+    for (Index i = 0; i < 25; ++i) x(0, i) = float(i);
+    expectNear(pool.forward(x, Mode::Train), row({12, 14, 22, 24}));
+    // The centre (2, 2) is the largest: all four overlapping windows pick it and its gradients add up.
+    x(0, 12) = 100;
+    expectNear(pool.forward(x, Mode::Train), row({100, 100, 100, 100}));
+    Matrix expected = Matrix::Zero(1, 25);
+    expected(0, 12) = 10;
+    expectNear(pool.backward(row({1, 2, 3, 4})), expected);
+}
+
+TEST(MaxPool2D, TiesGoToTheFirstMaximum) {
+    MaxPool2D pool(Shape{1, 2, 2}, 2);
+    const Matrix x = row({3, 3, 3, 3});
+    expectNear(pool.forward(x, Mode::Train), row({3}));
+    expectNear(pool.backward(row({1})), row({1, 0, 0, 0}));
+}
+
+TEST(MaxPool2D, GradientsMatchFiniteDifferences) {
+    MaxPool2D pool(Shape{2, 4, 4}, 2);
+    EXPECT_TRUE(layerGradientsMatch(pool, distinctValues(3, 32, 20)));
+    MaxPool2D overlapping(Shape{2, 5, 5}, 3, 2);
+    EXPECT_TRUE(layerGradientsMatch(overlapping, distinctValues(3, 50, 21)));
+    MaxPool2D chunked(Shape{1, 4, 4}, 2);  // 17 samples: two chunks
+    EXPECT_TRUE(layerGradientsMatch(chunked, distinctValues(17, 16, 23)));
+}
+
+TEST(MaxPool2D, BadShapesThrow) {
+    MaxPool2D pool(Shape{2, 4, 4}, 2);
+    expectShapeChecks(pool, distinctValues(2, 32, 22));
+}
+
+// ---- Flatten ------------------------------------------------------------------------------------------
+
+TEST(Flatten, ForwardKeepsTheRowsAndFlattensTheShape) {
+    Flatten flatten(Shape{2, 3, 4});
+    EXPECT_EQ(flatten.outputShape(), (Shape{24, 1, 1}));
+    const Matrix x = randomMatrix(3, 24, 30);
+    EXPECT_TRUE(flatten.forward(x, Mode::Train) == x);
+    const Matrix dy = randomMatrix(3, 24, 31);
+    EXPECT_TRUE(flatten.backward(dy) == dy);
+}
+
+TEST(Flatten, GradientsMatchFiniteDifferences) {
+    Flatten flatten(Shape{2, 2, 2});
+    EXPECT_TRUE(layerGradientsMatch(flatten, randomMatrix(2, 8, 32)));
+}
+
+TEST(Flatten, BadShapesThrow) {
+    Flatten flatten(Shape{2, 3, 4});
+    expectShapeChecks(flatten, randomMatrix(2, 24, 33));
+}
+
+// ---- Activations --------------------------------------------------------------------------------------
+
+TEST(Activation, ForwardByHand) {
+    Activation relu(Shape{3, 1, 1}, ActivationKind::ReLU);
+    EXPECT_EQ(relu.kind(), "relu");
+    expectNear(relu.forward(row({-1, 0, 2}), Mode::Train), row({0, 0, 2}));
+    expectNear(relu.backward(row({5, 6, 7})), row({0, 0, 7}));
+
+    Activation sigmoid(Shape{2, 1, 1}, ActivationKind::Sigmoid);
+    EXPECT_EQ(sigmoid.kind(), "sigmoid");
+    // σ(0) = 1/2, σ(ln 3) = 3/4; σ' = σ(1 − σ) = 1/4, 3/16
+    expectNear(sigmoid.forward(row({0, std::log(3.0f)}), Mode::Train), row({0.5f, 0.75f}));
+    expectNear(sigmoid.backward(row({1, 1})), row({0.25f, 0.1875f}));
+
+    Activation tanh(Shape{2, 1, 1}, ActivationKind::Tanh);
+    EXPECT_EQ(tanh.kind(), "tanh");
+    // tanh(½ ln 3) = (3 − 1)/(3 + 1) = 1/2; tanh' = 1 − y² = 1, 3/4
+    expectNear(tanh.forward(row({0, 0.5f * std::log(3.0f)}), Mode::Train), row({0, 0.5f}));
+    expectNear(tanh.backward(row({1, 1})), row({1, 0.75f}));
+}
+
+TEST(Activation, SigmoidSaturatesWithoutNaN) {
+    Activation sigmoid(Shape{2, 1, 1}, ActivationKind::Sigmoid);
+    expectNear(sigmoid.forward(row({-200, 200}), Mode::Train), row({0, 1}));
+    expectNear(sigmoid.backward(row({1, 1})), row({0, 0}));
+}
+
+TEST(Activation, GradientsMatchFiniteDifferences) {
+    Activation relu(Shape{2, 3, 3}, ActivationKind::ReLU);
+    EXPECT_TRUE(layerGradientsMatch(relu, awayFromZero(3, 18, 40)));
+    Activation sigmoid(Shape{6, 1, 1}, ActivationKind::Sigmoid);
+    EXPECT_TRUE(layerGradientsMatch(sigmoid, randomMatrix(3, 6, 41, -3, 3)));
+    Activation tanh(Shape{6, 1, 1}, ActivationKind::Tanh);
+    EXPECT_TRUE(layerGradientsMatch(tanh, randomMatrix(3, 6, 42, -2, 2)));
+}
+
+TEST(Activation, BadShapesThrow) {
+    for (ActivationKind kind : {ActivationKind::ReLU, ActivationKind::Sigmoid, ActivationKind::Tanh}) {
+        Activation layer(Shape{5, 1, 1}, kind);
+        expectShapeChecks(layer, awayFromZero(2, 5, 43));
+    }
+}
+
+// ---- BatchNorm ----------------------------------------------------------------------------------------
+
+// ε = 0.3125 makes σ² + ε = 1.5625 = 1.25² for the values 1, 2, 3, 4 (σ² = 1.25): x̂ = ±0.4, ±1.2.
+BatchNormOptions handOptions() { return {0.9f, 0.3125f}; }
+
+TEST(BatchNorm, DenseTrainForwardByHand) {
+    BatchNorm bn(Shape{2, 1, 1}, handOptions());
+    bn.gamma() = row({2, 1});
+    bn.beta() = row({1, 0});
+    const Matrix x = rows(4, 2, {1, -1, 2, -2, 3, -3, 4, -4});
+    // feature 0: x̂ = (−1.2, −0.4, 0.4, 1.2), y = 2·x̂ + 1; feature 1: x̂ = (1.2, 0.4, −0.4, −1.2)
+    expectNear(bn.forward(x, Mode::Train), rows(4, 2, {-1.4f, 1.2f, 0.2f, 0.4f, 1.8f, -0.4f, 3.4f, -1.2f}));
+    EXPECT_NEAR(bn.batchMean()[0], 2.5f, kTol);
+    EXPECT_NEAR(bn.batchMean()[1], -2.5f, kTol);
+    EXPECT_NEAR(bn.batchVar()[0], 1.25f, kTol);
+    // running_mean = 0.9·0 + 0.1·μ; running_var = 0.9·1 + 0.1·σ²·4/3
+    EXPECT_NEAR(bn.runningMean()[0], 0.25f, kTol);
+    EXPECT_NEAR(bn.runningMean()[1], -0.25f, kTol);
+    EXPECT_NEAR(bn.runningVar()[0], 0.9f + 0.1f * 1.25f * 4 / 3, kTol);
+    // dy = x̂ of feature 0 in both features: dβ = Σdy = 0, dγ = Σ dy·x̂ = 3.2 and −3.2
+    const Matrix dy = rows(4, 2, {-1.2f, -1.2f, -0.4f, -0.4f, 0.4f, 0.4f, 1.2f, 1.2f});
+    bn.backward(dy);
+    expectNear(bn.betaGrad(), row({0, 0}));
+    expectNear(bn.gammaGrad(), row({3.2f, -3.2f}));
+}
+
+TEST(BatchNorm, ConvTrainForwardByHandUsesSamplesAndPixels) {
+    // Shape (2, 1, 2), N = 2: each channel has m = N·H·W = 4 values.
+    BatchNorm bn(Shape{2, 1, 2}, handOptions());
+    bn.gamma() = row({2, 1});
+    bn.beta() = row({1, 0});
+    // sample 0: c0 = (1, 2), c1 = (4, 3); sample 1: c0 = (3, 4), c1 = (2, 1)
+    const Matrix x = rows(2, 4, {1, 2, 4, 3, 3, 4, 2, 1});
+    expectNear(bn.forward(x, Mode::Train), rows(2, 4, {-1.4f, 0.2f, 1.2f, 0.4f, 1.8f, 3.4f, -0.4f, -1.2f}));
+    EXPECT_NEAR(bn.batchMean()[1], 2.5f, kTol);
+    EXPECT_NEAR(bn.runningVar()[1], 0.9f + 0.1f * 1.25f * 4 / 3, kTol);
+}
+
+TEST(BatchNorm, EvalForwardByHandUsesRunningStatistics) {
+    BatchNorm bn(Shape{1, 1, 1}, {0.9f, 1.0f});
+    bn.runningMean()[0] = 1;
+    bn.runningVar()[0] = 3;  // 1/√(3 + 1) = 1/2
+    bn.gamma() = row({2});
+    bn.beta() = row({-1});
+    // y = 2·(x − 1)/2 − 1 = x − 2, and dx = γ/2·dy = dy
+    const Matrix x = rows(3, 1, {5, 1, -3});
+    expectNear(bn.forward(x, Mode::Eval), rows(3, 1, {3, -1, -5}));
+    expectNear(bn.backward(rows(3, 1, {1, 2, 3})), rows(3, 1, {1, 2, 3}));
+    EXPECT_EQ(bn.runningMean()[0], 1.0f);  // Eval changes nothing
+    EXPECT_EQ(bn.runningVar()[0], 3.0f);
+}
+
+TEST(BatchNorm, TrainGradientsMatchFiniteDifferences) {
+    // 6 features and 5 channels: two chunks of features each.
+    BatchNorm dense(Shape{6, 1, 1});
+    randomizeParams(dense, 50, 0.5, 1.5);
+    EXPECT_TRUE(layerGradientsMatch(dense, randomMatrix(5, 6, 51)));
+
+    BatchNorm conv(Shape{5, 2, 3});
+    randomizeParams(conv, 52, 0.5, 1.5);
+    EXPECT_TRUE(layerGradientsMatch(conv, randomMatrix(2, 30, 53)));
+}
+
+TEST(BatchNorm, EvalGradientsMatchFiniteDifferences) {
+    GradientCheckOptions eval;
+    eval.mode = Mode::Eval;
+    BatchNorm dense(Shape{6, 1, 1});
+    randomizeParams(dense, 54, 0.5, 1.5);
+    dense.runningMean() = randomMatrix(6, 1, 55);
+    dense.runningVar() = randomMatrix(6, 1, 56, 0.5, 2);
+    EXPECT_TRUE(layerGradientsMatch(dense, randomMatrix(5, 6, 57), eval));
+
+    BatchNorm conv(Shape{5, 2, 3});
+    randomizeParams(conv, 58, 0.5, 1.5);
+    conv.runningMean() = randomMatrix(5, 1, 59);
+    conv.runningVar() = randomMatrix(5, 1, 60, 0.5, 2);
+    EXPECT_TRUE(layerGradientsMatch(conv, randomMatrix(2, 30, 61), eval));
+}
+
+TEST(BatchNorm, BadShapesThrow) {
+    BatchNorm dense(Shape{4, 1, 1});
+    expectShapeChecks(dense, randomMatrix(3, 4, 62));
+    BatchNorm conv(Shape{2, 3, 3});
+    expectShapeChecks(conv, randomMatrix(2, 18, 63));
+    BatchNorm eval(Shape{4, 1, 1});
+    expectShapeChecks(eval, randomMatrix(3, 4, 64), Mode::Eval);
+}
+
+TEST(BatchNorm, DenseTrainWithOneSampleThrowsConfigError) {
+    BatchNorm bn(Shape{3, 1, 1});
+    EXPECT_THROW((void)bn.forward(randomMatrix(1, 3, 65), Mode::Train), bnlab::ConfigError);
+    EXPECT_NO_THROW((void)bn.forward(randomMatrix(1, 3, 65), Mode::Eval));
+}
+
+// ---- SoftmaxCrossEntropy ------------------------------------------------------------------------------
+
+TEST(SoftmaxCrossEntropy, ForwardAndBackwardByHand) {
+    SoftmaxCrossEntropy loss;
+    // sample 0: e^z = (1, 3, 1) → p = (1/5, 3/5, 1/5), label 1, −log p = ln(5/3), argmax 1: correct
+    // sample 1: e^z = (2, 1, 1) → p = (1/2, 1/4, 1/4), label 2, −log p = ln 4,   argmax 0: wrong
+    const Matrix z = rows(2, 3, {0, std::log(3.0f), 0, std::log(2.0f), 0, 0});
+    const std::vector<std::uint8_t> labels{1, 2};
+    EXPECT_NEAR(loss.forward(z, labels), (std::log(5.0 / 3.0) + std::log(4.0)) / 2, 1e-6);
+    expectNear(loss.probabilities(), rows(2, 3, {0.2f, 0.6f, 0.2f, 0.5f, 0.25f, 0.25f}));
+    EXPECT_EQ(loss.correct(), 1);
+    // dL/dz = (p − onehot)/N
+    expectNear(loss.backward(), rows(2, 3, {0.1f, -0.2f, 0.1f, 0.25f, 0.125f, -0.375f}));
+}
+
+TEST(SoftmaxCrossEntropy, LargeLogitsStayFinite) {
+    SoftmaxCrossEntropy loss;
+    const Matrix z = rows(2, 2, {1000, 0, 0, 1000});
+    const std::vector<std::uint8_t> labels{0, 0};
+    EXPECT_NEAR(loss.forward(z, labels), 500.0, 1e-3);  // (0 + 1000)/2
+    EXPECT_TRUE(loss.backward().allFinite());
+}
+
+TEST(SoftmaxCrossEntropy, GradientMatchesFiniteDifferences) {
+    SoftmaxCrossEntropy loss;
+    Matrix z = randomMatrix(4, 3, 70, -2, 2);
+    const std::vector<std::uint8_t> labels{0, 2, 1, 2};
+    (void)loss.forward(z, labels);
+    const Matrix analytic = loss.backward();
+    EXPECT_TRUE(functionGradientMatches("logits", z, analytic, [&] { return loss.forward(z, labels); }));
+}
+
+TEST(SoftmaxCrossEntropy, BadLabelsThrow) {
+    SoftmaxCrossEntropy loss;
+    const Matrix z = randomMatrix(2, 3, 71);
+    EXPECT_THROW((void)loss.forward(z, {0}), bnlab::Error);        // one label for two samples
+    EXPECT_THROW((void)loss.forward(z, {0, 1, 2}), bnlab::Error);  // three labels for two samples
+    EXPECT_THROW((void)loss.forward(z, {0, 3}), bnlab::Error);     // label 3 with 3 classes
+    EXPECT_NO_THROW((void)loss.forward(z, {0, 2}));
+}
+
+// ---- Parallel against serial --------------------------------------------------------------------------
+
+struct LayerRun {
+    Matrix y, dx;
+    std::vector<Matrix> grads;
+};
+
+LayerRun run(Layer& layer, const Matrix& x, const Matrix& dy) {
+    LayerRun r;
+    r.y = layer.forward(x, Mode::Train);
+    r.dx = layer.backward(dy);
+    for (const engine::Param& p : layer.params()) r.grads.push_back(*p.grad);
+    return r;
+}
+
+bool bitIdentical(const Matrix& a, const Matrix& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), std::size_t(a.size()) * sizeof(float)) == 0;
+}
+
+void expectBitIdentical(const LayerRun& a, const LayerRun& b, const char* what) {
+    SCOPED_TRACE(what);
+    EXPECT_TRUE(bitIdentical(a.y, b.y)) << "forward output";
+    EXPECT_TRUE(bitIdentical(a.dx, b.dx)) << "input gradient";
+    ASSERT_EQ(a.grads.size(), b.grads.size());
+    for (std::size_t i = 0; i < a.grads.size(); ++i)
+        EXPECT_TRUE(bitIdentical(a.grads[i], b.grads[i])) << "param " << i;
+}
+
+// Serial, then on 2 threads with the same layer (its scratch grows from 1 slot to 2) and with a fresh one.
+void expectParallelMatchesSerial(const std::function<std::unique_ptr<Layer>()>& make, Index n) {
+    struct SerialReset {
+        ~SerialReset() { engine::parallel::setSerial(false); }
+    } reset;
+    std::unique_ptr<Layer> first = make();
+    SCOPED_TRACE(first->kind());
+    const Matrix x = randomMatrix(n, first->inputShape().size(), 80);
+    const Matrix dy = randomMatrix(n, first->outputShape().size(), 81);
+    engine::parallel::setSerial(true);
+    const LayerRun serial = run(*first, x, dy);
+    engine::parallel::setSerial(false);
+    LayerRun reused, fresh;
+    engine::parallel::runWithThreads(2, [&] {
+        EXPECT_EQ(engine::parallel::maxSlots(), 2);
+        reused = run(*first, x, dy);
+        std::unique_ptr<Layer> second = make();
+        fresh = run(*second, x, dy);
+    });
+    expectBitIdentical(serial, reused, "same layer on 2 threads");
+    expectBitIdentical(serial, fresh, "fresh layer on 2 threads");
+}
+
+template <class L, class... Args>
+std::function<std::unique_ptr<Layer>()> factory(std::uint64_t seed, Args... args) {
+    return [=] {
+        auto layer = std::make_unique<L>(args...);
+        randomizeParams(*layer, seed, 0.5, 1.5);
+        return std::unique_ptr<Layer>(std::move(layer));
+    };
+}
+
+TEST(Parallel, DenseIsBitIdenticalToSerial) {
+    // 70 samples: 3 chunks of rows; 40 outputs: 3 chunks of features for dW and db.
+    expectParallelMatchesSerial(factory<Dense>(90, Shape{24, 1, 1}, 40), 70);
+}
+
+TEST(Parallel, Conv2DIsBitIdenticalToSerial) {
+    // 20 samples: 3 chunks, whose partial dW and db are summed in chunk order.
+    expectParallelMatchesSerial(factory<Conv2D>(91, Shape{3, 8, 8}, 5, 3, 1, 1), 20);
+}
+
+TEST(Parallel, BatchNormIsBitIdenticalToSerial) {
+    // 10 features and 6 channels: 3 and 2 chunks of features.
+    expectParallelMatchesSerial(factory<BatchNorm>(92, Shape{10, 1, 1}), 70);
+    expectParallelMatchesSerial(factory<BatchNorm>(93, Shape{6, 5, 5}), 20);
+}
+
+}  // namespace
+}  // namespace bnlab::test

@@ -1,0 +1,355 @@
+// Network: small versions of both presets (an MLP of sigmoid blocks, a CNN of ReLU conv blocks), each with
+// BN nowhere, before or after the activation. The loss gradient of every parameter and of the input is
+// checked against finite differences (gradient_check.h); names, block structure, BN placement, seeding,
+// non-finite detection and spec validation are checked directly.
+
+#include "gradient_check.h"
+
+#include "batch_norm.h"
+#include "error.h"
+#include "network.h"
+#include "network_spec.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace bnlab::test {
+namespace {
+
+using engine::ActivationKind;
+using engine::BlockKind;
+using engine::BlockSpec;
+using engine::InitKind;
+using engine::InitOptions;
+using engine::Matrix;
+using engine::Mode;
+using engine::Network;
+using engine::NetworkSpec;
+using engine::NormPlacement;
+using engine::Shape;
+
+constexpr int kClasses = 3;
+constexpr int kBatch = 6;
+const Shape kMlpInput{12, 1, 1};
+const Shape kCnnInput{1, 8, 8};
+const std::vector<std::uint8_t> kLabels{0, 1, 2, 0, 1, 2};
+const NormPlacement kPlacements[] = {NormPlacement::None, NormPlacement::Before, NormPlacement::After};
+
+BlockSpec linear(BlockKind kind, int size, ActivationKind activation, NormPlacement norm, int kernel = 3) {
+    BlockSpec b;
+    b.kind = kind;
+    b.size = size;
+    b.kernel = kernel;
+    b.activation = activation;
+    b.norm = norm;
+    return b;
+}
+
+BlockSpec block(BlockKind kind, int kernel = 2) {
+    BlockSpec b;
+    b.kind = kind;
+    b.kernel = kernel;
+    return b;
+}
+
+// dense 7 sigmoid, dense 5 sigmoid (the MLP preset, smaller)
+NetworkSpec mlpSpec(NormPlacement norm) {
+    return {{linear(BlockKind::Dense, 7, ActivationKind::Sigmoid, norm),
+             linear(BlockKind::Dense, 5, ActivationKind::Sigmoid, norm)}};
+}
+
+// conv 3 3x3 relu, conv 4 3x3 relu, maxpool 2, flatten, dense 6 relu (the CNN preset, smaller)
+NetworkSpec cnnSpec(NormPlacement norm) {
+    return {{linear(BlockKind::Conv2D, 3, ActivationKind::ReLU, norm),
+             linear(BlockKind::Conv2D, 4, ActivationKind::ReLU, norm), block(BlockKind::MaxPool2D),
+             block(BlockKind::Flatten), linear(BlockKind::Dense, 6, ActivationKind::ReLU, norm)}};
+}
+
+Network mlp(NormPlacement norm, std::uint64_t seed = 1) {
+    return Network(mlpSpec(norm), kMlpInput, kClasses, {}, InitOptions{InitKind::Glorot, 1.0f}, seed);
+}
+
+Network cnn(NormPlacement norm, std::uint64_t seed = 1) {
+    return Network(cnnSpec(norm), kCnnInput, kClasses, {}, InitOptions{InitKind::He, 1.0f}, seed);
+}
+
+// BN starts at γ = 1, β = 0 and biases at 0; other values make the check see every term.
+void randomizeBiasesAndBatchNorm(Network& net, std::uint64_t seed) {
+    for (const engine::NamedParam& p : net.params()) {
+        const bool isBias = p.name.ends_with(".bias"), isGamma = p.name.ends_with(".gamma");
+        if (isBias || p.name.ends_with(".beta"))
+            *p.param.value = randomMatrix(1, p.param.value->cols(), seed++, -0.5, 0.5);
+        if (isGamma) *p.param.value = randomMatrix(1, p.param.value->cols(), seed++, 0.5, 1.5);
+    }
+}
+
+std::vector<std::string> layerNames(const Network& net) {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < net.layers().size(); ++i) names.push_back(net.layerName(int(i)));
+    return names;
+}
+
+std::vector<std::string> layerKinds(const Network& net) {
+    std::vector<std::string> kinds;
+    for (const auto& layer : net.layers()) kinds.push_back(layer->kind());
+    return kinds;
+}
+
+std::vector<std::string> paramNames(Network& net) {
+    std::vector<std::string> names;
+    for (const engine::NamedParam& p : net.params()) names.push_back(p.name);
+    return names;
+}
+
+// ---- Gradients ----------------------------------------------------------------------------------------
+
+TEST(NetworkGradients, MlpMatchesFiniteDifferences) {
+    for (NormPlacement norm : kPlacements) {
+        SCOPED_TRACE("bn " + engine::toString(norm));
+        Network net = mlp(norm);
+        randomizeBiasesAndBatchNorm(net, 100);
+        EXPECT_TRUE(networkGradientsMatch(net, randomMatrix(kBatch, kMlpInput.size(), 101), kLabels));
+    }
+}
+
+TEST(NetworkGradients, CnnMatchesFiniteDifferences) {
+    // h = 1e-3: with BN after ReLU, a dense unit that is positive for one or two of the 6 samples has a tiny
+    // batch variance, and the loss curves so fast that a central difference at h = 1e-2 is off by 5%.
+    // (At h = 1e-3 the rounding bound is ≈ 3e-4, still small next to these gradients.)
+    GradientCheckOptions options;
+    options.step = 1e-3;
+    for (NormPlacement norm : kPlacements) {
+        SCOPED_TRACE("bn " + engine::toString(norm));
+        Network net = cnn(norm);
+        randomizeBiasesAndBatchNorm(net, 200);
+        EXPECT_TRUE(
+            networkGradientsMatch(net, randomMatrix(kBatch, kCnnInput.size(), 201), kLabels, options));
+    }
+}
+
+// ---- Structure and names ------------------------------------------------------------------------------
+
+TEST(NetworkStructure, MlpLayerOrderFollowsTheBatchNormPlacement) {
+    using Names = std::vector<std::string>;
+    EXPECT_EQ(layerNames(mlp(NormPlacement::None)),
+              (Names{"dense1", "sigmoid1", "dense2", "sigmoid2", "output"}));
+    EXPECT_EQ(layerNames(mlp(NormPlacement::Before)),
+              (Names{"dense1", "bn1", "sigmoid1", "dense2", "bn2", "sigmoid2", "output"}));
+    EXPECT_EQ(layerKinds(mlp(NormPlacement::Before)),
+              (Names{"dense", "batchnorm", "sigmoid", "dense", "batchnorm", "sigmoid", "dense"}));
+    EXPECT_EQ(layerNames(mlp(NormPlacement::After)),
+              (Names{"dense1", "sigmoid1", "bn1", "dense2", "sigmoid2", "bn2", "output"}));
+    EXPECT_EQ(layerKinds(mlp(NormPlacement::After)),
+              (Names{"dense", "sigmoid", "batchnorm", "dense", "sigmoid", "batchnorm", "dense"}));
+}
+
+void expectBlock(const engine::BlockInfo& b, const std::string& name, int linear, int norm, int activation,
+                 int first, int last, int pre, int post) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(b.name, name);
+    EXPECT_EQ(b.linear, linear);
+    EXPECT_EQ(b.norm, norm);
+    EXPECT_EQ(b.activation, activation);
+    EXPECT_EQ(b.first, first);
+    EXPECT_EQ(b.last, last);
+    EXPECT_EQ(b.preActivation, pre);
+    EXPECT_EQ(b.postActivation, post);
+}
+
+TEST(NetworkStructure, MlpBlocks) {
+    Network before = mlp(NormPlacement::Before);
+    ASSERT_EQ(before.blocks().size(), 3u);
+    //          name      linear norm act first last pre post
+    expectBlock(before.blocks()[0], "dense1", 0, 1, 2, 0, 2, 1, 2);  // pre-activation = BN output
+    expectBlock(before.blocks()[1], "dense2", 3, 4, 5, 3, 5, 4, 5);
+    expectBlock(before.blocks()[2], "output", 6, -1, -1, 6, 6, 6, 6);
+
+    Network after = mlp(NormPlacement::After);
+    ASSERT_EQ(after.blocks().size(), 3u);
+    expectBlock(after.blocks()[0], "dense1", 0, 2, 1, 0, 2, 0, 1);  // BN after the activation
+    expectBlock(after.blocks()[1], "dense2", 3, 5, 4, 3, 5, 3, 4);
+    expectBlock(after.blocks()[2], "output", 6, -1, -1, 6, 6, 6, 6);
+
+    Network none = mlp(NormPlacement::None);
+    expectBlock(none.blocks()[0], "dense1", 0, -1, 1, 0, 1, 0, 1);
+}
+
+TEST(NetworkStructure, MlpParams) {
+    Network net = mlp(NormPlacement::Before);
+    EXPECT_EQ(paramNames(net), (std::vector<std::string>{
+                                   "dense1.weight", "dense1.bias", "bn1.gamma", "bn1.beta", "dense2.weight",
+                                   "dense2.bias", "bn2.gamma", "bn2.beta", "output.weight", "output.bias"}));
+    for (const engine::NamedParam& p : net.params()) {
+        SCOPED_TRACE(p.name);
+        EXPECT_EQ(p.param.decay, p.name.ends_with(".weight"));  // no decay on biases, γ and β
+        EXPECT_EQ(net.layerName(p.layer), p.name.substr(0, p.name.find('.')));
+        EXPECT_EQ(p.param.value->rows(), p.param.grad->rows());
+        EXPECT_EQ(p.param.value->cols(), p.param.grad->cols());
+    }
+    EXPECT_EQ(net.params()[0].param.value->rows(), 7);  // dense1.weight (7, 12)
+    EXPECT_EQ(net.params()[0].param.value->cols(), 12);
+    EXPECT_EQ(net.params()[2].param.value->cols(), 7);  // bn1.gamma (1, 7)
+    EXPECT_EQ(net.params()[8].param.value->rows(), 3);  // output.weight (3, 5)
+    EXPECT_EQ(net.params()[8].param.value->cols(), 5);
+
+    std::vector<std::string> optimizerNames;
+    for (const engine::Param& p : net.optimizerParams()) optimizerNames.push_back(p.name);
+    EXPECT_EQ(optimizerNames, paramNames(net));
+    EXPECT_EQ(net.batchNormLayerCount(), 2);
+    EXPECT_EQ(net.batchNormLayers().size(), 2u);
+    EXPECT_EQ(mlp(NormPlacement::None).batchNormLayerCount(), 0);
+}
+
+TEST(NetworkStructure, CnnLayersShapesAndBlocks) {
+    Network net = cnn(NormPlacement::Before);
+    EXPECT_EQ(layerKinds(net),
+              (std::vector<std::string>{"conv2d", "batchnorm", "relu", "conv2d", "batchnorm", "relu",
+                                        "maxpool2d", "flatten", "dense", "batchnorm", "relu", "dense"}));
+    const std::vector<std::string> names = layerNames(net);
+    ASSERT_EQ(names.size(), 12u);
+    EXPECT_EQ(names[0], "conv1");
+    EXPECT_EQ(names[1], "bn1");
+    EXPECT_EQ(names[2], "relu1");  // activations are numbered per kind over the network, as BN layers are
+    EXPECT_EQ(names[5], "relu2");
+    EXPECT_EQ(names[10], "relu3");
+    EXPECT_EQ(names[3], "conv2");
+    EXPECT_EQ(names[4], "bn2");
+    EXPECT_EQ(names[6], "pool1");
+    EXPECT_EQ(names[7], "flatten1");
+    EXPECT_EQ(names[8], "dense1");
+    EXPECT_EQ(names[9], "bn3");
+    EXPECT_EQ(names[11], "output");
+
+    const Shape shapes[] = {{3, 6, 6}, {3, 6, 6},  {3, 6, 6}, {4, 4, 4}, {4, 4, 4}, {4, 4, 4},
+                            {4, 2, 2}, {16, 1, 1}, {6, 1, 1}, {6, 1, 1}, {6, 1, 1}, {3, 1, 1}};
+    for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(net.layer(int(i)).outputShape(), shapes[i]) << names[i];
+    EXPECT_EQ(net.batchNormLayers()[0]->features(), 3);  // per channel
+
+    std::vector<std::string> blockNames;
+    for (const engine::BlockInfo& b : net.blocks()) blockNames.push_back(b.name);
+    EXPECT_EQ(blockNames,
+              (std::vector<std::string>{"conv1", "conv2", "pool1", "flatten1", "dense1", "output"}));
+    expectBlock(net.blocks()[2], "pool1", -1, -1, -1, 6, 6, 6, 6);
+    expectBlock(net.blocks()[4], "dense1", 8, 9, 10, 8, 10, 9, 10);
+
+    const Matrix logits = net.forward(randomMatrix(kBatch, kCnnInput.size(), 300), Mode::Train);
+    EXPECT_EQ(logits.rows(), kBatch);
+    EXPECT_EQ(logits.cols(), kClasses);
+}
+
+// Layer names identify a layer in run files and in "diverged at <layer>": they must be unique.
+TEST(NetworkStructure, LayerNamesAreUnique) {
+    auto expectUnique = [](const Network& net, const std::string& what) {
+        const std::vector<std::string> names = layerNames(net);
+        const std::set<std::string> unique(names.begin(), names.end());
+        std::string all;
+        for (const std::string& n : names) all += n + " ";
+        EXPECT_EQ(unique.size(), names.size()) << what << ": " << all;
+    };
+    for (NormPlacement norm : kPlacements) {
+        expectUnique(mlp(norm), "mlp bn " + engine::toString(norm));
+        expectUnique(cnn(norm), "cnn bn " + engine::toString(norm));
+    }
+}
+
+// ---- Non-finite values and seeds ----------------------------------------------------------------------
+
+TEST(Network, FirstNonFiniteLayerFindsTheLayerWithANaNWeight) {
+    Network net = mlp(NormPlacement::Before);
+    const Matrix x = randomMatrix(kBatch, kMlpInput.size(), 400);
+    EXPECT_EQ(net.firstNonFiniteLayer(), -1);  // nothing run yet
+    net.forward(x, Mode::Train);
+    EXPECT_EQ(net.firstNonFiniteLayer(), -1);
+    (*net.params()[4].param.value)(0, 0) = std::numeric_limits<float>::quiet_NaN();  // dense2.weight
+    net.forward(x, Mode::Train);
+    EXPECT_EQ(net.firstNonFiniteLayer(), 3);  // dense2
+
+    Network conv = cnn(NormPlacement::None);
+    const Matrix image = randomMatrix(kBatch, kCnnInput.size(), 401);
+    conv.forward(image, Mode::Eval);
+    EXPECT_EQ(conv.firstNonFiniteLayer(), -1);
+    Matrix infinite = image;
+    infinite(2, 10) = std::numeric_limits<float>::infinity();
+    conv.forward(infinite, Mode::Eval);
+    EXPECT_EQ(conv.firstNonFiniteLayer(), 0);  // conv1
+}
+
+TEST(Network, SameSeedSameWeightsOtherSeedOtherWeights) {
+    for (bool convolutional : {false, true}) {
+        SCOPED_TRACE(convolutional ? "cnn" : "mlp");
+        Network a = convolutional ? cnn(NormPlacement::Before, 7) : mlp(NormPlacement::Before, 7);
+        Network b = convolutional ? cnn(NormPlacement::Before, 7) : mlp(NormPlacement::Before, 7);
+        Network c = convolutional ? cnn(NormPlacement::Before, 8) : mlp(NormPlacement::Before, 8);
+        const auto pa = a.params(), pb = b.params(), pc = c.params();
+        ASSERT_EQ(pa.size(), pb.size());
+        ASSERT_EQ(pa.size(), pc.size());
+        for (std::size_t i = 0; i < pa.size(); ++i) {
+            SCOPED_TRACE(pa[i].name);
+            EXPECT_TRUE(*pa[i].param.value == *pb[i].param.value);
+            if (pa[i].name.ends_with(".weight")) {
+                EXPECT_FALSE(*pa[i].param.value == *pc[i].param.value);
+                EXPECT_GT(pa[i].param.value->cwiseAbs().maxCoeff(), 0.0f);
+            }
+        }
+        const Matrix x = randomMatrix(kBatch, a.inputShape().size(), 402);
+        const Matrix ya = a.forward(x, Mode::Train);
+        EXPECT_TRUE(ya == b.forward(x, Mode::Train));
+    }
+}
+
+// ---- Spec validation ----------------------------------------------------------------------------------
+
+void expectConfigError(const NetworkSpec& spec, Shape input, const std::string& mentions) {
+    try {
+        engine::validate(spec, input);
+        ADD_FAILURE() << "validate accepted a bad spec; expected an error mentioning '" << mentions << "'";
+    } catch (const bnlab::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find(mentions), std::string::npos) << e.what();
+    }
+    EXPECT_THROW((void)Network(spec, input, kClasses, {}, {}, 1), bnlab::ConfigError);
+}
+
+TEST(NetworkSpecValidate, AcceptsThePresets) {
+    for (NormPlacement norm : kPlacements) {
+        EXPECT_NO_THROW(engine::validate(mlpSpec(norm), kMlpInput));
+        EXPECT_NO_THROW(engine::validate(cnnSpec(norm), kCnnInput));
+        EXPECT_NO_THROW(engine::validate(mlpSpec(norm), kCnnInput));  // dense on an image: rows are flat
+    }
+}
+
+TEST(NetworkSpecValidate, RejectsBadBlocks) {
+    const BlockSpec conv = linear(BlockKind::Conv2D, 2, ActivationKind::ReLU, NormPlacement::None);
+    expectConfigError({{conv}}, kMlpInput, "block 1 (conv2d)");  // conv on a dense input
+    expectConfigError({{block(BlockKind::Flatten), conv}}, kCnnInput, "block 2 (conv2d)");
+    expectConfigError({{block(BlockKind::MaxPool2D)}}, kMlpInput, "block 1 (maxpool2d)");
+
+    BlockSpec big = conv;
+    big.kernel = 9;  // on 8x8
+    expectConfigError({{big}}, kCnnInput, "block 1 (conv2d)");
+    big.kernel = 8;  // fits exactly: 1x1 output
+    EXPECT_NO_THROW(engine::validate({{big}}, kCnnInput));
+    big.kernel = 10;
+    big.padding = 1;  // 8 + 2 − 10 = 0: fits
+    EXPECT_NO_THROW(engine::validate({{big}}, kCnnInput));
+    expectConfigError({{conv, block(BlockKind::MaxPool2D, 7)}}, kCnnInput, "block 2 (maxpool2d)");  // 6x6
+
+    expectConfigError({{linear(BlockKind::Dense, 0, ActivationKind::Sigmoid, NormPlacement::None)}},
+                      kMlpInput, "block 1 (dense)");
+    expectConfigError({{linear(BlockKind::Conv2D, 0, ActivationKind::ReLU, NormPlacement::None)}}, kCnnInput,
+                      "block 1 (conv2d)");
+    BlockSpec normedPool = block(BlockKind::MaxPool2D);
+    normedPool.norm = NormPlacement::Before;
+    expectConfigError({{normedPool}}, kCnnInput, "block 1 (maxpool2d)");
+}
+
+TEST(NetworkSpecValidate, NetworkNeedsTwoClasses) {
+    EXPECT_THROW((void)Network(mlpSpec(NormPlacement::None), kMlpInput, 1, {}, {}, 1), bnlab::ConfigError);
+}
+
+}  // namespace
+}  // namespace bnlab::test
