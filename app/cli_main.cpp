@@ -149,8 +149,10 @@ int main(int argc, char** argv) {
             std::fputs(kUsage, stdout);
             return 0;
         }
-        if (command == "help" && args.first() == "train") {
-            printTrainHelp();
+        if (command == "help") {
+            if (args.first() == "train") printTrainHelp();
+            else if (args.first() == "presets") std::puts("usage: bnlab-cli presets\nLists the built-in presets with a one-line description each.");
+            else throw UsageError("help: unknown command '" + args.first().toStdString() + "'");
             return 0;
         }
         if (command == "presets") return listPresets();

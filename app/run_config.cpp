@@ -146,8 +146,9 @@ const std::vector<KeyHandler>& handlers() {
         h.push_back({{"seed", "0..2^64-1", "one seed for the weights, the shuffle and the probe batch"},
                      [](TrainOptions& t, const QString& v) {
                          bool ok = false;
-                         t.seed = v.trimmed().toULongLong(&ok);
+                         const qulonglong seed = v.trimmed().toULongLong(&ok);
                          if (!ok) fail("seed: '" + v + "' is not a whole number from 0 to 2^64-1");
+                         t.seed = seed;
                      },
                      [](const TrainOptions& t) { return QString::number(t.seed); }});
         indexKey("validation_size", "0..training files - 1", "images carved from the end of the training files "
@@ -184,9 +185,15 @@ bool applyBlockSetting(TrainOptions& t, const QString& key, const QString& value
              QString::number(blocks.size()) + ")");
     BlockSpec& b = *blocks[std::size_t(n - 1)];
     const QString field = m.captured(2);
-    if (field == "norm") b.norm = normFromString(value.toStdString());
-    else if (field == "activation") b.activation = activationFromString(value.toStdString());
-    else b.size = parseInt(key, value);
+    try {
+        if (field == "norm") b.norm = normFromString(value.toStdString());
+        else if (field == "activation") b.activation = activationFromString(value.toStdString());
+        else b.size = parseInt(key, value);
+    } catch (const ConfigError& e) {
+        const QString msg = QString::fromStdString(e.what());
+        if (msg.startsWith(key + ":")) throw;
+        fail(key + ": " + (msg.startsWith(field + ": ") ? msg.mid(field.size() + 2) : msg));
+    }
     return true;
 }
 
@@ -199,7 +206,7 @@ QJsonObject blockToJson(const BlockSpec& b) {
     }
     if (b.kind == BlockKind::Conv2D || b.kind == BlockKind::MaxPool2D) {
         o["kernel"] = b.kernel;
-        o["stride"] = b.effectiveStride();
+        o["stride"] = b.stride;  // 0 = the default; effectiveStride() would not read back as the same spec
     }
     if (b.kind == BlockKind::Conv2D) o["padding"] = b.padding;
     return o;
@@ -303,7 +310,7 @@ RunConfig fromJson(const QJsonObject& json, const QString& source) {
             config.train.network.blocks.push_back(blockFromJson(arr[i], source + ": network.blocks[" + QString::number(i) + "]"));
     }
     for (const QString& key : json.keys()) {
-        if (key == "format" || key == "version" || key == "preset" || key == "network") continue;
+        if (key == "format" || key == "version" || key == "preset" || key == "network" || key == "dataset") continue;
         const QJsonValue v = json.value(key);
         QString text;
         if (v.isDouble()) text = QString::number(v.toDouble(), 'g', 17);
