@@ -55,6 +55,10 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
                           "batch has " + std::to_string(L.n) + " sample(s) of " + m_inputShape.toString() +
                           ": use a batch size of 2 or more (and no last batch of 1 sample)");
 
+    if (L.s == 1) {
+        forwardDense(input, mode);
+        return m_output;
+    }
     // Each chunk owns whole channels: statistics are summed in a fixed order, whatever the threads.
     parallel::forChunks(L.c, 4, [&](Index c0, Index c1) {
         for (Index c = c0; c < c1; ++c) {
@@ -99,6 +103,10 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
         throw Error("batchnorm: gradient shape does not match the latest forward batch");
     m_gradInput.resize(gradOutput.rows(), gradOutput.cols());
     const bool train = m_lastMode == Mode::Train;
+    if (L.s == 1) {
+        backwardDense(gradOutput);
+        return m_gradInput;
+    }
 
     parallel::forChunks(L.c, 4, [&](Index c0, Index c1) {
         for (Index c = c0; c < c1; ++c) {
@@ -131,6 +139,71 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
         }
     });
     return m_gradInput;
+}
+
+// The dense case (N, F): the same formulas, vectorised across features, one row at a time.
+void BatchNorm::forwardDense(const Matrix& x, Mode mode) {
+    const Index n = x.rows();
+    const double eps = m_options.epsilon;
+    auto gamma = m_gamma.row(0).array();
+    auto beta = m_beta.row(0).array();
+    if (mode == Mode::Train) {
+        // μ = (1/m) Σ x ;  σ² = (1/m) Σ (x − μ)²  (two passes, double accumulation)
+        auto& mu = m_sum;
+        auto& var = m_sumProduct;
+        mu.setZero(x.cols());
+        for (Index i = 0; i < n; ++i) mu += x.row(i).transpose().cast<double>().array();
+        mu /= double(n);
+        var.setZero(x.cols());
+        for (Index i = 0; i < n; ++i) var += (x.row(i).transpose().cast<double>().array() - mu).square();
+        var /= double(n);
+        m_batchMean = mu.cast<float>().matrix();
+        m_batchVar = var.cast<float>().matrix();
+        m_batchInvStd = (var + eps).rsqrt().cast<float>().matrix();
+        // running ← k·running + (1 − k)·batch, with the unbiased variance σ²·m/(m − 1)
+        const double k = m_options.momentum;
+        m_runningMean = (k * m_runningMean.cast<double>().array() + (1 - k) * mu).cast<float>().matrix();
+        m_runningVar = (k * m_runningVar.cast<double>().array() + (1 - k) * var * double(n) / double(n - 1))
+                           .cast<float>()
+                           .matrix();
+    } else {
+        m_evalInvStd = (m_runningVar.cast<double>().array() + eps).rsqrt().cast<float>().matrix();
+    }
+    const auto mean = (mode == Mode::Train ? m_batchMean : m_runningMean).array();
+    const auto invStd = (mode == Mode::Train ? m_batchInvStd : m_evalInvStd).array();
+    // x̂ = (x − μ)/√(σ² + ε) ;  y = γ·x̂ + β
+    for (Index i = 0; i < n; ++i) {
+        m_xhat.row(i) = ((x.row(i).array() - mean.transpose()) * invStd.transpose()).matrix();
+        m_output.row(i) = (m_xhat.row(i).array() * gamma + beta).matrix();
+    }
+}
+
+void BatchNorm::backwardDense(const Matrix& dy) {
+    const Index n = dy.rows();
+    // dβ = Σ dy ;  dγ = Σ dy·x̂
+    m_sum.setZero(dy.cols());
+    m_sumProduct.setZero(dy.cols());
+    for (Index i = 0; i < n; ++i) {
+        m_sum += dy.row(i).transpose().cast<double>().array();
+        m_sumProduct += (dy.row(i).array() * m_xhat.row(i).array()).transpose().cast<double>();
+    }
+    m_betaGrad = m_sum.cast<float>().transpose().matrix();
+    m_gammaGrad = m_sumProduct.cast<float>().transpose().matrix();
+    auto gamma = m_gamma.row(0).array();
+    if (m_lastMode == Mode::Eval) {  // dx = γ·inv·dy
+        for (Index i = 0; i < n; ++i)
+            m_gradInput.row(i) = (dy.row(i).array() * gamma * m_evalInvStd.transpose().array()).matrix();
+        return;
+    }
+    // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))
+
+    m_scale = (gamma * m_batchInvStd.transpose().array() / float(n)).matrix();
+    const auto sumDy = m_betaGrad.row(0).array();
+    const auto sumDyXhat = m_gammaGrad.row(0).array();
+    const auto scale = m_scale.row(0).array();
+    for (Index i = 0; i < n; ++i)
+        m_gradInput.row(i) =
+            (scale * (float(n) * dy.row(i).array() - sumDy - m_xhat.row(i).array() * sumDyXhat)).matrix();
 }
 
 }  // namespace bnlab::engine

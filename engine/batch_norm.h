@@ -45,6 +45,9 @@ public:
     [[nodiscard]] const Vector& batchVar() const { return m_batchVar; }    // (F)
 
 private:
+    void forwardDense(const Matrix& x, Mode mode);  // the S = 1 case, vectorised over features
+    void backwardDense(const Matrix& dy);
+
     BatchNormOptions m_options;
     Matrix m_gamma, m_gammaGrad;  // (1, F)
     Matrix m_beta, m_betaGrad;    // (1, F)
@@ -54,6 +57,8 @@ private:
     Vector m_evalInvStd;                 // (F) 1/√(running_var + ε) of the latest Eval batch
     Matrix m_xhat;                       // (N, in) normalised input of the latest forward
     Mode m_lastMode = Mode::Train;
+    Eigen::ArrayXd m_sum, m_sumProduct;  // (F) accumulators of the dense path
+    Matrix m_scale;                      // (1, F) γ/(m·√(σ² + ε)) of the dense backward
 };
 
 }  // namespace bnlab::engine

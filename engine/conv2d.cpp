@@ -3,6 +3,8 @@
 #include "layer_checks.h"
 #include "parallel.h"
 
+#include <algorithm>
+
 namespace bnlab::engine {
 namespace {
 constexpr Index kSampleGrain = 8;  // samples per chunk; fixed, so partial sums do not depend on threads
@@ -52,6 +54,13 @@ void Conv2D::im2col(const float* x, float* col) const {
                         continue;
                     }
                     const float* in = x + (Index(c) * H + iy) * W;
+                    if (s == 1) {  // a contiguous run of the input row, zero-padded at the ends
+                        const int lo = std::clamp(pad - kx, 0, Wo), hi = std::clamp(W + pad - kx, lo, Wo);
+                        std::fill(out, out + lo, 0.0f);
+                        std::copy(in + lo + kx - pad, in + hi + kx - pad, out + lo);
+                        std::fill(out + hi, out + Wo, 0.0f);
+                        continue;
+                    }
                     for (int ox = 0; ox < Wo; ++ox) {
                         const int ix = ox * s + kx - pad;
                         out[ox] = (ix >= 0 && ix < W) ? in[ix] : 0.0f;
@@ -74,6 +83,11 @@ void Conv2D::col2im(const float* col, float* dx) const {
                     if (iy < 0 || iy >= H) continue;
                     float* out = dx + (Index(c) * H + iy) * W;
                     const float* in = row + Index(oy) * Wo;
+                    if (s == 1) {  // the adjoint of the contiguous copy above
+                        const int lo = std::clamp(pad - kx, 0, Wo), hi = std::clamp(W + pad - kx, lo, Wo);
+                        for (int ox = lo; ox < hi; ++ox) out[ox + kx - pad] += in[ox];
+                        continue;
+                    }
                     for (int ox = 0; ox < Wo; ++ox) {
                         const int ix = ox * s + kx - pad;
                         if (ix >= 0 && ix < W) out[ix] += in[ox];
@@ -110,12 +124,17 @@ const Matrix& Conv2D::forward(const Matrix& input, Mode) {
 }
 
 const Matrix& Conv2D::backward(const Matrix& gradOutput) {
+    backwardImpl(gradOutput, true);
+    return m_gradInput;
+}
+
+void Conv2D::backwardImpl(const Matrix& gradOutput, bool inputGradient) {
     checkColumns("conv2d", "gradient", gradOutput, m_outShape.size());
     checkSameRows("conv2d", gradOutput, m_input->rows());
     const Matrix& x = *m_input;
     const Index N = x.rows(), k = m_weight.cols(), p = Index(m_outShape.h) * m_outShape.w;
     const Index chunks = parallel::chunkCount(N, kSampleGrain);
-    m_gradInput.resize(N, x.cols());
+    if (inputGradient) m_gradInput.resize(N, x.cols());
     ensureScratch();
     if (Index(m_chunkWeightGrad.size()) < chunks) {
         m_chunkWeightGrad.resize(std::size_t(chunks), Matrix::Zero(m_filters, k));
@@ -137,6 +156,7 @@ const Matrix& Conv2D::backward(const Matrix& gradOutput) {
             im2col(x.row(n).data(), col.data());   // recomputed: cheaper than keeping N·K·P floats
             dW.noalias() += dy * col.transpose();  // dW += dy_n·col_nᵀ
             db += dy.rowwise().sum().transpose();  // db[f] += Σ_p dy_n[f, p]
+            if (!inputGradient) continue;
             dcol.noalias() = m_weight.transpose() * dy;  // dcol_n = Wᵀ·dy_n
             col2im(dcol.data(), m_gradInput.row(n).data());
         }
@@ -149,7 +169,6 @@ const Matrix& Conv2D::backward(const Matrix& gradOutput) {
         m_biasGrad += m_chunkBiasGrad[std::size_t(c)];
     }
     if (!m_useBias) m_biasGrad.setZero();
-    return m_gradInput;
 }
 
 }  // namespace bnlab::engine

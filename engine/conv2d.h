@@ -19,6 +19,7 @@ public:
     [[nodiscard]] Shape outputShape() const override { return m_outShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
+    void backwardParameters(const Matrix& gradOutput) override { backwardImpl(gradOutput, false); }
     [[nodiscard]] std::vector<Param> params() override;
 
     [[nodiscard]] Matrix& weight() { return m_weight; }  // (F, K)
@@ -32,6 +33,7 @@ private:
     void im2col(const float* x, float* col) const;  // x (C·H·W) -> col (K, Ho·Wo)
     void col2im(const float* col, float* dx) const;  // col (K, Ho·Wo) -> dx (C·H·W), the adjoint
     void ensureScratch();
+    void backwardImpl(const Matrix& gradOutput, bool inputGradient);
 
     int m_filters, m_kernel, m_stride, m_padding;
     bool m_useBias;

@@ -40,20 +40,24 @@ const Matrix& Dense::forward(const Matrix& input, Mode) {
 }
 
 const Matrix& Dense::backward(const Matrix& gradOutput) {
-    checkColumns("dense", "gradient", gradOutput, m_outputs);
-    checkSameRows("dense", gradOutput, m_input->rows());
-    const Matrix& x = *m_input;
-    m_gradInput.resize(gradOutput.rows(), x.cols());
+    backwardParameters(gradOutput);
+    m_gradInput.resize(gradOutput.rows(), m_input->cols());
     // dx = dy·W
     parallel::forChunks(gradOutput.rows(), kRowGrain, [&](Index r0, Index r1) {
         m_gradInput.middleRows(r0, r1 - r0).noalias() = gradOutput.middleRows(r0, r1 - r0) * m_weight;
     });
+    return m_gradInput;
+}
+
+void Dense::backwardParameters(const Matrix& gradOutput) {
+    checkColumns("dense", "gradient", gradOutput, m_outputs);
+    checkSameRows("dense", gradOutput, m_input->rows());
+    const Matrix& x = *m_input;
     // dW = dyᵀ·x and db = Σ_n dy, split over output features: each chunk writes its own rows.
     parallel::forChunks(m_outputs, kFeatureGrain, [&](Index o0, Index o1) {
         m_weightGrad.middleRows(o0, o1 - o0).noalias() = gradOutput.middleCols(o0, o1 - o0).transpose() * x;
         if (m_useBias) m_biasGrad.middleCols(o0, o1 - o0) = gradOutput.middleCols(o0, o1 - o0).colwise().sum();
     });
-    return m_gradInput;
 }
 
 }  // namespace bnlab::engine

@@ -17,6 +17,7 @@ public:
     [[nodiscard]] Shape outputShape() const override { return {m_outputs, 1, 1}; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
+    void backwardParameters(const Matrix& gradOutput) override;
     [[nodiscard]] std::vector<Param> params() override;
 
     [[nodiscard]] Matrix& weight() { return m_weight; }  // (O, I)

@@ -8,6 +8,8 @@
 //   normalised input); the caller keeps the input matrix alive and unchanged until backward has run.
 // - backward(gradOutput) needs the latest forward of the same batch, in Mode::Train. It returns
 //   dL/dinput in the layer's own buffer and ASSIGNS (never accumulates) the gradient of every parameter.
+//   backwardParameters(gradOutput) does the same but may skip dL/dinput: the network calls it for its
+//   first layer, whose input gradient nobody needs (for a first Dense layer that is a third of its work).
 // - Mode::Train uses batch statistics and updates running statistics (BatchNorm); Mode::Eval uses the
 //   running statistics and changes nothing. Layers without statistics behave the same in both modes.
 // - Buffers are sized by the first batch of a given size and reused: no allocation in the step loop.
@@ -41,6 +43,7 @@ public:
 
     virtual const Matrix& forward(const Matrix& input, Mode mode) = 0;  // (N, in) -> (N, out)
     virtual const Matrix& backward(const Matrix& gradOutput) = 0;       // (N, out) -> (N, in)
+    virtual void backwardParameters(const Matrix& gradOutput) { (void)backward(gradOutput); }
 
     [[nodiscard]] virtual std::vector<Param> params() { return {}; }
     [[nodiscard]] virtual bool isActivation() const { return false; }

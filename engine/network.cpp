@@ -89,10 +89,8 @@ const Matrix& Network::forward(const Matrix& x, Mode mode) {
 
 void Network::backward(const Matrix& gradLogits) {
     const Matrix* g = &gradLogits;
-    for (auto it = m_layers.rbegin(); it != m_layers.rend(); ++it) {
-        // The first layer's input gradient is never used; all layers compute it, which keeps them simple.
-        g = &(*it)->backward(*g);
-    }
+    for (std::size_t i = m_layers.size() - 1; i > 0; --i) g = &m_layers[i]->backward(*g);
+    m_layers.front()->backwardParameters(*g);  // the input gradient of the first layer is never used
 }
 
 std::vector<NamedParam> Network::params() {
