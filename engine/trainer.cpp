@@ -32,6 +32,7 @@ bool inUnitInterval(double v) { return std::isfinite(v) && v >= 0 && v < 1; }  /
 // The shortest text that reads back as the same value ("1", "0.1", "nan", "inf").
 template <typename T>
 std::string num(T v) {
+    if (std::isnan(v)) return "nan";  // to_chars would keep the sign bit ("-nan")
     char buf[32];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, r.ptr);
@@ -145,6 +146,7 @@ StepResult trainStep(Network& net, SoftmaxCrossEntropy& loss, Optimizer& optimiz
 
 Evaluation evaluate(Network& net, const DataView& view, Index chunkSize) {
     Evaluation result;
+    if (chunkSize < 1) throw ConfigError("eval_batch_size: must be at least 1, got " + std::to_string(chunkSize));
     if (view.size() == 0) return result;
     Matrix x;
     std::vector<std::uint8_t> labels;
