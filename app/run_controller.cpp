@@ -1,0 +1,176 @@
+#include "run_controller.h"
+
+#include "cli_progress.h"
+#include "dataset.h"
+#include "run_writer.h"
+#include "trainer.h"
+
+namespace bnlab::app {
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr auto kFlushInterval = std::chrono::milliseconds(50);
+}  // namespace
+
+TrainingWorker::TrainingWorker(std::shared_ptr<const engine::Dataset> data, RunConfig config, QString runFolder)
+    : m_data(std::move(data)), m_config(std::move(config)), m_runFolder(std::move(runFolder)) {}
+
+void TrainingWorker::requestStop() {
+    std::lock_guard lock(m_mutex);
+    m_stopRequested = true;
+    if (m_trainer) m_trainer->requestStop();
+}
+
+void TrainingWorker::setPaused(bool paused) {
+    std::lock_guard lock(m_mutex);
+    m_pauseRequested = paused;
+    if (m_trainer) m_trainer->setPaused(paused);
+}
+
+void TrainingWorker::run() {
+    try {
+        engine::validate(m_config.train, *m_data);  // before the run folder is created
+        std::unique_ptr<RunWriter> writer;
+        if (!m_runFolder.isEmpty())
+            writer = std::make_unique<RunWriter>(m_runFolder, m_config, QString::fromStdString(m_data->folder.string()));
+        std::vector<engine::MetricsSink*> sinks{this};
+        if (writer) sinks.insert(sinks.begin(), writer.get());
+        TeeSink tee(sinks);
+        engine::Trainer trainer(*m_data, m_config.train, tee);
+        {
+            std::lock_guard lock(m_mutex);
+            m_trainer = &trainer;
+            if (m_stopRequested) trainer.requestStop();
+            trainer.setPaused(m_pauseRequested);
+        }
+        m_lastFlush = m_rateStart = Clock::now();
+        trainer.run();
+        std::lock_guard lock(m_mutex);
+        m_trainer = nullptr;
+    } catch (const std::exception& e) {
+        {
+            std::lock_guard lock(m_mutex);
+            m_trainer = nullptr;
+        }
+        flush(true);
+        Q_EMIT failed(QString::fromStdString(e.what()));
+    }
+    Q_EMIT done();
+}
+
+void TrainingWorker::flush(bool force) {
+    const auto now = Clock::now();
+    if (!force && now - m_lastFlush < kFlushInterval) return;
+    m_lastFlush = now;
+    // Throughput over the last second or so, for the status bar.
+    const double seconds = std::chrono::duration<double>(now - m_rateStart).count();
+    if (seconds > 0.5) {
+        m_pending.samplesPerSecond = double(m_rateSamples) / seconds;
+        m_rateStart = now;
+        m_rateSamples = 0;
+    }
+    if (!m_pending.started && m_pending.steps.empty() && m_pending.evals.empty() && m_pending.probes.empty() &&
+        !m_pending.finished)
+        return;
+    Q_EMIT batchReady(std::exchange(m_pending, MetricsBatch{}));
+}
+
+void TrainingWorker::onStart(const engine::RunInfo& info) {
+    m_pending.started = info;
+    flush(true);
+}
+
+void TrainingWorker::onStep(const engine::StepRecord& r) {
+    m_rateSamples += r.samples - m_lastSamples;
+    m_lastSamples = r.samples;
+    m_pending.steps.push_back(r);
+    flush(false);
+}
+
+void TrainingWorker::onEval(const engine::EvalRecord& r) {
+    m_pending.evals.push_back(r);
+    flush(false);
+}
+
+void TrainingWorker::onProbe(const engine::ProbeSnapshot& p) {
+    m_pending.probes.push_back(p);
+    flush(false);
+}
+
+void TrainingWorker::onFinish(const engine::RunSummary& s) {
+    m_pending.finished = s;
+    flush(true);
+}
+
+RunController::RunController(QObject* parent) : QObject(parent) {
+    qRegisterMetaType<bnlab::app::MetricsBatch>();
+    qRegisterMetaType<bnlab::app::RunState>();
+}
+
+RunController::~RunController() { shutDown(); }
+
+void RunController::shutDown() {
+    if (!m_thread) return;
+    m_worker->requestStop();
+    m_worker->setPaused(false);
+    m_thread.reset();  // quit() + wait(): the worker finishes its current step and returns
+    m_worker = nullptr;
+    ++m_generation;    // what the old worker still has queued is dropped
+}
+
+void RunController::start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
+                          const QString& runFolder) {
+    shutDown();
+    m_run = RunData{};
+    m_run.name = name;
+    m_run.config = config;
+    m_run.dataset = QString::fromStdString(data->name);
+    m_run.state = RunState::Running;
+
+    m_thread.reset(new QThread);
+    m_worker = new TrainingWorker(std::move(data), config, runFolder);
+    m_worker->moveToThread(m_thread.get());
+    connect(m_thread.get(), &QThread::started, m_worker, &TrainingWorker::run);
+    connect(m_thread.get(), &QThread::finished, m_worker, &QObject::deleteLater);
+    // Records queued by an earlier worker that arrive after a restart belong to the old run: drop them.
+    // (A generation number, not the worker's address, which a new worker may reuse.)
+    const quint64 generation = ++m_generation;
+    connect(m_worker, &TrainingWorker::batchReady, this, [this, generation](MetricsBatch batch) {
+        if (generation == m_generation) onBatch(std::move(batch));
+    }, Qt::QueuedConnection);
+    connect(m_worker, &TrainingWorker::failed, this, [this, generation](const QString& message) {
+        if (generation != m_generation) return;
+        m_run.error = message;
+        m_run.state = RunState::Finished;
+        Q_EMIT failed(message);
+        Q_EMIT stateChanged(m_run.state);
+    }, Qt::QueuedConnection);
+    connect(m_worker, &TrainingWorker::done, this, [this, generation] {
+        if (generation != m_generation) return;
+        // The run is over: let the thread end (joining is immediate now) so a new run can start cleanly.
+        m_thread.reset();
+        m_worker = nullptr;
+    }, Qt::QueuedConnection);
+    m_thread->start();
+    Q_EMIT stateChanged(m_run.state);
+}
+
+void RunController::setPaused(bool paused) {
+    if (!m_thread || m_run.state == RunState::Finished) return;
+    m_worker->setPaused(paused);
+    m_run.state = paused ? RunState::Paused : RunState::Running;
+    Q_EMIT stateChanged(m_run.state);
+}
+
+void RunController::stop() {
+    if (m_worker) m_worker->requestStop();
+    if (m_worker) m_worker->setPaused(false);
+}
+
+void RunController::onBatch(MetricsBatch batch) {
+    const bool finished = batch.finished.has_value();
+    m_run.append(std::move(batch));
+    Q_EMIT updated();
+    if (finished) Q_EMIT stateChanged(m_run.state);
+}
+
+}  // namespace bnlab::app

@@ -1,0 +1,109 @@
+#pragma once
+
+// Runs one training run off the GUI thread and keeps what it measured.
+//
+// The trainer runs in a TrainingWorker, a QObject moved to a QThread that the controller owns (the thread
+// lives in a unique_ptr whose deleter calls quit() then wait()). The worker batches the records it receives
+// and sends them as MetricsBatch values through a queued signal at most every 50 ms; the controller appends
+// them to its RunData on the GUI thread. Pause and stop are thread-safe calls into the trainer; the GUI thread
+// never waits on training except when the controller is destroyed (at most one step).
+
+#include "run_data.h"
+
+#include <QObject>
+#include <QThread>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+namespace bnlab::engine {
+struct Dataset;
+class Trainer;
+}  // namespace bnlab::engine
+
+namespace bnlab::app {
+
+class TrainingWorker final : public QObject, public engine::MetricsSink {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(TrainingWorker)
+
+public:
+    // runFolder: where the run is saved as it trains (RunWriter); empty = not saved.
+    TrainingWorker(std::shared_ptr<const engine::Dataset> data, RunConfig config, QString runFolder);
+
+    void requestStop();           // any thread
+    void setPaused(bool paused);  // any thread
+
+    void onStart(const engine::RunInfo& info) override;
+    void onStep(const engine::StepRecord& r) override;
+    void onEval(const engine::EvalRecord& r) override;
+    void onProbe(const engine::ProbeSnapshot& p) override;
+    void onFinish(const engine::RunSummary& s) override;
+
+public Q_SLOTS:
+    void run();  // in the worker thread
+
+Q_SIGNALS:
+    void batchReady(bnlab::app::MetricsBatch batch);
+    void failed(QString message);
+    void done();
+
+private:
+    void flush(bool force);
+
+    std::shared_ptr<const engine::Dataset> m_data;
+    RunConfig m_config;
+    QString m_runFolder;
+    std::mutex m_mutex;                  // guards m_trainer and the two flags against the GUI thread
+    engine::Trainer* m_trainer = nullptr;
+    bool m_stopRequested = false;
+    bool m_pauseRequested = false;
+    MetricsBatch m_pending;
+    std::chrono::steady_clock::time_point m_lastFlush;
+    std::chrono::steady_clock::time_point m_rateStart;
+    std::int64_t m_rateSamples = 0;
+    std::int64_t m_lastSamples = 0;
+};
+
+class RunController final : public QObject {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(RunController)
+
+public:
+    explicit RunController(QObject* parent = nullptr);
+    ~RunController() override;
+
+    // Starts a run; a run still going is stopped first (its data is replaced: save it before if needed).
+    // runFolder: where the run is saved as it trains (empty: not saved).
+    void start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
+               const QString& runFolder);
+    void setPaused(bool paused);
+    void stop();
+    [[nodiscard]] bool isActive() const { return m_thread != nullptr; }
+
+    [[nodiscard]] const RunData& run() const { return m_run; }
+
+Q_SIGNALS:
+    void updated();                 // new records arrived (the window redraws at its own bounded rate)
+    void stateChanged(bnlab::app::RunState state);
+    void failed(QString message);
+
+private:
+    void onBatch(MetricsBatch batch);
+    void shutDown();                // stops the worker and joins its thread
+
+    struct ThreadDeleter {
+        void operator()(QThread* t) const {
+            t->quit();
+            t->wait();
+            delete t;
+        }
+    };
+    std::unique_ptr<QThread, ThreadDeleter> m_thread;
+    TrainingWorker* m_worker = nullptr;  // lives in m_thread; deleted with deleteLater when the thread ends
+    RunData m_run;
+    quint64 m_generation = 0;  // of the current worker; queued records of older ones are dropped
+};
+
+}  // namespace bnlab::app

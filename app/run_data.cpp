@@ -1,0 +1,17 @@
+#include "run_data.h"
+
+namespace bnlab::app {
+
+void RunData::append(MetricsBatch&& batch) {
+    if (batch.started) info = std::move(*batch.started);
+    steps.insert(steps.end(), batch.steps.begin(), batch.steps.end());
+    evals.insert(evals.end(), batch.evals.begin(), batch.evals.end());
+    for (auto& p : batch.probes) probes.push_back(std::move(p));
+    if (batch.samplesPerSecond > 0) samplesPerSecond = batch.samplesPerSecond;
+    if (batch.finished) {
+        summary = std::move(*batch.finished);
+        state = RunState::Finished;
+    }
+}
+
+}  // namespace bnlab::app

@@ -1,0 +1,49 @@
+#pragma once
+
+// Everything a run has measured, as the GUI keeps it: the full series, appended in batches that arrive
+// from the training thread (MetricsBatch), read by the charts on the GUI thread only.
+
+#include "metrics.h"
+#include "run_config.h"
+
+#include <QMetaType>
+#include <QString>
+
+#include <optional>
+#include <vector>
+
+namespace bnlab::app {
+
+// What the training thread sends to the GUI thread, at most every ~50 ms: the records since the last batch.
+// A plain value, copied (moved) across threads through a queued signal.
+struct MetricsBatch {
+    std::optional<engine::RunInfo> started;
+    std::vector<engine::StepRecord> steps;
+    std::vector<engine::EvalRecord> evals;
+    std::vector<engine::ProbeSnapshot> probes;
+    std::optional<engine::RunSummary> finished;
+    double samplesPerSecond = 0;  // recent training throughput (over the last second or so)
+};
+
+enum class RunState { Idle, Running, Paused, Finished };
+
+struct RunData {
+    QString name;
+    RunConfig config;
+    QString dataset;                  // the dataset folder's name, e.g. "mnist"
+    engine::RunInfo info;
+    std::vector<engine::StepRecord> steps;
+    std::vector<engine::EvalRecord> evals;       // validation and test
+    std::vector<engine::ProbeSnapshot> probes;
+    std::optional<engine::RunSummary> summary;   // set when the run ended
+    RunState state = RunState::Idle;
+    double samplesPerSecond = 0;
+    QString error;                    // a failure before or during training, for the window
+
+    void append(MetricsBatch&& batch);
+};
+
+}  // namespace bnlab::app
+
+Q_DECLARE_METATYPE(bnlab::app::MetricsBatch)
+Q_DECLARE_METATYPE(bnlab::app::RunState)

@@ -1,0 +1,141 @@
+// The GUI's run controller: training on its own thread, metric batches delivered to the owning thread's
+// event loop, pause/resume/stop, restart and destruction mid-run. Run these under TSan too (tsan preset).
+
+#include "dataset.h"
+#include "presets.h"
+#include "run_controller.h"
+
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
+#include <QTemporaryDir>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+namespace {
+
+using namespace bnlab;
+using namespace bnlab::app;
+
+std::shared_ptr<const engine::Dataset> mnist() {
+    static auto data = std::make_shared<const engine::Dataset>(
+        engine::loadDataset(std::string(BNLAB_TEST_DATASETS) + "/mnist"));
+    return data;
+}
+
+RunConfig smallConfig(long maxSteps) {
+    RunConfig c = findPreset("bn-paper-mlp").config;
+    applySetting(c, "train_size", "3000");
+    applySetting(c, "validation_size", "500");
+    applySetting(c, "max_steps", QString::number(maxSteps));
+    applySetting(c, "probe_interval", "10");
+    applySetting(c, "eval_interval", "25");
+    return c;
+}
+
+// Processes events until pred() holds or the timeout passes; returns pred().
+template <typename Pred>
+bool waitFor(Pred pred, int timeoutMs = 60000) {
+    QDeadlineTimer deadline(timeoutMs);
+    while (!pred() && !deadline.hasExpired()) QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    return pred();
+}
+
+TEST(RunController, DeliversEveryRecordAndTheSummaryToTheOwningThread) {
+    RunController controller;
+    int updates = 0;
+    QObject::connect(&controller, &RunController::updated, [&] { ++updates; });
+    controller.start(smallConfig(120), mnist(), "test", QString());
+    ASSERT_TRUE(waitFor([&] { return controller.run().state == RunState::Finished; }));
+    const RunData& run = controller.run();
+    ASSERT_TRUE(run.summary.has_value()) << run.error.toStdString();
+    EXPECT_EQ(run.summary->reason, engine::StopReason::MaxSteps);
+    ASSERT_EQ(run.steps.size(), 120u);
+    for (std::size_t i = 0; i < run.steps.size(); ++i) EXPECT_EQ(run.steps[i].step, long(i + 1));
+    EXPECT_EQ(run.probes.size(), 13u);  // step 1 and every 10th
+    EXPECT_GE(run.evals.size(), 5u);    // every 25 steps, the end, and the test split
+    EXPECT_EQ(run.evals.back().split, "test");
+    EXPECT_EQ(run.info.totalSteps, 120);
+    // Batched: far fewer deliveries than records (one every ~50 ms at most).
+    EXPECT_GT(updates, 0);
+    EXPECT_LT(updates, 120);
+    EXPECT_TRUE(waitFor([&] { return !controller.isActive(); }));  // the thread was joined
+}
+
+TEST(RunController, PauseStopsProgressAndResumeContinues) {
+    RunController controller;
+    controller.start(smallConfig(100000), mnist(), "test", QString());
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() >= 5; }));
+    controller.setPaused(true);
+    EXPECT_EQ(controller.run().state, RunState::Paused);
+    // Let what was already queued arrive, then check that nothing more does.
+    waitFor([] { return false; }, 300);
+    const std::size_t paused = controller.run().steps.size();
+    waitFor([] { return false; }, 400);
+    EXPECT_EQ(controller.run().steps.size(), paused);
+    controller.setPaused(false);
+    EXPECT_EQ(controller.run().state, RunState::Running);
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() > paused + 5; }));
+    controller.stop();
+    ASSERT_TRUE(waitFor([&] { return controller.run().state == RunState::Finished; }));
+    EXPECT_EQ(controller.run().summary->reason, engine::StopReason::Stopped);
+    EXPECT_EQ(long(controller.run().steps.size()), controller.run().summary->steps);
+}
+
+TEST(RunController, StopWhilePausedEndsTheRun) {
+    RunController controller;
+    controller.start(smallConfig(100000), mnist(), "test", QString());
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() >= 3; }));
+    controller.setPaused(true);
+    controller.stop();
+    ASSERT_TRUE(waitFor([&] { return controller.run().state == RunState::Finished; }, 10000));
+    EXPECT_EQ(controller.run().summary->reason, engine::StopReason::Stopped);
+}
+
+TEST(RunController, RestartMidRunReplacesTheRunAndDropsTheOldRecords) {
+    RunController controller;
+    controller.start(smallConfig(100000), mnist(), "first", QString());
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() >= 20; }));
+    controller.start(smallConfig(30), mnist(), "second", QString());
+    EXPECT_EQ(controller.run().name, "second");
+    ASSERT_TRUE(waitFor([&] { return controller.run().state == RunState::Finished; }));
+    // Every step belongs to the second run: 1..30 exactly once, nothing left over from the first.
+    const RunData& run = controller.run();
+    ASSERT_EQ(run.steps.size(), 30u);
+    for (std::size_t i = 0; i < run.steps.size(); ++i) EXPECT_EQ(run.steps[i].step, long(i + 1));
+    EXPECT_EQ(run.summary->reason, engine::StopReason::MaxSteps);
+}
+
+TEST(RunController, DestroyingMidRunStopsCleanlyAndSavesWhatWasMeasured) {
+    QTemporaryDir dir;
+    ASSERT_TRUE(dir.isValid());
+    const QString folder = dir.filePath("run");
+    {
+        RunController controller;
+        controller.start(smallConfig(100000), mnist(), "test", folder);
+        ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() >= 10; }));
+    }  // the destructor stops the trainer and joins its thread
+    QFile summary(folder + "/summary.json");
+    ASSERT_TRUE(summary.open(QIODevice::ReadOnly)) << "the run folder must hold a summary after a stop";
+    EXPECT_TRUE(summary.readAll().contains("\"stopped\""));
+    QFile steps(folder + "/steps.csv");
+    ASSERT_TRUE(steps.open(QIODevice::ReadOnly));
+    EXPECT_GT(steps.readAll().count('\n'), 10);
+}
+
+TEST(RunController, ABadSettingIsReportedAndNothingRuns) {
+    RunController controller;
+    QString message;
+    QObject::connect(&controller, &RunController::failed, [&](const QString& m) { message = m; });
+    RunConfig c = smallConfig(10);
+    c.train.batchSize = 0;
+    controller.start(c, mnist(), "bad", QString());
+    ASSERT_TRUE(waitFor([&] { return !message.isEmpty(); }));
+    EXPECT_TRUE(message.contains("batch_size")) << message.toStdString();
+    EXPECT_EQ(controller.run().state, RunState::Finished);
+    EXPECT_TRUE(controller.run().steps.empty());
+}
+
+}  // namespace

@@ -1,0 +1,206 @@
+#include "activation_chart.h"
+
+#include <QHBoxLayout>
+#include <QLegendMarker>
+
+namespace bnlab::ui {
+
+namespace {
+
+// Indices into Distribution::percentiles (at engine::kPercentiles = 0, 2, 15, 50, 85, 98, 100).
+struct BandIndices {
+    int lower, upper;
+};
+constexpr std::array<BandIndices, 3> kBandIndices = {{{0, 6}, {1, 5}, {2, 4}}};
+constexpr int kMedian = 3;
+static_assert(engine::kPercentiles[kMedian] == 50);
+
+QColor baseColor(bool post) { return post ? palette::kOrange : palette::kBlue; }
+
+}  // namespace
+
+ActivationChart::Band ActivationChart::makeBand(const QString& name, const QColor& fill) {
+    Band band;
+    band.area = new QAreaSeries;
+    band.upper = new QLineSeries(band.area);
+    band.lower = new QLineSeries(band.area);
+    band.area->setUpperSeries(band.upper);
+    band.area->setLowerSeries(band.lower);
+    band.area->setName(name);
+    band.area->setBrush(fill);
+    band.area->setPen(Qt::NoPen);
+    return band;
+}
+
+ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
+    m_bandsChart = newChart();
+    m_bandsX = newValueAxis(xAxisTitle(m_xAxis));
+    m_bandsY = newValueAxis(QStringLiteral("activation"));
+    m_bandsChart->addAxis(m_bandsX, Qt::AlignBottom);
+    m_bandsChart->addAxis(m_bandsY, Qt::AlignLeft);
+    const std::array<QString, 3> names = {QStringLiteral("0–100 %"), QStringLiteral("2–98 %"),
+                                          QStringLiteral("15–85 %")};
+    for (std::size_t i = 0; i < m_bands.size(); ++i) {
+        m_bands[i] = makeBand(names[i], Qt::gray);
+        addSeries(m_bandsChart, m_bands[i].area, m_bandsX, m_bandsY);
+    }
+    m_median = new QLineSeries;
+    m_median->setName(QStringLiteral("median"));
+    addSeries(m_bandsChart, m_median, m_bandsX, m_bandsY);
+
+    m_histogramChart = newChart();
+    m_histogramChart->legend()->hide();
+    m_histogramX = newValueAxis(QStringLiteral("activation"));
+    m_histogramY = newValueAxis(QStringLiteral("share of values"));
+    m_histogramChart->addAxis(m_histogramX, Qt::AlignBottom);
+    m_histogramChart->addAxis(m_histogramY, Qt::AlignLeft);
+    m_histogram = makeBand(QStringLiteral("histogram"), Qt::gray);
+    addSeries(m_histogramChart, m_histogram.area, m_histogramX, m_histogramY);
+
+    auto* layout = new QHBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
+    layout->addWidget(newChartView(m_bandsChart, this), 3);
+    layout->addWidget(newChartView(m_histogramChart, this), 2);
+    refresh(app::RunData{});
+}
+
+void ActivationChart::setBlock(int index) {
+    if (index == m_block) return;
+    m_block = index;
+    m_stamp = {};
+}
+
+void ActivationChart::setPostActivation(bool post) {
+    if (post == m_post) return;
+    m_post = post;
+    m_stamp = {};
+}
+
+void ActivationChart::setXAxis(XAxis axis) {
+    if (axis == m_xAxis) return;
+    m_xAxis = axis;
+    m_bandsX->setTitleText(xAxisTitle(axis));
+    m_stamp = {};
+}
+
+const engine::Distribution* ActivationChart::distribution(const engine::ProbeSnapshot& snapshot) const {
+    if (m_block < 0 || static_cast<std::size_t>(m_block) >= snapshot.activations.size()) return nullptr;
+    const engine::ActivationProbe& probe = snapshot.activations[static_cast<std::size_t>(m_block)];
+    return m_post ? &probe.post : &probe.pre;
+}
+
+QString ActivationChart::placeholder(const app::RunData& run) const {
+    if (run.probes.empty()) return QStringLiteral(" — no probe yet");
+    if (!distribution(run.probes.back())) return QStringLiteral(" — no such block");
+    return QStringLiteral(" — no finite values");
+}
+
+QString ActivationChart::blockName(const app::RunData& run) const {
+    if (!run.probes.empty() && m_block >= 0 &&
+        static_cast<std::size_t>(m_block) < run.probes.back().activations.size())
+        return QString::fromStdString(run.probes.back().activations[static_cast<std::size_t>(m_block)].block);
+    if (m_block >= 0 && static_cast<std::size_t>(m_block) < run.info.blocks.size())
+        return QString::fromStdString(run.info.blocks[static_cast<std::size_t>(m_block)]);
+    return QStringLiteral("block %1").arg(m_block + 1);
+}
+
+void ActivationChart::refresh(const app::RunData& run) {
+    const RunStamp stamp = stampOf(run, budgetOf(m_bandsChart));
+    if (stamp == m_stamp) return;
+    m_stamp = stamp;
+
+    // Colours follow pre (blue) or post (orange): opaque shades, lighter outside.
+    const QColor base = baseColor(m_post);
+    const std::array<double, 3> whiteness = {0.82, 0.6, 0.3};
+    for (std::size_t i = 0; i < m_bands.size(); ++i) {
+        const QColor fill = palette::mix(base, Qt::white, whiteness[i]);
+        m_bands[i].area->setBrush(fill);
+        // The legend would draw an area with no pen as an empty square: give its marker the fill.
+        for (QLegendMarker* marker : m_bandsChart->legend()->markers(m_bands[i].area)) {
+            marker->setShape(QLegend::MarkerShapeRectangle);
+            marker->setBrush(fill);
+            marker->setPen(QPen(fill.darker(115), 1));
+        }
+    }
+    m_median->setPen(linePen(base.darker(170), 1.8));
+    m_histogram.area->setBrush(palette::mix(base, Qt::white, 0.3));
+    m_histogram.area->setPen(QPen(base.darker(130), 1));
+
+    fillBands(run);
+    fillHistogram(run);
+}
+
+void ActivationChart::fillBands(const app::RunData& run) {
+    std::array<QList<QPointF>, 3> lower, upper;
+    QList<QPointF> median;
+    Extent xs, ys;
+    for (const engine::ProbeSnapshot& snapshot : run.probes) {
+        const engine::Distribution* d = distribution(snapshot);
+        if (!d) continue;
+        const auto& p = d->percentiles;
+        if (!std::all_of(p.begin(), p.end(), [](float v) { return std::isfinite(v); })) continue;
+        const double x = xValue(m_xAxis, snapshot.step, snapshot.epoch, snapshot.samples);
+        xs.add(x);
+        ys.add(p.front());
+        ys.add(p.back());
+        for (std::size_t i = 0; i < kBandIndices.size(); ++i) {
+            lower[i].append(QPointF(x, p[static_cast<std::size_t>(kBandIndices[i].lower)]));
+            upper[i].append(QPointF(x, p[static_cast<std::size_t>(kBandIndices[i].upper)]));
+        }
+        median.append(QPointF(x, p[kMedian]));
+    }
+    const qsizetype budget = budgetOf(m_bandsChart);
+    for (std::size_t i = 0; i < m_bands.size(); ++i) {
+        showPoints(m_bands[i].lower, lower[i], budget);
+        showPoints(m_bands[i].upper, upper[i], budget);
+    }
+    showPoints(m_median, median, budget);
+    fitAxis(m_bandsX, xs, xAxisFit(m_xAxis));
+    fitAxis(m_bandsY, ys, {.fallbackLo = -1, .fallbackHi = 1});
+
+    const QString what = m_post ? QStringLiteral("post-activation") : QStringLiteral("pre-activation");
+    if (median.isEmpty())
+        m_bandsChart->setTitle(what + placeholder(run));
+    else
+        m_bandsChart->setTitle(blockName(run) + QStringLiteral(" ") + what + QStringLiteral(" percentiles"));
+}
+
+void ActivationChart::fillHistogram(const app::RunData& run) {
+    const engine::Distribution* d = run.probes.empty() ? nullptr : distribution(run.probes.back());
+    QList<QPointF> steps;  // the outline of the bars, as a step function
+    Extent ys;
+    if (d && !d->histogram.empty() && d->count > 0 && std::isfinite(d->histogramMin) &&
+        std::isfinite(d->histogramMax)) {
+        const double lo = d->histogramMin;
+        const double width = (static_cast<double>(d->histogramMax) - lo) / static_cast<double>(d->histogram.size());
+        for (std::size_t i = 0; i < d->histogram.size(); ++i) {
+            const double share = 100.0 * d->histogram[i] / static_cast<double>(d->count);
+            const double x0 = lo + width * static_cast<double>(i);
+            steps.append(QPointF(x0, share));
+            steps.append(QPointF(x0 + width, share));
+            ys.add(share);
+        }
+    }
+    m_histogram.upper->replace(steps);
+    if (steps.isEmpty()) {
+        m_histogram.lower->clear();
+        fitAxis(m_histogramX, {}, {.fallbackLo = -1, .fallbackHi = 1});
+        fitAxis(m_histogramY, {}, {.lowerBound = 0, .fallbackHi = 10, .suffix = QStringLiteral(" %%")});
+        m_histogramChart->setTitle(QStringLiteral("Histogram") + placeholder(run));
+        return;
+    }
+    m_histogram.lower->replace({QPointF(steps.front().x(), 0), QPointF(steps.back().x(), 0)});
+    Extent xs;
+    xs.add(steps.front().x());
+    xs.add(steps.back().x());
+    fitAxis(m_histogramX, xs, {.margin = 0.02});
+    fitAxis(m_histogramY, ys, {.fromZero = true, .lowerBound = 0, .suffix = QStringLiteral(" %%")});
+    const engine::ProbeSnapshot& last = run.probes.back();
+    m_histogramChart->setTitle(QStringLiteral("Step %1: mean %2, sd %3")
+                                   .arg(last.step)
+                                   .arg(d->mean, 0, 'f', 2)
+                                   .arg(d->stddev, 0, 'f', 2));
+}
+
+}  // namespace bnlab::ui

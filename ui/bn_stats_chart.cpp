@@ -1,0 +1,119 @@
+#include "bn_stats_chart.h"
+
+#include <QHBoxLayout>
+
+namespace bnlab::ui {
+
+BnStatsChart::BnStatsChart(QWidget* parent) : QWidget(parent) {
+    m_mean = makePanel(QStringLiteral("mean"));
+    m_variance = makePanel(QStringLiteral("variance"));
+    auto* layout = new QHBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
+    layout->addWidget(newChartView(m_mean.chart, this));
+    layout->addWidget(newChartView(m_variance.chart, this));
+    refresh(app::RunData{});
+}
+
+BnStatsChart::Panel BnStatsChart::makePanel(const QString& what) {
+    Panel p;
+    p.chart = newChart();
+    p.x = newValueAxis(xAxisTitle(m_xAxis));
+    p.y = newValueAxis(what);
+    p.chart->addAxis(p.x, Qt::AlignBottom);
+    p.chart->addAxis(p.y, Qt::AlignLeft);
+    p.batch = new QLineSeries;
+    p.batch->setName(QStringLiteral("batch ") + what);
+    p.batch->setPen(linePen(palette::kOrange, 1.2));
+    p.batch->setPointsVisible(true);
+    p.batch->setMarkerSize(4);
+    p.running = new QLineSeries;
+    p.running->setName(QStringLiteral("running ") + what);
+    p.running->setPen(linePen(palette::kBlue, 2.4));
+    addSeries(p.chart, p.batch, p.x, p.y);
+    addSeries(p.chart, p.running, p.x, p.y);
+    return p;
+}
+
+void BnStatsChart::setLayer(int index) {
+    if (index == m_layer) return;
+    m_layer = index;
+    m_stamp = {};
+}
+
+void BnStatsChart::setFeature(int index) {
+    if (index == m_feature) return;
+    m_feature = index;
+    m_stamp = {};
+}
+
+void BnStatsChart::setXAxis(XAxis axis) {
+    if (axis == m_xAxis) return;
+    m_xAxis = axis;
+    m_mean.x->setTitleText(xAxisTitle(axis));
+    m_variance.x->setTitleText(xAxisTitle(axis));
+    m_stamp = {};
+}
+
+const engine::BatchNormProbe* BnStatsChart::probe(const engine::ProbeSnapshot& snapshot) const {
+    if (m_layer < 0 || static_cast<std::size_t>(m_layer) >= snapshot.batchNorm.size()) return nullptr;
+    const engine::BatchNormProbe& p = snapshot.batchNorm[static_cast<std::size_t>(m_layer)];
+    const auto f = static_cast<std::size_t>(m_feature);
+    if (m_feature < 0 || f >= p.features.size() || f >= p.batchMean.size() || f >= p.batchVar.size() ||
+        f >= p.runningMean.size() || f >= p.runningVar.size())
+        return nullptr;
+    return &p;
+}
+
+void BnStatsChart::refresh(const app::RunData& run) {
+    const RunStamp stamp = stampOf(run, budgetOf(m_mean.chart));
+    if (stamp == m_stamp) return;
+    m_stamp = stamp;
+
+    const auto f = static_cast<std::size_t>(m_feature);
+    QList<QPointF> batchMean, runningMean, batchVar, runningVar;
+    Extent xs, means, variances;
+    const engine::BatchNormProbe* last = nullptr;
+    for (const engine::ProbeSnapshot& snapshot : run.probes) {
+        const engine::BatchNormProbe* p = probe(snapshot);
+        if (!p) continue;
+        last = p;
+        const double x = xValue(m_xAxis, snapshot.step, snapshot.epoch, snapshot.samples);
+        xs.add(x);
+        auto add = [x](QList<QPointF>& list, Extent& extent, float v) {
+            if (!std::isfinite(v)) return;
+            list.append(QPointF(x, v));
+            extent.add(v);
+        };
+        add(batchMean, means, p->batchMean[f]);
+        add(runningMean, means, p->runningMean[f]);
+        add(batchVar, variances, p->batchVar[f]);
+        add(runningVar, variances, p->runningVar[f]);
+    }
+
+    const qsizetype budget = budgetOf(m_mean.chart);
+    showPoints(m_mean.batch, batchMean, budget);
+    showPoints(m_mean.running, runningMean, budget);
+    showPoints(m_variance.batch, batchVar, budget);
+    showPoints(m_variance.running, runningVar, budget);
+    for (Panel* p : {&m_mean, &m_variance}) fitAxis(p->x, xs, xAxisFit(m_xAxis));
+    fitAxis(m_mean.y, means, {.fallbackLo = -1, .fallbackHi = 1});
+    // Variances are seen against zero, not magnified wiggles.
+    fitAxis(m_variance.y, variances, {.fromZero = true, .lowerBound = 0, .fallbackHi = 2});
+
+    if (!last) {
+        const QString why = run.probes.empty()                   ? QStringLiteral(" — no probe yet")
+                            : run.probes.back().batchNorm.empty() ? QStringLiteral(" — no BN layer here")
+                                                                  : QStringLiteral(" — no such feature");
+        m_mean.chart->setTitle(QStringLiteral("BN mean") + why);
+        m_variance.chart->setTitle(QStringLiteral("BN variance") + why);
+        return;
+    }
+    const QString name = QStringLiteral("%1, feature %2")
+                             .arg(QString::fromStdString(last->layer))
+                             .arg(last->features[f]);
+    m_mean.chart->setTitle(name + QStringLiteral(": mean"));
+    m_variance.chart->setTitle(name + QStringLiteral(": variance"));
+}
+
+}  // namespace bnlab::ui

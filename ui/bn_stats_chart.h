@@ -1,0 +1,54 @@
+#pragma once
+
+// One feature of one BatchNorm layer over the probe steps: the batch mean against the running mean, and
+// the batch variance against the running variance, side by side. The running statistics are an
+// exponential moving average of the batch ones (momentum), so they are smoother and lag behind them;
+// Eval mode normalises with them. (The batch variance is biased, the running one the unbiased estimate.)
+
+#include "chart_style.h"
+#include "run_data.h"
+
+#include <QLineSeries>
+#include <QWidget>
+
+namespace bnlab::ui {
+
+class BnStatsChart final : public QWidget {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(BnStatsChart)
+
+public:
+    explicit BnStatsChart(QWidget* parent = nullptr);
+
+    // All take effect at the next refresh(). layer indexes ProbeSnapshot::batchNorm, feature that
+    // layer's BatchNormProbe::features (the followed features, not the feature number itself).
+    void setLayer(int index);
+    [[nodiscard]] int layer() const { return m_layer; }
+    void setFeature(int index);
+    [[nodiscard]] int feature() const { return m_feature; }
+    void setXAxis(XAxis axis);
+    [[nodiscard]] XAxis xAxis() const { return m_xAxis; }
+
+    // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
+    void refresh(const app::RunData& run);
+
+private:
+    struct Panel {
+        QChart* chart = nullptr;
+        QValueAxis* x = nullptr;
+        QValueAxis* y = nullptr;
+        QLineSeries* batch = nullptr;
+        QLineSeries* running = nullptr;
+    };
+    Panel makePanel(const QString& what);
+    [[nodiscard]] const engine::BatchNormProbe* probe(const engine::ProbeSnapshot& snapshot) const;
+
+    Panel m_mean;
+    Panel m_variance;
+    int m_layer = 0;
+    int m_feature = 0;
+    XAxis m_xAxis = XAxis::Step;
+    RunStamp m_stamp;
+};
+
+}  // namespace bnlab::ui

@@ -1,0 +1,297 @@
+#include "config_panel.h"
+
+#include "error.h"
+#include "network_diagram.h"
+#include "presets.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QDoubleValidator>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace bnlab::ui {
+namespace {
+
+using app::applySetting;
+using app::settingValue;
+
+const QStringList kNorms = {"none", "before", "after"};
+const QStringList kActivations = {"relu", "sigmoid", "tanh", "none"};
+
+QComboBox* combo(const QStringList& items, const QString& tip, QWidget* parent) {
+    auto* c = new QComboBox(parent);
+    c->addItems(items);
+    c->setToolTip(tip);
+    return c;
+}
+
+QSpinBox* spin(int lo, int hi, const QString& tip, QWidget* parent) {
+    auto* s = new QSpinBox(parent);
+    s->setRange(lo, hi);
+    s->setToolTip(tip);
+    s->setAccelerated(true);
+    return s;
+}
+
+QLineEdit* numberEdit(const QString& tip, QWidget* parent) {
+    auto* e = new QLineEdit(parent);
+    auto* v = new QDoubleValidator(e);
+    v->setNotation(QDoubleValidator::ScientificNotation);
+    v->setLocale(QLocale::c());
+    e->setValidator(v);
+    e->setToolTip(tip);
+    return e;
+}
+
+std::vector<const engine::BlockSpec*> linearBlocks(const engine::NetworkSpec& spec) {
+    std::vector<const engine::BlockSpec*> out;
+    for (const auto& b : spec.blocks)
+        if (b.isLinear()) out.push_back(&b);
+    return out;
+}
+
+}  // namespace
+
+ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(6, 6, 6, 6);
+
+    // Network
+    auto* netBox = new QGroupBox(tr("Network"), this);
+    auto* netLayout = new QVBoxLayout(netBox);
+    m_preset = new QComboBox(netBox);
+    for (const app::Preset& p : app::presets()) {
+        m_preset->addItem(p.name, p.name);
+        m_preset->setItemData(m_preset->count() - 1, p.description, Qt::ToolTipRole);
+    }
+    m_preset->setToolTip(tr("A network and its training settings to start from. Each preset has a twin "
+                            "without Batch Normalization (-nobn) for comparison."));
+    netLayout->addWidget(m_preset);
+
+    m_layers = new QTableWidget(0, 4, netBox);
+    m_layers->setHorizontalHeaderLabels({tr("Block"), tr("Size"), tr("Activation"), tr("BN")});
+    m_layers->verticalHeader()->hide();
+    m_layers->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_layers->setSelectionMode(QAbstractItemView::NoSelection);
+    m_layers->setToolTip(tr("Per hidden block: its width, its nonlinearity, and where Batch Normalization sits: "
+                            "before the activation (Linear → BN → activation, as in the original paper), after it "
+                            "(Linear → activation → BN, as the Keras tutorial code does) or none."));
+    netLayout->addWidget(m_layers);
+
+    auto* allRow = new QHBoxLayout;
+    allRow->addWidget(new QLabel(tr("BN on all layers:"), netBox));
+    m_allNorm = combo({tr("(as set per layer)"), "none", "before", "after"},
+                      tr("Set the Batch Normalization placement of every block at once."), netBox);
+    allRow->addWidget(m_allNorm, 1);
+    netLayout->addLayout(allRow);
+    m_diagram = new NetworkDiagram(netBox);
+    netLayout->addWidget(m_diagram);
+    layout->addWidget(netBox);
+
+    // Batch Normalization
+    auto* bnBox = new QGroupBox(tr("Batch Normalization"), this);
+    auto* bnForm = new QFormLayout(bnBox);
+    m_bnMomentum = new QDoubleSpinBox(bnBox);
+    m_bnMomentum->setRange(0.0, 0.9999);
+    m_bnMomentum->setDecimals(4);
+    m_bnMomentum->setSingleStep(0.01);
+    m_bnMomentum->setToolTip(tr("How much of the old running mean and variance is kept at each training step "
+                                "(Keras convention; PyTorch's momentum is 1 minus this). Inference uses the running "
+                                "statistics, so with 0.99 they follow the network with a lag of about 100 steps."));
+    m_bnMomentumTorch = new QLabel(bnBox);
+    m_bnMomentumTorch->setToolTip(tr("The same setting in PyTorch's convention (nn.BatchNorm momentum)."));
+    auto* momRow = new QHBoxLayout;
+    momRow->addWidget(m_bnMomentum, 1);
+    momRow->addWidget(m_bnMomentumTorch);
+    bnForm->addRow(tr("Momentum"), momRow);
+    m_bnEpsilon = numberEdit(tr("Added to the batch variance before the square root, so a feature that barely "
+                                "varies in a batch is not blown up (Keras 1e-3, PyTorch 1e-5)."), bnBox);
+    bnForm->addRow(tr("Epsilon ε"), m_bnEpsilon);
+    layout->addWidget(bnBox);
+
+    // Training
+    auto* trainBox = new QGroupBox(tr("Training"), this);
+    auto* form = new QFormLayout(trainBox);
+    m_batchSize = spin(1, 60000, tr("Samples per step. BN normalises each feature with the mean and variance of the "
+                                    "batch, so small batches give noisy statistics, and a batch of 1 cannot be "
+                                    "normalised at all."), trainBox);
+    form->addRow(tr("Batch size"), m_batchSize);
+    m_epochs = spin(1, 1000, tr("Passes over the training split."), trainBox);
+    form->addRow(tr("Epochs"), m_epochs);
+    m_learningRate = numberEdit(tr("Step size of the optimizer. BN keeps each layer's inputs at a stable scale, which "
+                                   "lets much larger learning rates train without diverging."), trainBox);
+    form->addRow(tr("Learning rate"), m_learningRate);
+    m_optimizer = combo({"sgd", "adam"}, tr("Plain SGD (as in the BN paper) or Adam (as in the Keras tutorial)."),
+                        trainBox);
+    form->addRow(tr("Optimizer"), m_optimizer);
+    m_momentum = new QDoubleSpinBox(trainBox);
+    m_momentum->setRange(0, 0.999);
+    m_momentum->setDecimals(3);
+    m_momentum->setSingleStep(0.1);
+    m_momentum->setToolTip(tr("SGD momentum (0 = plain SGD). Not to be confused with BN momentum."));
+    form->addRow(tr("SGD momentum"), m_momentum);
+    m_init = combo({"he", "glorot", "gaussian"},
+                   tr("Initial weights: He (for ReLU), Glorot (for sigmoid and tanh) or a Gaussian whose standard "
+                      "deviation is the scale, for bad-initialisation experiments: BN makes training far less "
+                      "sensitive to it."), trainBox);
+    m_initScale = numberEdit(tr("He/Glorot: a factor on the standard scale. Gaussian: the standard deviation."), trainBox);
+    auto* initRow = new QHBoxLayout;
+    initRow->addWidget(m_init, 1);
+    initRow->addWidget(new QLabel(tr("scale"), trainBox));
+    initRow->addWidget(m_initScale, 1);
+    form->addRow(tr("Initialisation"), initRow);
+    m_seed = new QLineEdit(trainBox);
+    m_seed->setValidator(new QRegularExpressionValidator(QRegularExpression("\\d{1,20}"), m_seed));
+    m_seed->setToolTip(tr("One seed for the initial weights, the shuffle and the probe batch: the same seed gives "
+                          "the same run, bit for bit."));
+    form->addRow(tr("Seed"), m_seed);
+    m_validationSize = spin(0, 59999, tr("Images carved from the end of the training files to measure accuracy in "
+                                        "inference mode (running statistics) during training."), trainBox);
+    form->addRow(tr("Validation images"), m_validationSize);
+    m_trainSize = spin(0, 60000, tr("Train on the first N images only (0 = all that remain): quick runs, or "
+                                   "the regularising effect of BN on small data."), trainBox);
+    m_trainSize->setSpecialValueText(tr("all"));
+    form->addRow(tr("Training images"), m_trainSize);
+    m_probeInterval = spin(0, 100000, tr("Steps between measurements of the activation distributions, gradient norms "
+                                        "and BN statistics (0 = off)."), trainBox);
+    form->addRow(tr("Probe every"), m_probeInterval);
+    m_evalInterval = spin(0, 100000, tr("Steps between validation evaluations (0 = at epoch ends only)."), trainBox);
+    form->addRow(tr("Validate every"), m_evalInterval);
+    m_threads = spin(0, 256, tr("Worker threads (0 = all cores). The results do not depend on it."), trainBox);
+    m_threads->setSpecialValueText(tr("all cores"));
+    form->addRow(tr("Threads"), m_threads);
+    layout->addWidget(trainBox);
+    layout->addStretch(1);
+
+    connect(m_preset, &QComboBox::currentIndexChanged, this, [this] {
+        if (!m_updating) setConfig(app::findPreset(m_preset->currentData().toString()).config);
+    });
+    connect(m_allNorm, &QComboBox::currentIndexChanged, this, [this](int index) {
+        if (m_updating || index <= 0) return;
+        for (int r = 0; r < m_layers->rowCount(); ++r)
+            static_cast<QComboBox*>(m_layers->cellWidget(r, 3))->setCurrentText(m_allNorm->currentText());
+        m_allNorm->setCurrentIndex(0);
+    });
+    connect(m_bnMomentum, &QDoubleSpinBox::valueChanged, this, [this] { updatePytorchMomentum(); });
+    for (QSpinBox* s : {m_batchSize, m_epochs, m_validationSize, m_trainSize, m_probeInterval, m_evalInterval, m_threads})
+        connect(s, &QSpinBox::valueChanged, this, &ConfigPanel::changed);
+    for (QLineEdit* e : {m_learningRate, m_bnEpsilon, m_initScale, m_seed})
+        connect(e, &QLineEdit::textChanged, this, &ConfigPanel::changed);
+
+    selectPreset(app::defaultPresetName());
+}
+
+void ConfigPanel::updatePytorchMomentum() {
+    m_bnMomentumTorch->setText(tr("PyTorch: %1").arg(1.0 - m_bnMomentum->value(), 0, 'g', 4));
+    Q_EMIT changed();
+}
+
+void ConfigPanel::selectPreset(const QString& name) {
+    const int index = m_preset->findData(name);
+    if (index < 0) throw ConfigError("preset: unknown preset '" + name.toStdString() + "'");
+    m_preset->setCurrentIndex(index);
+    setConfig(app::findPreset(name).config);
+}
+
+QString ConfigPanel::presetName() const { return m_base.preset; }
+
+void ConfigPanel::setConfig(const app::RunConfig& config) {
+    m_updating = true;
+    m_base = config;
+    const int index = m_preset->findData(config.preset);
+    if (index >= 0) m_preset->setCurrentIndex(index);
+    buildLayerTable();
+    auto value = [&](const char* key) { return settingValue(config, key); };
+    m_batchSize->setValue(value("batch_size").toInt());
+    m_epochs->setValue(value("epochs").toInt());
+    m_learningRate->setText(value("learning_rate"));
+    m_optimizer->setCurrentText(value("optimizer"));
+    m_momentum->setValue(value("momentum").toDouble());
+    m_bnMomentum->setValue(value("bn_momentum").toDouble());
+    m_bnEpsilon->setText(value("bn_epsilon"));
+    m_init->setCurrentText(value("init"));
+    m_initScale->setText(value("init_scale"));
+    m_seed->setText(value("seed"));
+    m_validationSize->setValue(value("validation_size").toInt());
+    m_trainSize->setValue(value("train_size").toInt());
+    m_probeInterval->setValue(value("probe_interval").toInt());
+    m_evalInterval->setValue(value("eval_interval").toInt());
+    m_threads->setValue(value("threads").toInt());
+    m_diagram->setSpec(config.train.network);
+    m_updating = false;
+    updatePytorchMomentum();
+}
+
+void ConfigPanel::buildLayerTable() {
+    const auto blocks = linearBlocks(m_base.train.network);
+    m_layers->setRowCount(int(blocks.size()));
+    int dense = 0, conv = 0;
+    for (int r = 0; r < int(blocks.size()); ++r) {
+        const engine::BlockSpec& b = *blocks[std::size_t(r)];
+        const bool isConv = b.kind == engine::BlockKind::Conv2D;
+        auto* name = new QTableWidgetItem(isConv ? QString("conv%1 %2x%2").arg(++conv).arg(b.kernel)
+                                                 : QString("dense%1").arg(++dense));
+        name->setFlags(Qt::ItemIsEnabled);
+        m_layers->setItem(r, 0, name);
+        auto* size = spin(1, 4096, isConv ? tr("Filters of this convolution.") : tr("Units of this dense layer."), m_layers);
+        size->setValue(b.size);
+        m_layers->setCellWidget(r, 1, size);
+        auto* act = combo(kActivations, tr("The nonlinearity of this block."), m_layers);
+        act->setCurrentText(b.activation ? QString::fromStdString(engine::toString(*b.activation)) : "none");
+        m_layers->setCellWidget(r, 2, act);
+        auto* norm = combo(kNorms, m_layers->toolTip(), m_layers);
+        norm->setCurrentText(QString::fromStdString(engine::toString(b.norm)));
+        m_layers->setCellWidget(r, 3, norm);
+        auto refreshDiagram = [this] {
+            if (m_updating) return;
+            try {
+                m_diagram->setSpec(config().train.network);
+            } catch (const std::exception&) {
+            }
+            Q_EMIT changed();
+        };
+        connect(size, &QSpinBox::valueChanged, this, refreshDiagram);
+        connect(act, &QComboBox::currentIndexChanged, this, refreshDiagram);
+        connect(norm, &QComboBox::currentIndexChanged, this, refreshDiagram);
+    }
+    m_layers->resizeRowsToContents();
+    const int rows = m_layers->rowCount();
+    const int h = m_layers->horizontalHeader()->height() + (rows > 0 ? rows * m_layers->rowHeight(0) : 0) + 4;
+    m_layers->setFixedHeight(h);
+}
+
+app::RunConfig ConfigPanel::config() const {
+    app::RunConfig c = m_base;
+    auto set = [&](const QString& key, const QString& value) { applySetting(c, key, value); };
+    for (int r = 0; r < m_layers->rowCount(); ++r) {
+        const QString block = QString("block.%1.").arg(r + 1);
+        set(block + "size", QString::number(static_cast<QSpinBox*>(m_layers->cellWidget(r, 1))->value()));
+        set(block + "activation", static_cast<QComboBox*>(m_layers->cellWidget(r, 2))->currentText());
+        set(block + "norm", static_cast<QComboBox*>(m_layers->cellWidget(r, 3))->currentText());
+    }
+    set("batch_size", QString::number(m_batchSize->value()));
+    set("epochs", QString::number(m_epochs->value()));
+    set("learning_rate", m_learningRate->text());
+    set("optimizer", m_optimizer->currentText());
+    set("momentum", QString::number(m_momentum->value()));
+    set("bn_momentum", QString::number(m_bnMomentum->value()));
+    set("bn_epsilon", m_bnEpsilon->text());
+    set("init", m_init->currentText());
+    set("init_scale", m_initScale->text());
+    set("seed", m_seed->text());
+    set("validation_size", QString::number(m_validationSize->value()));
+    set("train_size", QString::number(m_trainSize->value()));
+    set("probe_interval", QString::number(m_probeInterval->value()));
+    set("eval_interval", QString::number(m_evalInterval->value()));
+    set("threads", QString::number(m_threads->value()));
+    return c;
+}
+
+}  // namespace bnlab::ui

@@ -1,0 +1,66 @@
+#pragma once
+
+// The configuration panel: preset, per-layer BN placement, and every training knob, each with a tooltip
+// that says what it does to Batch Normalization or to training. It edits a RunConfig through the same
+// setting keys as bnlab-cli, so the values and the error messages are the same everywhere.
+
+#include "run_config.h"
+
+#include <QWidget>
+
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+class QTableWidget;
+
+namespace bnlab::ui {
+
+class NetworkDiagram;
+
+class ConfigPanel final : public QWidget {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(ConfigPanel)
+
+public:
+    explicit ConfigPanel(QWidget* parent = nullptr);
+
+    void setConfig(const app::RunConfig& config);
+    // The configuration as shown. Throws ConfigError (naming the key) for a value that does not parse.
+    [[nodiscard]] app::RunConfig config() const;
+    void selectPreset(const QString& name);
+    [[nodiscard]] QString presetName() const;
+
+Q_SIGNALS:
+    void changed();
+
+private:
+    void buildLayerTable();
+    void updatePytorchMomentum();
+
+    app::RunConfig m_base;  // the preset (or loaded config) the panel started from
+    QComboBox* m_preset;
+    QTableWidget* m_layers;
+    QComboBox* m_allNorm;
+    NetworkDiagram* m_diagram;
+    QSpinBox* m_batchSize;
+    QSpinBox* m_epochs;
+    QLineEdit* m_learningRate;
+    QComboBox* m_optimizer;
+    QDoubleSpinBox* m_momentum;
+    QDoubleSpinBox* m_bnMomentum;
+    QLabel* m_bnMomentumTorch;
+    QLineEdit* m_bnEpsilon;
+    QComboBox* m_init;
+    QLineEdit* m_initScale;
+    QLineEdit* m_seed;
+    QSpinBox* m_validationSize;
+    QSpinBox* m_trainSize;
+    QSpinBox* m_probeInterval;
+    QSpinBox* m_evalInterval;
+    QSpinBox* m_threads;
+    bool m_updating = false;
+};
+
+}  // namespace bnlab::ui

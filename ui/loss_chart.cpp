@@ -1,0 +1,123 @@
+#include "loss_chart.h"
+
+#include <QHBoxLayout>
+
+namespace bnlab::ui {
+
+LossChart::LossChart(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QHBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(2);
+    m_loss = makePanel(QStringLiteral("cross-entropy loss"));
+    m_accuracy = makePanel(QStringLiteral("accuracy"));
+    layout->addWidget(newChartView(m_loss.chart, this));
+    layout->addWidget(newChartView(m_accuracy.chart, this));
+    refresh(app::RunData{});
+}
+
+LossChart::Panel LossChart::makePanel(const QString& yTitle) {
+    Panel p;
+    p.chart = newChart();
+    p.x = newValueAxis(xAxisTitle(m_xAxis));
+    p.y = newValueAxis(yTitle);
+    p.chart->addAxis(p.x, Qt::AlignBottom);
+    p.chart->addAxis(p.y, Qt::AlignLeft);
+
+    p.train = new QLineSeries;
+    p.train->setName(QStringLiteral("batch"));
+    p.train->setPen(linePen(palette::mix(palette::kBlue, Qt::white, 0.6), 1));
+    p.average = new QLineSeries;
+    p.average->setName(QStringLiteral("average"));
+    p.average->setPen(linePen(palette::kBlue, 2.4));
+    p.validation = new QLineSeries;
+    p.validation->setName(QStringLiteral("validation"));
+    p.validation->setPen(linePen(palette::kOrange, 1.8));
+    p.validation->setPointsVisible(true);
+    p.validation->setMarkerSize(5);
+    p.test = new QScatterSeries;
+    p.test->setName(QStringLiteral("test"));
+    p.test->setMarkerShape(QScatterSeries::MarkerShapeRectangle);
+    p.test->setMarkerSize(9);
+    p.test->setColor(palette::kRed);
+    p.test->setBorderColor(palette::kRed.darker(130));
+    for (QAbstractSeries* s : {static_cast<QAbstractSeries*>(p.train), static_cast<QAbstractSeries*>(p.average),
+                               static_cast<QAbstractSeries*>(p.validation), static_cast<QAbstractSeries*>(p.test)})
+        addSeries(p.chart, s, p.x, p.y);
+    return p;
+}
+
+void LossChart::setXAxis(XAxis axis) {
+    if (axis == m_xAxis) return;
+    m_xAxis = axis;
+    m_loss.x->setTitleText(xAxisTitle(axis));
+    m_accuracy.x->setTitleText(xAxisTitle(axis));
+    m_stamp = {};
+}
+
+void LossChart::refresh(const app::RunData& run) {
+    const RunStamp stamp = stampOf(run, budgetOf(m_loss.chart));
+    if (stamp == m_stamp) return;
+    m_stamp = stamp;
+    fill(m_loss, run, false);
+    fill(m_accuracy, run, true);
+}
+
+void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
+    // Accuracy is shown in percent.
+    const double scale = accuracy ? 100.0 : 1.0;
+    Extent xs, ys;
+    auto point = [&](long step, double epoch, std::int64_t samples, double value) {
+        const double x = xValue(m_xAxis, step, epoch, samples);
+        xs.add(x);
+        ys.add(value * scale);
+        return QPointF(x, value * scale);
+    };
+    auto finite = [](double v) { return std::isfinite(v); };
+
+    QList<QPointF> train, average, validation, test;
+    train.reserve(static_cast<qsizetype>(run.steps.size()));
+    average.reserve(static_cast<qsizetype>(run.steps.size()));
+    for (const engine::StepRecord& r : run.steps) {
+        const double value = accuracy ? r.accuracy : r.loss;
+        const double smooth = accuracy ? r.accuracyEma : r.lossEma;
+        if (finite(value)) train.append(point(r.step, r.epoch, r.samples, value));
+        if (finite(smooth)) average.append(point(r.step, r.epoch, r.samples, smooth));
+    }
+    for (const engine::EvalRecord& r : run.evals) {
+        const double value = accuracy ? r.accuracy : r.loss;
+        if (!finite(value)) continue;
+        if (r.split == "validation") validation.append(point(r.step, r.epoch, r.samples, value));
+        else if (r.split == "test") test.append(point(r.step, r.epoch, r.samples, value));
+    }
+
+    const qsizetype budget = budgetOf(p.chart);
+    showPoints(p.train, train, budget);
+    showPoints(p.average, average, budget);
+    showPoints(p.validation, validation, budget);
+    p.test->replace(test);
+    showInLegend(p.chart, p.validation, !validation.isEmpty());
+    showInLegend(p.chart, p.test, !test.isEmpty());
+
+    fitAxis(p.x, xs, xAxisFit(m_xAxis));
+    if (accuracy)
+        fitAxis(p.y, ys, {.lowerBound = 0, .upperBound = 100, .fallbackHi = 100, .suffix = QStringLiteral(" %%")});
+    else
+        fitAxis(p.y, ys, {.lowerBound = 0, .fallbackHi = 2.5});
+
+    // The title names the latest values, or says that there is nothing yet.
+    const QString what = accuracy ? QStringLiteral("Accuracy") : QStringLiteral("Loss");
+    if (run.steps.empty()) {
+        p.chart->setTitle(what + QStringLiteral(" — no step yet"));
+        return;
+    }
+    auto text = [&](double v) {
+        return accuracy ? QString::number(v * 100, 'f', 1) + QStringLiteral("%") : QString::number(v, 'f', 3);
+    };
+    const engine::StepRecord& last = run.steps.back();
+    QString title = what + QStringLiteral(" ") + text(accuracy ? last.accuracyEma : last.lossEma);
+    if (!validation.isEmpty()) title += QStringLiteral(" · val ") + text(validation.back().y() / scale);
+    if (!test.isEmpty()) title += QStringLiteral(" · test ") + text(test.back().y() / scale);
+    p.chart->setTitle(title);
+}
+
+}  // namespace bnlab::ui

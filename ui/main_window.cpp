@@ -1,0 +1,371 @@
+#include "main_window.h"
+
+#include "activation_chart.h"
+#include "bn_stats_chart.h"
+#include "chart_style.h"
+#include "config_panel.h"
+#include "dataset.h"
+#include "error.h"
+#include "grad_norm_chart.h"
+#include "loss_chart.h"
+#include "trainer.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDateTime>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QLabel>
+#include <QMenuBar>
+#include <QProgressBar>
+#include <QScrollArea>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QStyle>
+#include <QTimer>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace bnlab::ui {
+namespace {
+
+constexpr int kRedrawMs = 100;  // charts redraw at most 10 times a second
+
+QString duration(double s) {
+    if (!std::isfinite(s) || s < 0) return "--:--";
+    const long t = std::lround(s);
+    return t >= 3600 ? QString("%1:%2:%3").arg(t / 3600).arg(t / 60 % 60, 2, 10, QChar('0')).arg(t % 60, 2, 10, QChar('0'))
+                     : QString("%1:%2").arg(t / 60).arg(t % 60, 2, 10, QChar('0'));
+}
+
+// A titled frame around a chart with its controls in a row above it.
+QWidget* panel(const QString& title, QWidget* chart, const QList<QWidget*>& controls, QWidget* parent) {
+    auto* box = new QGroupBox(title, parent);
+    auto* layout = new QVBoxLayout(box);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->setSpacing(2);
+    if (!controls.isEmpty()) {
+        auto* row = new QHBoxLayout;
+        for (QWidget* w : controls) row->addWidget(w);
+        row->addStretch(1);
+        layout->addLayout(row);
+    }
+    layout->addWidget(chart, 1);
+    return box;
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    setWindowTitle("BN Lab");
+    resize(1600, 1000);
+    m_runsFolder = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/runs";
+
+    m_config = new ConfigPanel(this);
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(m_config);
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumWidth(m_config->sizeHint().width() + 24);
+    auto* dock = new QDockWidget(tr("Configuration"), this);
+    dock->setObjectName("configuration");
+    dock->setWidget(scroll);
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::LeftDockWidgetArea, dock);
+
+    buildCharts();
+    buildActions();
+
+    m_progress = new QProgressBar(this);
+    m_progress->setMinimumWidth(300);
+    m_progress->setMaximumWidth(380);
+    m_progress->setTextVisible(true);
+    m_statusText = new QLabel(tr("Ready"), this);
+    statusBar()->addWidget(m_statusText, 1);
+    statusBar()->addPermanentWidget(m_progress);
+
+    m_redraw = new QTimer(this);
+    m_redraw->setInterval(kRedrawMs);
+    connect(m_redraw, &QTimer::timeout, this, [this] {
+        if (!m_dirty) return;
+        m_dirty = false;
+        refreshCharts();
+        updateStatus();
+    });
+    m_redraw->start();
+
+    connect(&m_controller, &app::RunController::updated, this, [this] { m_dirty = true; });
+    connect(&m_controller, &app::RunController::stateChanged, this, [this] {
+        updateActions();
+        m_dirty = true;
+        const app::RunData& run = m_controller.run();
+        if (run.summary && run.summary->reason == engine::StopReason::Diverged)
+            showError(tr("The run diverged: %1").arg(QString::fromStdString(run.summary->message)));
+    });
+    connect(&m_controller, &app::RunController::failed, this, [this](const QString& message) { showError(message); });
+    updateActions();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildActions() {
+    QToolBar* bar = addToolBar(tr("Run"));
+    bar->setObjectName("run");
+    bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    m_start = bar->addAction(style()->standardIcon(QStyle::SP_MediaPlay), tr("Start"), this, &MainWindow::startRun);
+    m_start->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    m_start->setToolTip(tr("Start training with the settings on the left (Ctrl+R). A run in progress is stopped."));
+    m_pause = bar->addAction(style()->standardIcon(QStyle::SP_MediaPause), tr("Pause"), this, [this] {
+        m_controller.setPaused(m_controller.run().state == app::RunState::Running);
+    });
+    m_pause->setShortcut(QKeySequence(Qt::Key_Space));
+    m_pause->setToolTip(tr("Pause or resume training (Space). The charts stay live."));
+    m_stop = bar->addAction(style()->standardIcon(QStyle::SP_MediaStop), tr("Stop"), this, [this] { m_controller.stop(); });
+    m_stop->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+    m_stop->setToolTip(tr("Stop after the current step (Ctrl+.). Everything measured so far is kept and saved."));
+
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("Open &Dataset Folder..."), QKeySequence::Open, this, &MainWindow::chooseDataset);
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    run->addAction(m_start);
+    run->addAction(m_pause);
+    run->addAction(m_stop);
+}
+
+void MainWindow::buildCharts() {
+    auto* central = new QWidget(this);
+    auto* outer = new QVBoxLayout(central);
+    outer->setContentsMargins(4, 4, 4, 4);
+    m_error = new QLabel(central);
+    m_error->setWordWrap(true);
+    m_error->setStyleSheet("QLabel { background: #fde2e1; color: #8a1c1c; border: 1px solid #e6a5a3; padding: 6px; }");
+    m_error->hide();
+    outer->addWidget(m_error);
+
+    auto* grid = new QGridLayout;
+    outer->addLayout(grid, 1);
+
+    m_loss = new LossChart(central);
+    m_xAxis = new QComboBox(central);
+    m_xAxis->addItems({tr("x: step"), tr("x: epoch"), tr("x: samples seen")});
+    m_xAxis->setToolTip(tr("What the horizontal axis counts: training steps, epochs, or samples seen (fair "
+                           "when runs use different batch sizes)."));
+    connect(m_xAxis, &QComboBox::currentIndexChanged, this, [this](int i) {
+        const auto axis = static_cast<XAxis>(i);
+        m_loss->setXAxis(axis);
+        m_grads->setXAxis(axis);
+        m_activations->setXAxis(axis);
+        m_bnStats->setXAxis(axis);
+        m_dirty = true;
+    });
+    grid->addWidget(panel(tr("Loss and accuracy"), m_loss, {m_xAxis}, central), 0, 0);
+
+    m_grads = new GradNormChart(central);
+    m_updateRatio = new QCheckBox(tr("update / weight ratio"), central);
+    m_updateRatio->setToolTip(tr("Show ‖Δw‖/‖w‖ of each step instead of the gradient norm: about 1e-3 is healthy."));
+    connect(m_updateRatio, &QCheckBox::toggled, this, [this](bool on) {
+        m_grads->setShowUpdateRatio(on);
+        m_dirty = true;
+    });
+    grid->addWidget(panel(tr("Gradient norms per layer"), m_grads, {m_updateRatio}, central), 0, 1);
+
+    m_activations = new ActivationChart(central);
+    m_activationBlock = new QComboBox(central);
+    m_activationBlock->setToolTip(tr("The layer whose activations are shown."));
+    m_activationBlock->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_activationSide = new QComboBox(central);
+    m_activationSide->addItems({tr("pre-activation (input of the nonlinearity)"), tr("post-activation")});
+    m_activationSide->setToolTip(tr("Pre-activation: the input of the nonlinearity, which BN placed before it keeps "
+                                    "centred and scaled. Post-activation: what the next layer receives."));
+    connect(m_activationBlock, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (i >= 0) m_activations->setBlock(i);
+        m_dirty = true;
+    });
+    connect(m_activationSide, &QComboBox::currentIndexChanged, this, [this](int i) {
+        m_activations->setPostActivation(i == 1);
+        m_dirty = true;
+    });
+    grid->addWidget(panel(tr("Activation distribution (percentiles over time)"), m_activations,
+                          {m_activationBlock, m_activationSide}, central), 1, 0);
+
+    m_bnStats = new BnStatsChart(central);
+    m_bnLayer = new QComboBox(central);
+    m_bnLayer->setToolTip(tr("The Batch Normalization layer shown."));
+    m_bnFeature = new QComboBox(central);
+    m_bnFeature->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_bnLayer->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_bnFeature->setToolTip(tr("The feature (or channel) of that layer."));
+    connect(m_bnLayer, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (i >= 0) m_bnStats->setLayer(i);
+        m_selectorsFilledFor = -1;
+        m_dirty = true;
+    });
+    connect(m_bnFeature, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (i >= 0) m_bnStats->setFeature(i);
+        m_dirty = true;
+    });
+    grid->addWidget(panel(tr("BN statistics: batch vs running"), m_bnStats, {m_bnLayer, m_bnFeature}, central), 1, 1);
+    grid->setColumnStretch(0, 1);
+    grid->setColumnStretch(1, 1);
+    grid->setRowStretch(0, 1);
+    grid->setRowStretch(1, 1);
+    setCentralWidget(central);
+}
+
+void MainWindow::refillChartSelectors() {
+    const app::RunData& run = m_controller.run();
+    if (run.probes.empty()) return;
+    const engine::ProbeSnapshot& last = run.probes.back();
+    if (m_activationBlock->count() != int(last.activations.size())) {
+        const QSignalBlocker block(m_activationBlock);
+        m_activationBlock->clear();
+        for (const auto& a : last.activations) m_activationBlock->addItem(QString::fromStdString(a.block));
+        m_activationBlock->setCurrentIndex(0);
+        m_activations->setBlock(0);
+    }
+    if (m_bnLayer->count() != int(last.batchNorm.size())) {
+        const QSignalBlocker block(m_bnLayer);
+        m_bnLayer->clear();
+        for (const auto& b : last.batchNorm) m_bnLayer->addItem(QString::fromStdString(b.layer));
+        m_bnLayer->setEnabled(!last.batchNorm.empty());
+        m_bnLayer->setCurrentIndex(last.batchNorm.empty() ? -1 : 0);
+        if (!last.batchNorm.empty()) m_bnStats->setLayer(0);
+        m_selectorsFilledFor = -1;
+    }
+    const int layer = m_bnLayer->currentIndex();
+    if (layer >= 0 && m_selectorsFilledFor != layer) {
+        const QSignalBlocker block(m_bnFeature);
+        m_bnFeature->clear();
+        for (int f : last.batchNorm[std::size_t(layer)].features) m_bnFeature->addItem(tr("feature %1").arg(f));
+        m_bnFeature->setCurrentIndex(0);
+        m_bnStats->setFeature(0);
+        m_selectorsFilledFor = layer;
+    }
+    m_bnFeature->setEnabled(layer >= 0);
+}
+
+void MainWindow::refreshCharts() {
+    const app::RunData& run = m_controller.run();
+    refillChartSelectors();
+    m_loss->refresh(run);
+    m_grads->refresh(run);
+    m_activations->refresh(run);
+    m_bnStats->refresh(run);
+}
+
+void MainWindow::updateStatus() {
+    const app::RunData& run = m_controller.run();
+    const long total = run.info.totalSteps;
+    if (run.steps.empty()) {
+        m_progress->setRange(0, 1);
+        m_progress->setValue(0);
+        m_progress->setFormat(run.state == app::RunState::Running ? tr("starting...") : QString());
+        return;
+    }
+    const engine::StepRecord& last = run.steps.back();
+    m_progress->setRange(0, int(std::max<long>(1, total)));
+    m_progress->setValue(int(last.step));
+    m_progress->setFormat(tr("epoch %1 · step %2/%3").arg(last.epoch, 0, 'f', 2).arg(last.step).arg(total));
+    const double rate = run.samplesPerSecond > 0 ? run.samplesPerSecond : double(last.samples) / std::max(1e-9, last.seconds);
+    const double eta = last.step > 0 ? last.seconds / double(last.step) * double(total - last.step) : NAN;
+    QString text = tr("%1 samples/s · elapsed %2").arg(QLocale().toString(rate, 'f', 0), duration(last.seconds));
+    switch (run.state) {
+        case app::RunState::Running: text += tr(" · ETA %1").arg(duration(eta)); break;
+        case app::RunState::Paused: text = tr("Paused · ") + text; break;
+        case app::RunState::Finished:
+            if (run.summary) {
+                text = QString::fromStdString(run.summary->message);
+                if (run.summary->hasTest) text += tr(" · test accuracy %1%").arg(100 * run.summary->testAccuracy, 0, 'f', 2);
+            }
+            break;
+        case app::RunState::Idle: break;
+    }
+    m_statusText->setText(text);
+}
+
+void MainWindow::updateActions() {
+    const app::RunState state = m_controller.run().state;
+    const bool active = state == app::RunState::Running || state == app::RunState::Paused;
+    m_pause->setEnabled(active);
+    m_stop->setEnabled(active);
+    m_pause->setText(state == app::RunState::Paused ? tr("Resume") : tr("Pause"));
+    m_pause->setIcon(style()->standardIcon(state == app::RunState::Paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
+    m_start->setEnabled(m_data != nullptr);
+}
+
+void MainWindow::showError(const QString& message) {
+    m_error->setText(message);
+    m_error->show();
+}
+
+void MainWindow::clearError() { m_error->hide(); }
+
+bool MainWindow::openDataset(const QString& folder) {
+    try {
+        auto data = std::make_shared<engine::Dataset>(engine::loadDataset(folder.toStdString()));
+        m_data = std::move(data);
+        setWindowTitle(tr("BN Lab — %1 (%2 training, %3 test images, %4×%5)")
+                           .arg(QString::fromStdString(m_data->name))
+                           .arg(m_data->train.size())
+                           .arg(m_data->test.size())
+                           .arg(m_data->inputShape().h)
+                           .arg(m_data->inputShape().w));
+        clearError();
+        updateActions();
+        return true;
+    } catch (const std::exception& e) {
+        showError(tr("Cannot open the dataset: %1").arg(QString::fromStdString(e.what())));
+        updateActions();
+        return false;
+    }
+}
+
+void MainWindow::chooseDataset() {
+    const QString folder = QFileDialog::getExistingDirectory(
+        this, tr("Open a folder with the four IDX files (train-images-idx3-ubyte[.gz], ...)"));
+    if (!folder.isEmpty()) openDataset(folder);
+}
+
+void MainWindow::selectPreset(const QString& name) { m_config->selectPreset(name); }
+
+void MainWindow::startRun() {
+    if (!m_data) {
+        showError(tr("No dataset is open: use File › Open Dataset Folder."));
+        return;
+    }
+    try {
+        const app::RunConfig config = m_config->config();
+        engine::validate(config.train, *m_data);
+        clearError();
+        const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss");
+        const QString name = config.preset.isEmpty() ? stamp : config.preset + " " + stamp;
+        QString folder = m_runsFolder + "/" + stamp + "-" + (config.preset.isEmpty() ? "run" : config.preset);
+        for (int i = 2; QDir(folder).exists(); ++i) folder = folder.section('~', 0, 0) + "~" + QString::number(i);
+        m_selectorsFilledFor = -1;
+        m_activationBlock->clear();
+        m_bnLayer->clear();
+        m_bnFeature->clear();
+        m_controller.start(config, m_data, name, folder);
+        m_dirty = true;
+    } catch (const std::exception& e) {
+        showError(QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    m_redraw->stop();
+    m_controller.stop();
+    QMainWindow::closeEvent(event);
+}
+
+}  // namespace bnlab::ui

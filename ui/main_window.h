@@ -1,0 +1,86 @@
+#pragma once
+
+// The main window: configuration on the left, run controls in the toolbar, live charts in the middle,
+// progress in the status bar. Charts are redrawn by a timer at most 10 times a second, from the run data
+// that the RunController appends as metric batches arrive from the training thread.
+
+#include "run_controller.h"
+
+#include <QMainWindow>
+
+#include <memory>
+
+class QAction;
+class QComboBox;
+class QLabel;
+class QProgressBar;
+class QTimer;
+class QCheckBox;
+
+namespace bnlab::engine {
+struct Dataset;
+}
+
+namespace bnlab::ui {
+
+class ActivationChart;
+class BnStatsChart;
+class ConfigPanel;
+class GradNormChart;
+class LossChart;
+
+class MainWindow final : public QMainWindow {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(MainWindow)
+
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Loads a dataset folder; on failure shows the message and keeps the previous dataset. Returns success.
+    bool openDataset(const QString& folder);
+    void selectPreset(const QString& name);
+    void startRun();
+
+protected:
+    void closeEvent(class QCloseEvent* event) override;
+
+private:
+    void buildActions();
+    void buildCharts();
+    void refreshCharts();
+    void updateStatus();
+    void updateActions();
+    void showError(const QString& message);
+    void clearError();
+    void chooseDataset();
+    void refillChartSelectors();
+
+    ConfigPanel* m_config = nullptr;
+    app::RunController m_controller;
+    std::shared_ptr<const engine::Dataset> m_data;
+    QString m_runsFolder;
+
+    LossChart* m_loss = nullptr;
+    GradNormChart* m_grads = nullptr;
+    ActivationChart* m_activations = nullptr;
+    BnStatsChart* m_bnStats = nullptr;
+    QComboBox* m_xAxis = nullptr;
+    QComboBox* m_activationBlock = nullptr;
+    QComboBox* m_activationSide = nullptr;
+    QComboBox* m_bnLayer = nullptr;
+    QComboBox* m_bnFeature = nullptr;
+    QCheckBox* m_updateRatio = nullptr;
+    QLabel* m_error = nullptr;
+
+    QAction* m_start = nullptr;
+    QAction* m_pause = nullptr;
+    QAction* m_stop = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QLabel* m_statusText = nullptr;
+    QTimer* m_redraw = nullptr;
+    bool m_dirty = false;
+    int m_selectorsFilledFor = -1;  // probes count when the chart selectors were last filled
+};
+
+}  // namespace bnlab::ui
