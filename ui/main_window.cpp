@@ -338,6 +338,12 @@ void MainWindow::chooseDataset() {
 
 void MainWindow::selectPreset(const QString& name) { m_config->selectPreset(name); }
 
+void MainWindow::applySettings(const QStringList& settings) {
+    app::RunConfig config = m_config->config();
+    for (const QString& s : settings) app::applySetting(config, s);
+    m_config->setConfig(config);
+}
+
 void MainWindow::startRun() {
     if (!m_data) {
         showError(tr("No dataset is open: use File › Open Dataset Folder."));

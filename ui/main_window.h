@@ -41,6 +41,10 @@ public:
     bool openDataset(const QString& folder);
     void selectPreset(const QString& name);
     void startRun();
+    // The run shown (for tests and benchmarks).
+    [[nodiscard]] const app::RunData& currentRun() const { return m_controller.run(); }
+    // Applies KEY=VALUE settings on top of the panel's configuration (as bnlab-cli's --set does).
+    void applySettings(const QStringList& settings);
 
 protected:
     void closeEvent(class QCloseEvent* event) override;
