@@ -1,7 +1,7 @@
 #include "activation_chart.h"
 
 #include <QHBoxLayout>
-#include <QLegendMarker>
+#include <QVBoxLayout>
 
 namespace bnlab::ui {
 
@@ -34,6 +34,7 @@ ActivationChart::Band ActivationChart::makeBand(const QString& name, const QColo
 
 ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     m_bandsChart = newChart();
+    m_bandsChart->legend()->hide();  // the label under it says what the shades are
     m_bandsX = newValueAxis(xAxisTitle(m_xAxis));
     m_bandsY = newValueAxis(QStringLiteral("activation"));
     m_bandsChart->addAxis(m_bandsX, Qt::AlignBottom);
@@ -57,11 +58,17 @@ ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     m_histogram = makeBand(QStringLiteral("histogram"), Qt::gray);
     addSeries(m_histogramChart, m_histogram.area, m_histogramX, m_histogramY);
 
+    m_legend = newLegendLabel(this);
+    auto* bands = new QVBoxLayout;
+    bands->setSpacing(0);
+    bands->addWidget(newChartView(m_bandsChart, this), 1);
+    bands->addWidget(m_legend);
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(2);
-    layout->addWidget(newChartView(m_bandsChart, this), 3);
+    layout->addLayout(bands, 3);
     layout->addWidget(newChartView(m_histogramChart, this), 2);
+    paintWhite(this);
     refresh(app::RunData{});
 }
 
@@ -113,17 +120,15 @@ void ActivationChart::refresh(const app::RunData& run) {
     // Colours follow pre (blue) or post (orange): opaque shades, lighter outside.
     const QColor base = baseColor(m_post);
     const std::array<double, 3> whiteness = {0.82, 0.6, 0.3};
+    std::vector<LegendEntry> legend;
     for (std::size_t i = 0; i < m_bands.size(); ++i) {
         const QColor fill = palette::mix(base, Qt::white, whiteness[i]);
         m_bands[i].area->setBrush(fill);
-        // The legend would draw an area with no pen as an empty square: give its marker the fill.
-        for (QLegendMarker* marker : m_bandsChart->legend()->markers(m_bands[i].area)) {
-            marker->setShape(QLegend::MarkerShapeRectangle);
-            marker->setBrush(fill);
-            marker->setPen(QPen(fill.darker(115), 1));
-        }
+        legend.push_back({QStringLiteral("■"), fill, m_bands[i].area->name()});
     }
     m_median->setPen(linePen(base.darker(170), 1.8));
+    legend.push_back({QStringLiteral("━━"), base.darker(170), m_median->name()});
+    setLegend(m_legend, legend);
     m_histogram.area->setBrush(palette::mix(base, Qt::white, 0.3));
     m_histogram.area->setPen(QPen(base.darker(130), 1));
 
@@ -156,8 +161,8 @@ void ActivationChart::fillBands(const app::RunData& run) {
         showPoints(m_bands[i].upper, upper[i], budget);
     }
     showPoints(m_median, median, budget);
-    fitAxis(m_bandsX, xs, xAxisFit(m_xAxis));
-    fitAxis(m_bandsY, ys, {.fallbackLo = -1, .fallbackHi = 1});
+    fitAxis(m_bandsChart, m_bandsX, xs, xAxisFit(m_xAxis));
+    fitAxis(m_bandsChart, m_bandsY, ys, {.fallbackLo = -1, .fallbackHi = 1});
 
     const QString what = m_post ? QStringLiteral("post-activation") : QStringLiteral("pre-activation");
     if (median.isEmpty())
@@ -173,7 +178,8 @@ void ActivationChart::fillHistogram(const app::RunData& run) {
     if (d && !d->histogram.empty() && d->count > 0 && std::isfinite(d->histogramMin) &&
         std::isfinite(d->histogramMax)) {
         const double lo = d->histogramMin;
-        const double width = (static_cast<double>(d->histogramMax) - lo) / static_cast<double>(d->histogram.size());
+        const double width =
+            (static_cast<double>(d->histogramMax) - lo) / static_cast<double>(d->histogram.size());
         for (std::size_t i = 0; i < d->histogram.size(); ++i) {
             const double share = 100.0 * d->histogram[i] / static_cast<double>(d->count);
             const double x0 = lo + width * static_cast<double>(i);
@@ -185,8 +191,9 @@ void ActivationChart::fillHistogram(const app::RunData& run) {
     m_histogram.upper->replace(steps);
     if (steps.isEmpty()) {
         m_histogram.lower->clear();
-        fitAxis(m_histogramX, {}, {.fallbackLo = -1, .fallbackHi = 1});
-        fitAxis(m_histogramY, {}, {.lowerBound = 0, .fallbackHi = 10, .suffix = QStringLiteral(" %%")});
+        fitAxis(m_histogramChart, m_histogramX, {}, {.fallbackLo = -1, .fallbackHi = 1});
+        fitAxis(m_histogramChart, m_histogramY, {},
+                {.lowerBound = 0, .fallbackHi = 10, .suffix = QStringLiteral(" %%")});
         m_histogramChart->setTitle(QStringLiteral("Histogram") + placeholder(run));
         return;
     }
@@ -194,10 +201,11 @@ void ActivationChart::fillHistogram(const app::RunData& run) {
     Extent xs;
     xs.add(steps.front().x());
     xs.add(steps.back().x());
-    fitAxis(m_histogramX, xs, {.margin = 0.02});
-    fitAxis(m_histogramY, ys, {.fromZero = true, .lowerBound = 0, .suffix = QStringLiteral(" %%")});
+    fitAxis(m_histogramChart, m_histogramX, xs, {.margin = 0.02});
+    fitAxis(m_histogramChart, m_histogramY, ys,
+            {.fromZero = true, .lowerBound = 0, .suffix = QStringLiteral(" %%")});
     const engine::ProbeSnapshot& last = run.probes.back();
-    m_histogramChart->setTitle(QStringLiteral("Step %1: mean %2, sd %3")
+    m_histogramChart->setTitle(QStringLiteral("Step %1 · μ %2 · σ %3")
                                    .arg(last.step)
                                    .arg(d->mean, 0, 'f', 2)
                                    .arg(d->stddev, 0, 'f', 2));

@@ -50,8 +50,9 @@ private:
     QChart* m_bandsChart = nullptr;
     QValueAxis* m_bandsX = nullptr;
     QValueAxis* m_bandsY = nullptr;
-    std::array<Band, 3> m_bands;  // 0-100, 2-98, 15-85
+    std::array<Band, 3> m_bands;  // 0-100, 2-98, 15-85 percentiles
     QLineSeries* m_median = nullptr;
+    QLabel* m_legend = nullptr;
 
     QChart* m_histogramChart = nullptr;
     QValueAxis* m_histogramX = nullptr;

@@ -1,23 +1,36 @@
 #include "bn_stats_chart.h"
 
 #include <QHBoxLayout>
+#include <QVBoxLayout>
 
 namespace bnlab::ui {
 
 BnStatsChart::BnStatsChart(QWidget* parent) : QWidget(parent) {
     m_mean = makePanel(QStringLiteral("mean"));
     m_variance = makePanel(QStringLiteral("variance"));
-    auto* layout = new QHBoxLayout(this);
+    auto* charts = new QHBoxLayout;
+    charts->setSpacing(2);
+    charts->addWidget(newChartView(m_mean.chart, this));
+    charts->addWidget(newChartView(m_variance.chart, this));
+    auto* legend = newLegendLabel(this);
+    setLegend(legend, {{QStringLiteral("─●─"), palette::kOrange,
+                        QStringLiteral("batch statistic (normalises in training)")},
+                       {QStringLiteral("━━"), palette::kBlue,
+                        QStringLiteral("running statistic (used in Eval mode)")}});
+    legend->setWordWrap(true);
+    auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->setSpacing(2);
-    layout->addWidget(newChartView(m_mean.chart, this));
-    layout->addWidget(newChartView(m_variance.chart, this));
+    layout->setSpacing(0);
+    layout->addLayout(charts, 1);
+    layout->addWidget(legend);
+    paintWhite(this);
     refresh(app::RunData{});
 }
 
 BnStatsChart::Panel BnStatsChart::makePanel(const QString& what) {
     Panel p;
     p.chart = newChart();
+    p.chart->legend()->hide();  // one legend under both charts
     p.x = newValueAxis(xAxisTitle(m_xAxis));
     p.y = newValueAxis(what);
     p.chart->addAxis(p.x, Qt::AlignBottom);
@@ -96,22 +109,21 @@ void BnStatsChart::refresh(const app::RunData& run) {
     showPoints(m_mean.running, runningMean, budget);
     showPoints(m_variance.batch, batchVar, budget);
     showPoints(m_variance.running, runningVar, budget);
-    for (Panel* p : {&m_mean, &m_variance}) fitAxis(p->x, xs, xAxisFit(m_xAxis));
-    fitAxis(m_mean.y, means, {.fallbackLo = -1, .fallbackHi = 1});
+    for (Panel* p : {&m_mean, &m_variance}) fitAxis(p->chart, p->x, xs, xAxisFit(m_xAxis));
+    fitAxis(m_mean.chart, m_mean.y, means, {.fallbackLo = -1, .fallbackHi = 1});
     // Variances are seen against zero, not magnified wiggles.
-    fitAxis(m_variance.y, variances, {.fromZero = true, .lowerBound = 0, .fallbackHi = 2});
+    fitAxis(m_variance.chart, m_variance.y, variances, {.fromZero = true, .lowerBound = 0, .fallbackHi = 2});
 
     if (!last) {
-        const QString why = run.probes.empty()                   ? QStringLiteral(" — no probe yet")
+        const QString why = run.probes.empty()                    ? QStringLiteral(" — no probe yet")
                             : run.probes.back().batchNorm.empty() ? QStringLiteral(" — no BN layer here")
                                                                   : QStringLiteral(" — no such feature");
         m_mean.chart->setTitle(QStringLiteral("BN mean") + why);
         m_variance.chart->setTitle(QStringLiteral("BN variance") + why);
         return;
     }
-    const QString name = QStringLiteral("%1, feature %2")
-                             .arg(QString::fromStdString(last->layer))
-                             .arg(last->features[f]);
+    const QString name =
+        QStringLiteral("%1, feature %2").arg(QString::fromStdString(last->layer)).arg(last->features[f]);
     m_mean.chart->setTitle(name + QStringLiteral(": mean"));
     m_variance.chart->setTitle(name + QStringLiteral(": variance"));
 }

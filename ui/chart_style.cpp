@@ -4,9 +4,10 @@
 
 #include <QApplication>
 #include <QFont>
+#include <QFontMetricsF>
 #include <QGraphicsLayout>
 #include <QLegend>
-#include <QLegendMarker>
+#include <QPalette>
 
 #include <array>
 
@@ -14,18 +15,24 @@ namespace bnlab::ui {
 
 double xValue(XAxis axis, long step, double epoch, std::int64_t samples) {
     switch (axis) {
-        case XAxis::Step: return static_cast<double>(step);
-        case XAxis::Epoch: return epoch;
-        case XAxis::Samples: return static_cast<double>(samples) / 1000.0;
+        case XAxis::Step:
+            return static_cast<double>(step);
+        case XAxis::Epoch:
+            return epoch;
+        case XAxis::Samples:
+            return static_cast<double>(samples) / 1000.0;
     }
     return static_cast<double>(step);
 }
 
 QString xAxisTitle(XAxis axis) {
     switch (axis) {
-        case XAxis::Step: return QStringLiteral("step");
-        case XAxis::Epoch: return QStringLiteral("epoch");
-        case XAxis::Samples: return QStringLiteral("training samples (thousands)");
+        case XAxis::Step:
+            return QStringLiteral("step");
+        case XAxis::Epoch:
+            return QStringLiteral("epoch");
+        case XAxis::Samples:
+            return QStringLiteral("training samples (thousands)");
     }
     return {};
 }
@@ -33,10 +40,11 @@ QString xAxisTitle(XAxis axis) {
 namespace palette {
 
 QColor category(int index) {
-    static const std::array<QColor, 10> kColors = {
-        QColor(0x4e, 0x79, 0xa7), QColor(0xf2, 0x8e, 0x2b), QColor(0x59, 0xa1, 0x4f), QColor(0xe1, 0x57, 0x59),
-        QColor(0xb0, 0x7a, 0xa1), QColor(0x76, 0xb7, 0xb2), QColor(0x9c, 0x75, 0x5f), QColor(0xed, 0xc9, 0x48),
-        QColor(0xff, 0x9d, 0xa7), QColor(0xba, 0xb0, 0xac)};
+    static const std::array<QColor, 10> kColors = {QColor(0x4e, 0x79, 0xa7), QColor(0xf2, 0x8e, 0x2b),
+                                                   QColor(0x59, 0xa1, 0x4f), QColor(0xe1, 0x57, 0x59),
+                                                   QColor(0xb0, 0x7a, 0xa1), QColor(0x76, 0xb7, 0xb2),
+                                                   QColor(0x9c, 0x75, 0x5f), QColor(0xed, 0xc9, 0x48),
+                                                   QColor(0xff, 0x9d, 0xa7), QColor(0xba, 0xb0, 0xac)};
     const int n = static_cast<int>(kColors.size());
     return kColors[static_cast<std::size_t>(((index % n) + n) % n)];
 }
@@ -80,6 +88,85 @@ void styleAxis(QAbstractAxis* axis, const QString& title) {
     axis->setMinorGridLinePen(QPen(kGrid.lighter(106), 1, Qt::DotLine));
 }
 
+constexpr const char* kSuffixProperty = "bnlabLabelSuffix";
+
+double lengthOf(const QChart* chart, const QAbstractAxis* axis) {
+    const QRectF area = chart->plotArea();
+    return axis->orientation() == Qt::Vertical ? area.height() : area.width();
+}
+
+// The smallest round interval (1, 2 or 5 times a power of ten) that splits span into at most `parts` parts.
+double niceInterval(double span, double parts) {
+    const double raw = span / parts;
+    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+    const double r = raw / magnitude;
+    const double step = r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10;
+    return step * magnitude;
+}
+
+int decimalsFor(double interval) {
+    return std::max(0, static_cast<int>(-std::floor(std::log10(interval) + 1e-9)));
+}
+
+QString labelFormat(int decimals, const QString& suffix) {
+    return QStringLiteral("%.%1f").arg(decimals) + suffix;
+}
+
+// Ticks for [lo, hi] on an axis `pixels` long: as many intervals as fit with the labels apart (at most 8).
+void setTicks(QValueAxis* axis, double lo, double hi, double pixels) {
+    const QString suffix = axis->property(kSuffixProperty).toString();
+    double interval = niceInterval(hi - lo, 5);
+    if (pixels >= 1) {
+        const QFontMetricsF metrics(axis->labelsFont());
+        double spacing = metrics.height() * 2;
+        if (axis->orientation() != Qt::Vertical) {
+            const QByteArray format = labelFormat(decimalsFor(interval), suffix).toLatin1();
+            auto width = [&](double v) {
+                return metrics.horizontalAdvance(QString::asprintf(format.constData(), v));
+            };
+            spacing = std::max(width(lo), width(hi)) + 2 * metrics.averageCharWidth();
+        }
+        // Ticks at least `spacing` apart, at most 8 intervals.
+        interval = niceInterval(hi - lo, std::clamp(pixels / spacing, 1.0, 8.0));
+    }
+    // Qt lays the ticks out at each change: never let the range of one fit meet the interval of another, or
+    // a range 1000 times wider than the old one gets thousands of labels (seconds of work).
+    axis->setTickInterval(std::max(interval, axis->tickInterval()));
+    axis->setRange(lo, hi);
+    axis->setTickInterval(interval);
+    axis->setTickAnchor(std::ceil(lo / interval) * interval);
+    axis->setLabelFormat(labelFormat(decimalsFor(interval), suffix));
+}
+
+// Labels every k-th decade of [lo, hi] (rounded out to whole decades), k as small as the length allows.
+void setLogTicks(QLogValueAxis* axis, double lo, double hi, double pixels) {
+    double loDecade = std::floor(std::log10(lo) + 1e-6);
+    double hiDecade = std::ceil(std::log10(hi) - 1e-6);
+    if (hiDecade <= loDecade) hiDecade = loDecade + 1;
+    int step = 1;
+    if (pixels >= 1) {
+        const int labels =
+            std::max(2, static_cast<int>(pixels / (QFontMetricsF(axis->labelsFont()).height() * 1.8)));
+        step = std::max(1, static_cast<int>(std::ceil((hiDecade - loDecade) / (labels - 1))));
+    }
+    loDecade = std::floor(loDecade / step) * step;
+    hiDecade = std::ceil(hiDecade / step) * step;
+    axis->setBase(std::pow(10.0, step));
+    axis->setMinorTickCount(step == 1 ? 8 : 0);  // 2..9 within a decade
+    // Slightly outside the decades, so that rounding cannot drop the label of the end ones.
+    axis->setRange(std::pow(10.0, loDecade) * (1 - 1e-9), std::pow(10.0, hiDecade) * (1 + 1e-9));
+}
+
+// Sets the ticks again for the current ranges, when the plot area has changed size.
+void refitTicks(QChart* chart) {
+    for (QAbstractAxis* axis : chart->axes()) {
+        if (auto* value = qobject_cast<QValueAxis*>(axis))
+            setTicks(value, value->min(), value->max(), lengthOf(chart, value));
+        else if (auto* log = qobject_cast<QLogValueAxis*>(axis))
+            setLogTicks(log, log->min(), log->max(), lengthOf(chart, log));
+    }
+}
+
 }  // namespace
 
 QChart* newChart() {
@@ -99,6 +186,7 @@ QChart* newChart() {
     legend->setFont(smallFont(-1));
     legend->setLabelColor(kText);
     legend->setMarkerShape(QLegend::MarkerShapeFromSeries);
+    QObject::connect(chart, &QChart::plotAreaChanged, chart, [chart] { refitTicks(chart); });
     return chart;
 }
 
@@ -133,20 +221,7 @@ void addSeries(QChart* chart, QAbstractSeries* series, QAbstractAxis* x, QAbstra
     series->attachAxis(y);
 }
 
-namespace {
-
-// A round tick interval giving about `ticks` intervals over span: 1, 2 or 5 times a power of ten.
-double niceInterval(double span, int ticks) {
-    const double raw = span / ticks;
-    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-    const double r = raw / magnitude;
-    const double step = r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10;
-    return step * magnitude;
-}
-
-}  // namespace
-
-void fitAxis(QValueAxis* axis, Extent extent, const AxisFit& fit) {
+void fitAxis(QChart* chart, QValueAxis* axis, Extent extent, const AxisFit& fit) {
     if (fit.fromZero && !extent.empty()) extent.add(0);
     double lo = extent.empty() ? fit.fallbackLo : extent.lo;
     double hi = extent.empty() ? fit.fallbackHi : extent.hi;
@@ -162,13 +237,8 @@ void fitAxis(QValueAxis* axis, Extent extent, const AxisFit& fit) {
     lo = std::max(lo, fit.lowerBound);
     hi = std::min(hi, fit.upperBound);
     if (!(hi > lo)) hi = lo + 1;
-    axis->setRange(lo, hi);
-    const double interval = niceInterval(hi - lo, 5);
-    axis->setTickInterval(interval);
-    axis->setTickAnchor(std::ceil(lo / interval) * interval);
-    const int decimals = std::max(0, static_cast<int>(-std::floor(std::log10(interval) + 1e-9)));
-    axis->setLabelFormat(QStringLiteral("%.%1f").arg(decimals) + fit.suffix);
-    axis->setMinorTickCount(0);
+    axis->setProperty(kSuffixProperty, fit.suffix);
+    setTicks(axis, lo, hi, lengthOf(chart, axis));
 }
 
 AxisFit xAxisFit(XAxis axis) {
@@ -180,26 +250,36 @@ AxisFit xAxisFit(XAxis axis) {
     return fit;
 }
 
-void fitLogAxis(QLogValueAxis* axis, Extent extent) {
-    if (extent.empty() || extent.lo <= 0) {
-        axis->setRange(1e-3, 1);
-        return;
-    }
-    double lo = std::pow(10.0, std::floor(std::log10(extent.lo)));
-    double hi = std::pow(10.0, std::ceil(std::log10(extent.hi)));
-    if (hi <= lo) hi = lo * 10;
-    // Slightly outside the decades, so that rounding cannot drop the label of the end ones.
-    axis->setRange(lo * (1 - 1e-9), hi * (1 + 1e-9));
+void fitLogAxis(QChart* chart, QLogValueAxis* axis, Extent extent) {
+    if (extent.empty() || extent.lo <= 0)
+        setLogTicks(axis, 1e-3, 1, lengthOf(chart, axis));
+    else
+        setLogTicks(axis, extent.lo, extent.hi, lengthOf(chart, axis));
 }
 
-void showInLegend(QChart* chart, QAbstractSeries* series, bool show) {
-    bool changed = false;
-    for (QLegendMarker* marker : chart->legend()->markers(series)) {
-        changed = changed || marker->isVisible() != show;
-        marker->setVisible(show);
-    }
-    // The legend does not lay itself out again when a marker's visibility changes (Qt 6.4).
-    if (changed) chart->legend()->layout()->invalidate();
+QLabel* newLegendLabel(QWidget* parent) {
+    auto* label = new QLabel(parent);
+    label->setFont(smallFont(-1));
+    label->setAlignment(Qt::AlignCenter);
+    label->setTextFormat(Qt::RichText);
+    label->setContentsMargins(0, 0, 0, 4);
+    return label;
+}
+
+void setLegend(QLabel* label, const std::vector<LegendEntry>& entries) {
+    QStringList parts;
+    for (const LegendEntry& e : entries)
+        parts << QStringLiteral("<span style='color:%1'>%2</span>&nbsp;%3")
+                     .arg(e.color.name(), e.symbol.toHtmlEscaped(), e.text.toHtmlEscaped());
+    label->setText(QStringLiteral("<span style='color:%1'>%2</span>")
+                       .arg(kText.name(), parts.join(QStringLiteral("&nbsp;&nbsp;&nbsp;&nbsp;"))));
+}
+
+void paintWhite(QWidget* widget) {
+    QPalette palette = widget->palette();
+    palette.setColor(QPalette::Window, Qt::white);
+    widget->setPalette(palette);
+    widget->setAutoFillBackground(true);
 }
 
 void showPoints(QXYSeries* series, const QList<QPointF>& points, qsizetype budget) {
@@ -209,7 +289,8 @@ void showPoints(QXYSeries* series, const QList<QPointF>& points, qsizetype budge
 qsizetype budgetOf(const QChart* chart) { return pointBudget(chart->plotArea().width()); }
 
 RunStamp stampOf(const app::RunData& run, qsizetype budget) {
-    return {&run, run.name, run.steps.size(), run.evals.size(), run.probes.size(), budget};
+    const double lastSeconds = run.steps.empty() ? 0 : run.steps.back().seconds;
+    return {&run, run.name, run.steps.size(), run.evals.size(), run.probes.size(), lastSeconds, budget};
 }
 
 }  // namespace bnlab::ui

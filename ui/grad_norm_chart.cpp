@@ -99,11 +99,11 @@ void GradNormChart::refresh(const app::RunData& run) {
     }
     const qsizetype budget = budgetOf(m_chart);
     for (std::size_t k = 0; k < m_series.size(); ++k) showPoints(m_series[k], points[k], budget);
-    fitAxis(m_x, xs, xAxisFit(m_xAxis));
-    fitLogAxis(m_y, ys);
+    fitAxis(m_chart, m_x, xs, xAxisFit(m_xAxis));
+    fitLogAxis(m_chart, m_y, ys);
 
-    const QString what = m_showUpdateRatio ? QStringLiteral("Update-to-weight ratio")
-                                           : QStringLiteral("Gradient norms");
+    const QString what =
+        m_showUpdateRatio ? QStringLiteral("Update-to-weight ratio") : QStringLiteral("Gradient norms");
     m_chart->setTitle(run.probes.empty() ? what + QStringLiteral(" — no probe yet")
                                          : what + QStringLiteral(" per parameter"));
 }

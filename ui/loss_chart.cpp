@@ -1,33 +1,41 @@
 #include "loss_chart.h"
 
 #include <QHBoxLayout>
+#include <QVBoxLayout>
 
 namespace bnlab::ui {
 
 LossChart::LossChart(QWidget* parent) : QWidget(parent) {
-    auto* layout = new QHBoxLayout(this);
-    layout->setContentsMargins(0, 0, 0, 0);
-    layout->setSpacing(2);
     m_loss = makePanel(QStringLiteral("cross-entropy loss"));
     m_accuracy = makePanel(QStringLiteral("accuracy"));
-    layout->addWidget(newChartView(m_loss.chart, this));
-    layout->addWidget(newChartView(m_accuracy.chart, this));
+    m_legend = newLegendLabel(this);
+    auto* charts = new QHBoxLayout;
+    charts->setSpacing(2);
+    charts->addWidget(newChartView(m_loss.chart, this));
+    charts->addWidget(newChartView(m_accuracy.chart, this));
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    layout->addLayout(charts, 1);
+    layout->addWidget(m_legend);
+    paintWhite(this);
     refresh(app::RunData{});
 }
 
 LossChart::Panel LossChart::makePanel(const QString& yTitle) {
     Panel p;
     p.chart = newChart();
+    p.chart->legend()->hide();  // one legend under both charts
     p.x = newValueAxis(xAxisTitle(m_xAxis));
     p.y = newValueAxis(yTitle);
     p.chart->addAxis(p.x, Qt::AlignBottom);
     p.chart->addAxis(p.y, Qt::AlignLeft);
 
     p.train = new QLineSeries;
-    p.train->setName(QStringLiteral("batch"));
+    p.train->setName(QStringLiteral("training batch"));
     p.train->setPen(linePen(palette::mix(palette::kBlue, Qt::white, 0.6), 1));
     p.average = new QLineSeries;
-    p.average->setName(QStringLiteral("average"));
+    p.average->setName(QStringLiteral("training (moving average)"));
     p.average->setPen(linePen(palette::kBlue, 2.4));
     p.validation = new QLineSeries;
     p.validation->setName(QStringLiteral("validation"));
@@ -40,8 +48,9 @@ LossChart::Panel LossChart::makePanel(const QString& yTitle) {
     p.test->setMarkerSize(9);
     p.test->setColor(palette::kRed);
     p.test->setBorderColor(palette::kRed.darker(130));
-    for (QAbstractSeries* s : {static_cast<QAbstractSeries*>(p.train), static_cast<QAbstractSeries*>(p.average),
-                               static_cast<QAbstractSeries*>(p.validation), static_cast<QAbstractSeries*>(p.test)})
+    for (QAbstractSeries* s :
+         {static_cast<QAbstractSeries*>(p.train), static_cast<QAbstractSeries*>(p.average),
+          static_cast<QAbstractSeries*>(p.validation), static_cast<QAbstractSeries*>(p.test)})
         addSeries(p.chart, s, p.x, p.y);
     return p;
 }
@@ -60,6 +69,16 @@ void LossChart::refresh(const app::RunData& run) {
     m_stamp = stamp;
     fill(m_loss, run, false);
     fill(m_accuracy, run, true);
+
+    const bool validation = m_loss.validation->count() > 0;
+    const bool test = m_loss.test->count() > 0;
+    std::vector<LegendEntry> entries = {
+        {QStringLiteral("──"), m_loss.train->pen().color(), QStringLiteral("training batch")},
+        {QStringLiteral("━━"), m_loss.average->pen().color(), QStringLiteral("training (moving average)")}};
+    if (validation)
+        entries.push_back({QStringLiteral("━●━"), palette::kOrange, QStringLiteral("validation")});
+    if (test) entries.push_back({QStringLiteral("■"), palette::kRed, QStringLiteral("test")});
+    setLegend(m_legend, entries);
 }
 
 void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
@@ -86,8 +105,10 @@ void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
     for (const engine::EvalRecord& r : run.evals) {
         const double value = accuracy ? r.accuracy : r.loss;
         if (!finite(value)) continue;
-        if (r.split == "validation") validation.append(point(r.step, r.epoch, r.samples, value));
-        else if (r.split == "test") test.append(point(r.step, r.epoch, r.samples, value));
+        if (r.split == "validation")
+            validation.append(point(r.step, r.epoch, r.samples, value));
+        else if (r.split == "test")
+            test.append(point(r.step, r.epoch, r.samples, value));
     }
 
     const qsizetype budget = budgetOf(p.chart);
@@ -95,16 +116,16 @@ void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
     showPoints(p.average, average, budget);
     showPoints(p.validation, validation, budget);
     p.test->replace(test);
-    showInLegend(p.chart, p.validation, !validation.isEmpty());
-    showInLegend(p.chart, p.test, !test.isEmpty());
 
-    fitAxis(p.x, xs, xAxisFit(m_xAxis));
+    fitAxis(p.chart, p.x, xs, xAxisFit(m_xAxis));
     if (accuracy)
-        fitAxis(p.y, ys, {.lowerBound = 0, .upperBound = 100, .fallbackHi = 100, .suffix = QStringLiteral(" %%")});
+        fitAxis(p.chart, p.y, ys,
+                {.lowerBound = 0, .upperBound = 100, .fallbackHi = 100, .suffix = QStringLiteral(" %%")});
     else
-        fitAxis(p.y, ys, {.lowerBound = 0, .fallbackHi = 2.5});
+        fitAxis(p.chart, p.y, ys, {.lowerBound = 0, .fallbackHi = 2.5});
 
-    // The title names the latest values, or says that there is nothing yet.
+    // The title names the latest held-out values (the training one when there are none yet), or says that
+    // there is nothing yet.
     const QString what = accuracy ? QStringLiteral("Accuracy") : QStringLiteral("Loss");
     if (run.steps.empty()) {
         p.chart->setTitle(what + QStringLiteral(" — no step yet"));
@@ -113,11 +134,13 @@ void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
     auto text = [&](double v) {
         return accuracy ? QString::number(v * 100, 'f', 1) + QStringLiteral("%") : QString::number(v, 'f', 3);
     };
-    const engine::StepRecord& last = run.steps.back();
-    QString title = what + QStringLiteral(" ") + text(accuracy ? last.accuracyEma : last.lossEma);
-    if (!validation.isEmpty()) title += QStringLiteral(" · val ") + text(validation.back().y() / scale);
-    if (!test.isEmpty()) title += QStringLiteral(" · test ") + text(test.back().y() / scale);
-    p.chart->setTitle(title);
+    QStringList values;
+    if (!validation.isEmpty()) values << QStringLiteral("val ") + text(validation.back().y() / scale);
+    if (!test.isEmpty()) values << QStringLiteral("test ") + text(test.back().y() / scale);
+    if (values.isEmpty() && !average.isEmpty())
+        values << QStringLiteral("training ") + text(average.back().y() / scale);
+    p.chart->setTitle(values.isEmpty() ? what
+                                       : what + QStringLiteral(" — ") + values.join(QStringLiteral(" · ")));
 }
 
 }  // namespace bnlab::ui

@@ -1,7 +1,8 @@
 #pragma once
 
 // Loss and accuracy of a run, two charts side by side: the training value of every step (thin, light), its
-// moving average (bold), validation evaluations (line with markers) and the final test evaluation (a marker).
+// moving average (bold), validation evaluations (line with markers) and the final test evaluation (a marker),
+// with one legend under both.
 
 #include "chart_style.h"
 #include "run_data.h"
@@ -41,6 +42,7 @@ private:
 
     Panel m_loss;
     Panel m_accuracy;
+    QLabel* m_legend = nullptr;  // shared by both charts
     XAxis m_xAxis = XAxis::Step;
     RunStamp m_stamp;
 };

@@ -177,7 +177,7 @@ void MainWindow::buildCharts() {
         m_grads->setShowUpdateRatio(on);
         m_dirty = true;
     });
-    grid->addWidget(panel(tr("Gradient norms per layer"), m_grads, {m_updateRatio}, central), 0, 1);
+    grid->addWidget(panel(tr("Gradients"), m_grads, {m_updateRatio}, central), 0, 1);
 
     m_activations = new ActivationChart(central);
     m_activationBlock = new QComboBox(central);
@@ -195,7 +195,7 @@ void MainWindow::buildCharts() {
         m_activations->setPostActivation(i == 1);
         m_dirty = true;
     });
-    grid->addWidget(panel(tr("Activation distribution (percentiles over time)"), m_activations,
+    grid->addWidget(panel(tr("Activations"), m_activations,
                           {m_activationBlock, m_activationSide}, central), 1, 0);
 
     m_bnStats = new BnStatsChart(central);
@@ -214,7 +214,7 @@ void MainWindow::buildCharts() {
         if (i >= 0) m_bnStats->setFeature(i);
         m_dirty = true;
     });
-    grid->addWidget(panel(tr("BN statistics: batch vs running"), m_bnStats, {m_bnLayer, m_bnFeature}, central), 1, 1);
+    grid->addWidget(panel(tr("Batch Normalization statistics"), m_bnStats, {m_bnLayer, m_bnFeature}, central), 1, 1);
     grid->setColumnStretch(0, 1);
     grid->setColumnStretch(1, 1);
     grid->setRowStretch(0, 1);
