@@ -52,7 +52,7 @@ protected:
 private:
     void buildActions();
     void buildCharts();
-    void refreshCharts();
+    void refreshNextChart();  // refreshes the next stale chart in turn
     void updateStatus();
     void updateActions();
     void showError(const QString& message);
@@ -83,7 +83,9 @@ private:
     QProgressBar* m_progress = nullptr;
     QLabel* m_statusText = nullptr;
     QTimer* m_redraw = nullptr;
-    bool m_dirty = false;
+    bool m_dirty = false;    // new records since the last tick
+    int m_staleCharts = 0;   // bit i: chart i has not drawn the latest records
+    int m_nextChart = 0;
     int m_selectorsFilledFor = -1;  // probes count when the chart selectors were last filled
 };
 
