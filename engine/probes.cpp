@@ -11,7 +11,20 @@ Distribution describe(const float* values, std::int64_t n, std::vector<float>& s
     if (n <= 0) return d;
     const std::int64_t m = std::min(n, kMaxProbeValues);
     scratch.resize(std::size_t(m));
-    for (std::int64_t i = 0; i < m; ++i) scratch[std::size_t(i)] = values[m == n ? i : i * n / m];
+    // Stratified sample: one value from each of m equal strata, at a position within the stratum that a
+    // fixed hash of i chooses. Evenly spaced positions would alias with the layout (for a conv layer they hit
+    // the same image column of every map, which for MNIST is the all-zero border).
+    const double stride = double(n) / double(m);
+    for (std::int64_t i = 0; i < m; ++i) {
+        std::int64_t pos = i;
+        if (m < n) {
+            std::uint64_t h = std::uint64_t(i) * 0x9e3779b97f4a7c15ULL;
+            h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
+            const double frac = double(h >> 11) * 0x1.0p-53;
+            pos = std::min(n - 1, std::int64_t((double(i) + frac) * stride));
+        }
+        scratch[std::size_t(i)] = values[pos];
+    }
     d.count = m;
     double sum = 0;
     for (float v : scratch) sum += v;

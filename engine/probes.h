@@ -20,11 +20,11 @@ struct Distribution {
     double mean = 0, stddev = 0;
     float histogramMin = 0, histogramMax = 0;  // the bins split [min, max] evenly
     std::vector<std::uint32_t> histogram;      // kHistogramBins counts
-    std::int64_t count = 0;                    // values described (a fixed sample of at most kMaxProbeValues)
+    std::int64_t count = 0;                    // values described (a fixed stratified sample of at most kMaxProbeValues)
 };
 inline constexpr std::int64_t kMaxProbeValues = 1 << 13;  // 8192: percentiles within ~0.2 points
 
-// Describes values; when there are more than kMaxProbeValues, a fixed evenly spaced subset of them.
+// Describes values; when there are more than kMaxProbeValues, a fixed stratified sample of them.
 // scratch is reused between calls.
 [[nodiscard]] Distribution describe(const float* values, std::int64_t n, std::vector<float>& scratch);
 
