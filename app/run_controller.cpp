@@ -26,6 +26,12 @@ void TrainingWorker::setPaused(bool paused) {
     if (m_trainer) m_trainer->setPaused(paused);
 }
 
+void TrainingWorker::step() {
+    std::lock_guard lock(m_mutex);
+    if (m_trainer) m_trainer->stepWhilePaused(1);
+    else ++m_pendingSteps;
+}
+
 void TrainingWorker::run() {
     try {
         engine::validate(m_config.train, *m_data);  // before the run folder is created
@@ -41,6 +47,7 @@ void TrainingWorker::run() {
             m_trainer = &trainer;
             if (m_stopRequested) trainer.requestStop();
             trainer.setPaused(m_pauseRequested);
+            trainer.stepWhilePaused(std::exchange(m_pendingSteps, 0));
         }
         m_lastFlush = m_rateStart = Clock::now();
         trainer.run();
@@ -118,16 +125,17 @@ void RunController::shutDown() {
 }
 
 void RunController::start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
-                          const QString& runFolder) {
+                          const QString& runFolder, bool paused) {
     shutDown();
     m_run = RunData{};
     m_run.name = name;
     m_run.config = config;
     m_run.dataset = QString::fromStdString(data->name);
-    m_run.state = RunState::Running;
+    m_run.state = paused ? RunState::Paused : RunState::Running;
 
     m_thread.reset(new QThread);
     m_worker = new TrainingWorker(std::move(data), config, runFolder);
+    m_worker->setPaused(paused);
     m_worker->moveToThread(m_thread.get());
     connect(m_thread.get(), &QThread::started, m_worker, &TrainingWorker::run);
     connect(m_thread.get(), &QThread::finished, m_worker, &QObject::deleteLater);
@@ -159,6 +167,19 @@ void RunController::setPaused(bool paused) {
     m_worker->setPaused(paused);
     m_run.state = paused ? RunState::Paused : RunState::Running;
     Q_EMIT stateChanged(m_run.state);
+}
+
+void RunController::step() {
+    if (!m_worker || m_run.state == RunState::Finished) return;
+    if (m_run.state != RunState::Paused) setPaused(true);
+    m_worker->step();
+}
+
+void RunController::reset() {
+    shutDown();
+    m_run = RunData{};
+    Q_EMIT stateChanged(m_run.state);
+    Q_EMIT updated();
 }
 
 void RunController::stop() {

@@ -34,6 +34,7 @@ public:
 
     void requestStop();           // any thread
     void setPaused(bool paused);  // any thread
+    void step();                  // any thread: one training step while paused
 
     void onStart(const engine::RunInfo& info) override;
     void onStep(const engine::StepRecord& r) override;
@@ -59,6 +60,7 @@ private:
     engine::Trainer* m_trainer = nullptr;
     bool m_stopRequested = false;
     bool m_pauseRequested = false;
+    int m_pendingSteps = 0;
     MetricsBatch m_pending;
     std::chrono::steady_clock::time_point m_lastFlush;
     std::chrono::steady_clock::time_point m_rateStart;
@@ -76,10 +78,15 @@ public:
 
     // Starts a run; a run still going is stopped first (its data is replaced: save it before if needed).
     // runFolder: where the run is saved as it trains (empty: not saved).
+    // paused: the run starts paused (step() then advances it one step at a time).
     void start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
-               const QString& runFolder);
+               const QString& runFolder, bool paused = false);
     void setPaused(bool paused);
+    // One training step of the active run, pausing it first if it is running.
+    void step();
     void stop();
+    // Stops the run (keeping its saved folder) and clears what is shown.
+    void reset();
     [[nodiscard]] bool isActive() const { return m_thread != nullptr; }
 
     [[nodiscard]] const RunData& run() const { return m_run; }

@@ -124,10 +124,19 @@ void Trainer::setPaused(bool paused) {
     m_pauseCv.notify_all();
 }
 
+void Trainer::stepWhilePaused(int steps) {
+    {
+        std::lock_guard lock(m_pauseMutex);
+        m_stepBudget += std::max(0, steps);
+    }
+    m_pauseCv.notify_all();
+}
+
 bool Trainer::waitWhilePaused() {
     if (m_paused.load()) {
         std::unique_lock lock(m_pauseMutex);
-        m_pauseCv.wait(lock, [&] { return !m_paused.load() || m_stop.load(); });
+        m_pauseCv.wait(lock, [&] { return !m_paused.load() || m_stop.load() || m_stepBudget > 0; });
+        if (m_paused.load() && m_stepBudget > 0) --m_stepBudget;  // one single step while paused
     }
     return !m_stop.load();
 }

@@ -69,6 +69,7 @@ public:
 
     void requestStop();         // any thread; the run ends after the current step
     void setPaused(bool paused);  // any thread
+    void stepWhilePaused(int steps = 1);  // any thread: while paused, let this many more steps run
     [[nodiscard]] bool isPaused() const { return m_paused.load(); }
     [[nodiscard]] const TrainOptions& options() const { return m_options; }
 
@@ -81,6 +82,7 @@ private:
     MetricsSink& m_sink;
     std::atomic<bool> m_stop{false};
     std::atomic<bool> m_paused{false};
+    int m_stepBudget = 0;  // guarded by m_pauseMutex
     std::mutex m_pauseMutex;
     std::condition_variable m_pauseCv;
 };

@@ -126,7 +126,7 @@ void MainWindow::buildActions() {
     QToolBar* bar = addToolBar(tr("Run"));
     bar->setObjectName("run");
     bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
-    m_start = bar->addAction(style()->standardIcon(QStyle::SP_MediaPlay), tr("Start"), this, &MainWindow::startRun);
+    m_start = bar->addAction(style()->standardIcon(QStyle::SP_MediaPlay), tr("Start"), this, [this] { startRun(); });
     m_start->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
     m_start->setToolTip(tr("Start training with the settings on the left (Ctrl+R). A run in progress is stopped."));
     m_pause = bar->addAction(style()->standardIcon(QStyle::SP_MediaPause), tr("Pause"), this, [this] {
@@ -137,6 +137,13 @@ void MainWindow::buildActions() {
     m_stop = bar->addAction(style()->standardIcon(QStyle::SP_MediaStop), tr("Stop"), this, [this] { m_controller.stop(); });
     m_stop->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
     m_stop->setToolTip(tr("Stop after the current step (Ctrl+.). Everything measured so far is kept and saved."));
+    m_step = bar->addAction(style()->standardIcon(QStyle::SP_MediaSkipForward), tr("Step"), this, &MainWindow::stepRun);
+    m_step->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Right));
+    m_step->setToolTip(tr("Train on one batch and pause (Ctrl+Right): watch a single update. Starts a paused run if "
+                          "none is going."));
+    m_reset = bar->addAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("Reset"), this, &MainWindow::resetRun);
+    m_reset->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+    m_reset->setToolTip(tr("Stop the run and clear the charts (Ctrl+Shift+R). The run stays saved in its folder."));
 
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("Open &Dataset Folder..."), QKeySequence::Open, this, &MainWindow::chooseDataset);
@@ -146,6 +153,8 @@ void MainWindow::buildActions() {
     run->addAction(m_start);
     run->addAction(m_pause);
     run->addAction(m_stop);
+    run->addAction(m_step);
+    run->addAction(m_reset);
 }
 
 void MainWindow::buildCharts() {
@@ -316,6 +325,8 @@ void MainWindow::updateActions() {
     m_pause->setText(state == app::RunState::Paused ? tr("Resume") : tr("Pause"));
     m_pause->setIcon(style()->standardIcon(state == app::RunState::Paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
     m_start->setEnabled(m_data != nullptr);
+    m_step->setEnabled(m_data != nullptr);
+    m_reset->setEnabled(state != app::RunState::Idle);
 }
 
 void MainWindow::showError(const QString& message) {
@@ -359,7 +370,22 @@ void MainWindow::applySettings(const QStringList& settings) {
     m_config->setConfig(config);
 }
 
-void MainWindow::startRun() {
+void MainWindow::stepRun() {
+    if (m_controller.isActive()) m_controller.step();
+    else if (startRun(true), m_controller.isActive()) m_controller.step();
+}
+
+void MainWindow::resetRun() {
+    m_controller.reset();
+    clearError();
+    m_activationBlock->clear();
+    m_bnLayer->clear();
+    m_bnFeature->clear();
+    m_selectorsFilledFor = -1;
+    m_dirty = true;
+}
+
+void MainWindow::startRun(bool paused) {
     if (!m_data) {
         showError(tr("No dataset is open: use File › Open Dataset Folder."));
         return;
@@ -376,7 +402,7 @@ void MainWindow::startRun() {
         m_activationBlock->clear();
         m_bnLayer->clear();
         m_bnFeature->clear();
-        m_controller.start(config, m_data, name, folder);
+        m_controller.start(config, m_data, name, folder, paused);
         m_dirty = true;
     } catch (const std::exception& e) {
         showError(QString::fromStdString(e.what()));

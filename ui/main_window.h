@@ -40,8 +40,9 @@ public:
     // Loads a dataset folder; on failure shows the message and keeps the previous dataset. Returns success.
     bool openDataset(const QString& folder);
     void selectPreset(const QString& name);
-    void startRun();
-    // The run shown (for tests and benchmarks).
+    void startRun(bool paused = false);
+    void stepRun();   // one training step (starting a paused run if none is active)
+    void resetRun();  // stop and clear the charts    // The run shown (for tests and benchmarks).
     [[nodiscard]] const app::RunData& currentRun() const { return m_controller.run(); }
     // Applies KEY=VALUE settings on top of the panel's configuration (as bnlab-cli's --set does).
     void applySettings(const QStringList& settings);
@@ -80,6 +81,8 @@ private:
     QAction* m_start = nullptr;
     QAction* m_pause = nullptr;
     QAction* m_stop = nullptr;
+    QAction* m_step = nullptr;
+    QAction* m_reset = nullptr;
     QProgressBar* m_progress = nullptr;
     QLabel* m_statusText = nullptr;
     QTimer* m_redraw = nullptr;

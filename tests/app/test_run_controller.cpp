@@ -139,3 +139,37 @@ TEST(RunController, ABadSettingIsReportedAndNothingRuns) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(RunController, StepAdvancesAPausedRunByExactlyOneStep) {
+    RunController controller;
+    controller.start(smallConfig(100000), mnist(), "test", QString(), /*paused=*/true);
+    EXPECT_EQ(controller.run().state, RunState::Paused);
+    waitFor([] { return false; }, 200);
+    EXPECT_TRUE(controller.run().steps.empty()) << "a run started paused must not train";
+    for (int i = 1; i <= 3; ++i) {
+        controller.step();
+        ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() >= std::size_t(i); }));
+        waitFor([] { return false; }, 150);  // no further step may follow
+        EXPECT_EQ(controller.run().steps.size(), std::size_t(i));
+        EXPECT_EQ(controller.run().state, RunState::Paused);
+    }
+    controller.setPaused(false);  // resuming after single steps trains on
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() > 10; }));
+    controller.stop();
+    ASSERT_TRUE(waitFor([&] { return controller.run().state == RunState::Finished; }));
+}
+
+TEST(RunController, ResetStopsAndClears) {
+    RunController controller;
+    controller.start(smallConfig(100000), mnist(), "test", QString());
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() >= 5; }));
+    controller.reset();
+    EXPECT_FALSE(controller.isActive());
+    EXPECT_EQ(controller.run().state, RunState::Idle);
+    waitFor([] { return false; }, 200);  // nothing queued by the old worker may arrive
+    EXPECT_TRUE(controller.run().steps.empty());
+}
+
+}  // namespace
