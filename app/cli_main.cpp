@@ -18,6 +18,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 namespace {
 
@@ -26,7 +27,23 @@ using namespace bnlab::app;
 
 std::atomic<bool> gInterrupted{false};
 
-extern "C" void onSigint(int) { gInterrupted.store(true); }
+// The first Ctrl-C asks the run to stop after its current step (everything is kept); a second one ends the
+// program at once.
+extern "C" void onSigint(int) {
+    if (gInterrupted.exchange(true)) std::_Exit(130);
+}
+
+// Stops the trainer at the next step once Ctrl-C was pressed, whether or not progress is shown.
+class StopOnInterrupt final : public engine::MetricsSink {
+public:
+    explicit StopOnInterrupt(engine::Trainer*& trainer) : m_trainer(trainer) {}
+    void onStep(const engine::StepRecord&) override {
+        if (gInterrupted.load() && m_trainer) m_trainer->requestStop();
+    }
+
+private:
+    engine::Trainer*& m_trainer;
+};
 
 struct UsageError : Error {
     using Error::Error;
@@ -114,10 +131,9 @@ int train(const QStringList& args) {
 
     RunWriter writer(outDir, config, QFileInfo(dataDir).absoluteFilePath());
     engine::Trainer* trainerPtr = nullptr;
-    CliProgress progress(stderr, isatty(fileno(stderr)) != 0, [&] {
-        if (gInterrupted.load() && trainerPtr) trainerPtr->requestStop();
-    });
-    std::vector<engine::MetricsSink*> sinks{&writer};
+    CliProgress progress(stderr, isatty(fileno(stderr)) != 0, nullptr);
+    StopOnInterrupt interrupt(trainerPtr);
+    std::vector<engine::MetricsSink*> sinks{&writer, &interrupt};
     if (!quiet) sinks.push_back(&progress);
     TeeSink tee(sinks);
     engine::Trainer trainer(data, config.train, tee);

@@ -6,14 +6,26 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 
+#include <QTimer>
+
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+
+namespace {
+std::atomic<bool> gTerminate{false};
+extern "C" void onTerminate(int) { gTerminate.store(true); }
+}  // namespace
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setApplicationName("bnlab");
     QApplication::setOrganizationName("BN Lab");
     QApplication::setApplicationDisplayName("BN Lab");
+    QApplication::setApplicationVersion(BNLAB_VERSION);
+    QApplication::setWindowIcon(QIcon(":/bnlab/icon.svg"));
 
     QCommandLineParser parser;
     parser.setApplicationDescription("BN Lab: Batch Normalization by experiment");
@@ -39,5 +51,15 @@ int main(int argc, char** argv) {
     }
     window.show();
     if (parser.isSet(start) && loaded) window.startRun();
+
+    // SIGTERM and SIGINT close the window as the user would: the run stops after its current step and its
+    // folder gets its summary. (A signal handler may only set a flag; a timer looks at it.)
+    std::signal(SIGTERM, onTerminate);
+    std::signal(SIGINT, onTerminate);
+    QTimer terminateCheck;
+    QObject::connect(&terminateCheck, &QTimer::timeout, &window, [&window] {
+        if (gTerminate.load()) window.close();
+    });
+    terminateCheck.start(100);
     return app.exec();
 }

@@ -42,6 +42,15 @@ void TrainingWorker::run() {
         if (writer) sinks.insert(sinks.begin(), writer.get());
         TeeSink tee(sinks);
         engine::Trainer trainer(*m_data, m_config.train, tee);
+        // Declared after the trainer, so destroyed before it, also when run() throws: the GUI thread can
+        // never reach a destroyed trainer through m_trainer.
+        struct Unpublish {
+            TrainingWorker* self;
+            ~Unpublish() {
+                std::lock_guard lock(self->m_mutex);
+                self->m_trainer = nullptr;
+            }
+        } unpublish{this};
         {
             std::lock_guard lock(m_mutex);
             m_trainer = &trainer;
@@ -51,13 +60,7 @@ void TrainingWorker::run() {
         }
         m_lastFlush = m_rateStart = Clock::now();
         trainer.run();
-        std::lock_guard lock(m_mutex);
-        m_trainer = nullptr;
     } catch (const std::exception& e) {
-        {
-            std::lock_guard lock(m_mutex);
-            m_trainer = nullptr;
-        }
         flush(true);
         Q_EMIT failed(QString::fromStdString(e.what()));
     }

@@ -96,12 +96,19 @@ void Conv2D::col2im(const float* col, float* dx) const {
             }
 }
 
+// Sizes the per-slot lists; each slot's buffers are allocated by the thread that first uses the slot (so a
+// large `threads` setting on a small machine does not allocate scratch that never runs).
 void Conv2D::ensureScratch() {
-    const Index k = m_weight.cols(), p = Index(m_outShape.h) * m_outShape.w;
     const std::size_t slots = std::size_t(parallel::maxSlots());
     if (m_slotCol.size() < slots) m_slotCol.resize(slots);
-    for (auto& buf : m_slotCol)
-        if (buf.size() < std::size_t(k * p)) buf.resize(std::size_t(k * p));
+    if (m_slotDcol.size() < slots) m_slotDcol.resize(slots);
+}
+
+float* Conv2D::slotBuffer(std::vector<std::vector<float>>& buffers, int slot) const {
+    const std::size_t need = std::size_t(m_weight.cols()) * std::size_t(m_outShape.h) * std::size_t(m_outShape.w);
+    std::vector<float>& buf = buffers[std::size_t(slot)];
+    if (buf.size() < need) buf.resize(need);
+    return buf.data();
 }
 
 const Matrix& Conv2D::forward(const Matrix& input, Mode) {
@@ -111,7 +118,7 @@ const Matrix& Conv2D::forward(const Matrix& input, Mode) {
     ensureScratch();
     const Index k = m_weight.cols(), p = Index(m_outShape.h) * m_outShape.w;
     parallel::forChunksWithSlot(input.rows(), kSampleGrain, [&](Index n0, Index n1, int slot) {
-        MapMatrix col(m_slotCol[std::size_t(slot)].data(), k, p);
+        MapMatrix col(slotBuffer(m_slotCol, slot), k, p);
         for (Index n = n0; n < n1; ++n) {
             im2col(input.row(n).data(), col.data());
             // y_n (F, P) = W (F, K) · col_n (K, P) + b: row n of the output viewed as (F, P)
@@ -140,17 +147,14 @@ void Conv2D::backwardImpl(const Matrix& gradOutput, bool inputGradient) {
         m_chunkWeightGrad.resize(std::size_t(chunks), Matrix::Zero(m_filters, k));
         m_chunkBiasGrad.resize(std::size_t(chunks), Matrix::Zero(1, m_filters));
     }
-    if (m_slotDcol.size() < m_slotCol.size()) m_slotDcol.resize(m_slotCol.size());
-    for (auto& buf : m_slotDcol)
-        if (buf.size() < std::size_t(k * p)) buf.resize(std::size_t(k * p));
 
     parallel::forChunksWithSlot(N, kSampleGrain, [&](Index n0, Index n1, int slot) {
         Matrix& dW = m_chunkWeightGrad[std::size_t(n0 / kSampleGrain)];
         Matrix& db = m_chunkBiasGrad[std::size_t(n0 / kSampleGrain)];
         dW.setZero();
         db.setZero();
-        MapMatrix col(m_slotCol[std::size_t(slot)].data(), k, p);
-        MapMatrix dcol(m_slotDcol[std::size_t(slot)].data(), k, p);
+        MapMatrix col(slotBuffer(m_slotCol, slot), k, p);
+        MapMatrix dcol(slotBuffer(m_slotDcol, slot), k, p);
         for (Index n = n0; n < n1; ++n) {
             ConstMapMatrix dy(gradOutput.row(n).data(), m_filters, p);  // (F, P)
             im2col(x.row(n).data(), col.data());   // recomputed: cheaper than keeping N·K·P floats

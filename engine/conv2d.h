@@ -33,6 +33,7 @@ private:
     void im2col(const float* x, float* col) const;  // x (C·H·W) -> col (K, Ho·Wo)
     void col2im(const float* col, float* dx) const;  // col (K, Ho·Wo) -> dx (C·H·W), the adjoint
     void ensureScratch();
+    float* slotBuffer(std::vector<std::vector<float>>& buffers, int slot) const;  // (K, Ho·Wo) of that slot
     void backwardImpl(const Matrix& gradOutput, bool inputGradient);
 
     int m_filters, m_kernel, m_stride, m_padding;

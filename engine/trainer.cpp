@@ -120,6 +120,7 @@ void Trainer::setPaused(bool paused) {
     {
         std::lock_guard lock(m_pauseMutex);
         m_paused.store(paused);
+        m_stepBudget = 0;  // single steps not taken yet do not carry over into a later pause
     }
     m_pauseCv.notify_all();
 }
@@ -230,6 +231,7 @@ RunSummary Trainer::runInArena() {
     std::int64_t samples = 0;
     long step = 0;
     double epochsCompleted = 0;  // as of the last completed step (a diverged step does not count)
+    long lastValidationStep = -1;
     auto epochsDone = [&] { return double(sampler.epoch() - 1) + double(sampler.position()) / double(splits.train.size()); };
     auto emitEval = [&](const DataView& view, const std::string& split, bool epochEnd) {
         const Evaluation e = evaluate(net, view, o.evalBatchSize);
@@ -271,7 +273,7 @@ RunSummary Trainer::runInArena() {
         epochsCompleted = rec.epoch;
         m_sink.onStep(rec);
 
-        if (probeNow) {
+        if (probeNow && !m_stop.load()) {  // a stop skips the probe and the evaluation: it should be prompt
             ProbeSnapshot snap;
             snap.step = step;
             snap.epoch = rec.epoch;
@@ -284,8 +286,10 @@ RunSummary Trainer::runInArena() {
             m_sink.onProbe(snap);
         }
         const bool epochEnd = sampler.epochDone();
-        if (splits.validation.size() > 0 && (epochEnd || (o.evalInterval > 0 && step % o.evalInterval == 0))) {
+        if (splits.validation.size() > 0 && !m_stop.load() &&
+            (epochEnd || (o.evalInterval > 0 && step % o.evalInterval == 0))) {
             const Evaluation e = emitEval(splits.validation, "validation", epochEnd);
+            lastValidationStep = step;
             summary.hasValidation = true;
             summary.valLoss = e.loss;
             summary.valAccuracy = e.accuracy;
@@ -293,7 +297,7 @@ RunSummary Trainer::runInArena() {
     }
 
     if (summary.reason == StopReason::Completed || summary.reason == StopReason::MaxSteps) {
-        if (splits.validation.size() > 0 && !sampler.epochDone() && step > 0) {  // a run cut mid-epoch
+        if (splits.validation.size() > 0 && step > 0 && lastValidationStep != step) {  // a run cut mid-epoch
             const Evaluation e = emitEval(splits.validation, "validation", false);
             summary.hasValidation = true;
             summary.valLoss = e.loss;

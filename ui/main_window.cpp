@@ -22,7 +22,10 @@
 #include <QGridLayout>
 #include <QGroupBox>
 #include <QLabel>
+#include <QJsonDocument>
 #include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
 #include <QProgressBar>
 #include <QScrollArea>
 #include <QStandardPaths>
@@ -92,7 +95,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_progress->setMinimumWidth(300);
     m_progress->setMaximumWidth(380);
     m_progress->setTextVisible(true);
-    m_statusText = new QLabel(tr("Ready"), this);
+    m_statusText = new QLabel(tr("Ready: press Start (Ctrl+R) to train the network on the left, or change a "
+                                 "setting first (hover over any control for what it does)."), this);
     statusBar()->addWidget(m_statusText, 1);
     statusBar()->addPermanentWidget(m_progress);
 
@@ -117,7 +121,33 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             showError(tr("The run diverged: %1").arg(QString::fromStdString(run.summary->message)));
     });
     connect(&m_controller, &app::RunController::failed, this, [this](const QString& message) { showError(message); });
+    restoreSettings();
     updateActions();
+}
+
+// Window geometry, dock layout and the last configuration are remembered between sessions.
+void MainWindow::restoreSettings() {
+    QSettings settings;
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    restoreState(settings.value("window/state").toByteArray());
+    const QByteArray json = settings.value("config/last").toByteArray();
+    if (json.isEmpty()) return;
+    try {
+        m_config->setConfig(app::fromJson(QJsonDocument::fromJson(json).object(), tr("saved settings")));
+    } catch (const std::exception&) {
+        // An older or damaged saved configuration: keep the default preset.
+    }
+}
+
+void MainWindow::saveSettings() const {
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    try {
+        settings.setValue("config/last", QJsonDocument(app::toJson(m_config->config())).toJson(QJsonDocument::Compact));
+    } catch (const std::exception&) {
+        // A field that does not parse is not saved.
+    }
 }
 
 MainWindow::~MainWindow() = default;
@@ -149,12 +179,29 @@ void MainWindow::buildActions() {
     file->addAction(tr("Open &Dataset Folder..."), QKeySequence::Open, this, &MainWindow::chooseDataset);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* dock : findChildren<QDockWidget*>()) view->addAction(dock->toggleViewAction());
+    for (QToolBar* toolbar : findChildren<QToolBar*>()) view->addAction(toolbar->toggleViewAction());
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     run->addAction(m_start);
     run->addAction(m_pause);
     run->addAction(m_stop);
     run->addAction(m_step);
     run->addAction(m_reset);
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About BN Lab"), this, [this] {
+        QMessageBox::about(
+            this, tr("About BN Lab"),
+            tr("<h3>BN Lab %1</h3><p>Batch Normalization by experiment: change how BN is used, train on your own "
+               "CPU, and watch activations, gradients and accuracy live.</p>"
+               "<p>Batch Normalization: S. Ioffe and C. Szegedy, <i>Batch Normalization: Accelerating Deep Network "
+               "Training by Reducing Internal Covariate Shift</i>, ICML 2015.</p>"
+               "<p>The bundled MNIST database of handwritten digits is by Yann LeCun, Corinna Cortes and "
+               "Christopher J.C. Burges, licensed under CC BY-SA 3.0.</p>"
+               "<p>Built with Qt %2, Qt Charts, Eigen and oneTBB.</p>")
+                .arg(QApplication::applicationVersion(), QString::fromLatin1(qVersion())));
+    });
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
 void MainWindow::buildCharts() {
@@ -396,8 +443,9 @@ void MainWindow::startRun(bool paused) {
         clearError();
         const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss");
         const QString name = config.preset.isEmpty() ? stamp : config.preset + " " + stamp;
-        QString folder = m_runsFolder + "/" + stamp + "-" + (config.preset.isEmpty() ? "run" : config.preset);
-        for (int i = 2; QDir(folder).exists(); ++i) folder = folder.section('~', 0, 0) + "~" + QString::number(i);
+        const QString base = m_runsFolder + "/" + stamp + "-" + (config.preset.isEmpty() ? "run" : config.preset);
+        QString folder = base;
+        for (int i = 2; QDir(folder).exists(); ++i) folder = base + "~" + QString::number(i);
         m_selectorsFilledFor = -1;
         m_activationBlock->clear();
         m_bnLayer->clear();
@@ -410,6 +458,7 @@ void MainWindow::startRun(bool paused) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    saveSettings();
     m_redraw->stop();
     m_controller.stop();
     QMainWindow::closeEvent(event);

@@ -60,6 +60,8 @@ private:
     void clearError();
     void chooseDataset();
     void refillChartSelectors();
+    void restoreSettings();
+    void saveSettings() const;
 
     ConfigPanel* m_config = nullptr;
     app::RunController m_controller;

@@ -414,3 +414,23 @@ TEST_F(CliTest, TrainsOnFashionMnistAndRecordsItsFolder) {
     EXPECT_EQ(readJson(out + "/summary.json").value("stopped_reason").toString().toStdString(), "max_steps");
     EXPECT_EQ(lines(readText(out + "/steps.csv")).size(), 6u);
 }
+
+namespace {
+
+// Ctrl-C stops the run after its current step and keeps everything, also with --quiet (no progress sink).
+TEST_F(CliTest, InterruptStopsTheRunAndKeepsItsFolderEvenWhenQuiet) {
+    const std::string out = path("interrupted");
+    // `timeout -s INT` sends SIGINT to bnlab-cli after 2 s, well before this long run could end.
+    const std::string command = "timeout --preserve-status -s INT 2 " + quote(BNLAB_CLI_PATH) +
+                                " train --preset bn-paper-mlp --set epochs=100 --quiet --data " +
+                                quote(std::string(BNLAB_TEST_DATASETS) + "/mnist") + " --out " + quote(out) +
+                                " </dev/null >/dev/null 2>&1";
+    const int raw = std::system(command.c_str());
+    ASSERT_TRUE(raw != -1 && WIFEXITED(raw));
+    EXPECT_EQ(WEXITSTATUS(raw), 130) << "an interrupted run exits 130";
+    const std::string summary = readText(out + "/summary.json");
+    EXPECT_NE(summary.find("\"stopped\""), std::string::npos) << summary;
+    EXPECT_GT(readText(out + "/steps.csv").size(), 100u);
+}
+
+}  // namespace

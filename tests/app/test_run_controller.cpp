@@ -173,3 +173,23 @@ TEST(RunController, ResetStopsAndClears) {
 }
 
 }  // namespace
+
+namespace {
+
+// Single steps requested but not yet taken do not survive a Resume: the next Pause really pauses.
+TEST(RunController, StepsNotYetTakenDoNotCarryOverIntoTheNextPause) {
+    RunController controller;
+    controller.start(smallConfig(100000), mnist(), "test", QString(), /*paused=*/true);
+    for (int i = 0; i < 50; ++i) controller.step();  // far more than can run before the resume below
+    controller.setPaused(false);
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() >= 5; }));
+    controller.setPaused(true);
+    waitFor([] { return false; }, 300);  // what was already queued arrives
+    const std::size_t paused = controller.run().steps.size();
+    waitFor([] { return false; }, 400);
+    EXPECT_EQ(controller.run().steps.size(), paused) << "a paused run kept taking banked single steps";
+    controller.stop();
+    ASSERT_TRUE(waitFor([&] { return controller.run().state == RunState::Finished; }));
+}
+
+}  // namespace

@@ -39,14 +39,4 @@ TEST(Describe, TheSampleOfALargeLayerDoesNotAliasWithItsLayout) {
     EXPECT_FLOAT_EQ(d.percentiles[3], 1.0f);
 }
 
-TEST(Describe, TheSampleIsTheSameEveryTime) {
-    const std::int64_t n = 100000;
-    std::vector<float> v(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) v[std::size_t(i)] = float((i * 7919) % 1000);
-    std::vector<float> scratch;
-    const Distribution a = describe(v.data(), n, scratch), b = describe(v.data(), n, scratch);
-    EXPECT_EQ(a.percentiles, b.percentiles);
-    EXPECT_EQ(a.histogram, b.histogram);
-}
-
 }  // namespace
