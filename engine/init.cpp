@@ -60,7 +60,7 @@ double Random::normal() {
 
 std::uint64_t Random::below(std::uint64_t n) {
     // Lemire's multiply-shift with rejection, unbiased.
-    unsigned __int128 m = (Uint128)next() * n;
+    Uint128 m = (Uint128)next() * n;
     std::uint64_t low = std::uint64_t(m);
     if (low < n) {
         const std::uint64_t threshold = (0 - n) % n;
