@@ -58,9 +58,10 @@ TEST(RunController, DeliversEveryRecordAndTheSummaryToTheOwningThread) {
     EXPECT_GE(run.evals.size(), 5u);    // every 25 steps, the end, and the test split
     EXPECT_EQ(run.evals.back().split, "test");
     EXPECT_EQ(run.info.totalSteps, 120);
-    // Batched: far fewer deliveries than records (one every ~50 ms at most).
+    // Records arrive in batches: at most one delivery per record. (How many fewer depends on the machine's
+    // speed, since a batch closes every 50 ms, so no tighter bound is asserted.)
     EXPECT_GT(updates, 0);
-    EXPECT_LT(updates, 120);
+    EXPECT_LE(std::size_t(updates), 1 + run.steps.size() + run.evals.size() + run.probes.size() + 1);
     EXPECT_TRUE(waitFor([&] { return !controller.isActive(); }));  // the thread was joined
 }
 
