@@ -42,6 +42,7 @@ public:
     void onEval(const engine::EvalRecord& r) override { for (auto* s : m_sinks) s->onEval(r); }
     void onProbe(const engine::ProbeSnapshot& p) override { for (auto* s : m_sinks) s->onProbe(p); }
     void onFinish(const engine::RunSummary& r) override { for (auto* s : m_sinks) s->onFinish(r); }
+    void onPause() override { for (auto* s : m_sinks) s->onPause(); }
 
 private:
     std::vector<engine::MetricsSink*> m_sinks;

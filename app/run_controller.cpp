@@ -106,6 +106,8 @@ void TrainingWorker::onProbe(const engine::ProbeSnapshot& p) {
     flush(false);
 }
 
+void TrainingWorker::onPause() { flush(true); }
+
 void TrainingWorker::onFinish(const engine::RunSummary& s) {
     m_pending.finished = s;
     flush(true);

@@ -41,6 +41,7 @@ public:
     void onEval(const engine::EvalRecord& r) override;
     void onProbe(const engine::ProbeSnapshot& p) override;
     void onFinish(const engine::RunSummary& s) override;
+    void onPause() override;  // hands over what is batched, so a paused run shows its last steps
 
 public Q_SLOTS:
     void run();  // in the worker thread

@@ -72,6 +72,8 @@ public:
     virtual void onEval(const EvalRecord&) {}
     virtual void onProbe(const ProbeSnapshot&) {}
     virtual void onFinish(const RunSummary&) {}
+    // The run is about to wait (paused): a sink that batches records should hand them over now.
+    virtual void onPause() {}
 };
 
 }  // namespace bnlab::engine

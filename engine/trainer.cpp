@@ -135,6 +135,7 @@ void Trainer::stepWhilePaused(int steps) {
 
 bool Trainer::waitWhilePaused() {
     if (m_paused.load()) {
+        m_sink.onPause();
         std::unique_lock lock(m_pauseMutex);
         m_pauseCv.wait(lock, [&] { return !m_paused.load() || m_stop.load() || m_stepBudget > 0; });
         if (m_paused.load() && m_stepBudget > 0) --m_stepBudget;  // one single step while paused
