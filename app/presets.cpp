@@ -7,43 +7,14 @@ namespace {
 
 using namespace bnlab::engine;
 
-BlockSpec dense(int size, ActivationKind act, NormPlacement norm) {
-    BlockSpec b;
-    b.kind = BlockKind::Dense;
-    b.size = size;
-    b.activation = act;
-    b.norm = norm;
-    return b;
-}
-
-BlockSpec conv(int filters, int kernel, ActivationKind act, NormPlacement norm) {
-    BlockSpec b = dense(filters, act, norm);
-    b.kind = BlockKind::Conv2D;
-    b.kernel = kernel;
-    return b;
-}
-
-BlockSpec pool(int kernel) {
-    BlockSpec b;
-    b.kind = BlockKind::MaxPool2D;
-    b.kernel = kernel;
-    return b;
-}
-
-BlockSpec flatten() {
-    BlockSpec b;
-    b.kind = BlockKind::Flatten;
-    return b;
-}
-
 // Ioffe & Szegedy (2015), section 4.1 and Figure 1: 784-100-100-100-10, sigmoid, BN before each sigmoid,
-// batch 60, plain SGD. The paper gives no learning rate; 0.1 makes the effect of BN plain within a few
-// epochs (without BN the network is still near chance after two), and the twin uses the same.
+// batch 60, plain SGD. The paper gives no learning rate; at 0.1 the effect of BN is plain within a few
+// epochs (95.5% against 90.6% test accuracy after five), and the twin uses the same.
 RunConfig bnPaperMlp(NormPlacement norm) {
     RunConfig c;
     c.preset = norm == NormPlacement::None ? "bn-paper-mlp-nobn" : "bn-paper-mlp";
     TrainOptions& t = c.train;
-    for (int i = 0; i < 3; ++i) t.network.blocks.push_back(dense(100, ActivationKind::Sigmoid, norm));
+    for (int i = 0; i < 3; ++i) t.network.blocks.push_back(denseBlock(100, ActivationKind::Sigmoid, norm));
     t.optimizer.kind = OptimizerKind::SGD;
     t.optimizer.learningRate = 0.1f;
     t.init.kind = InitKind::Glorot;
@@ -59,8 +30,8 @@ RunConfig kerasCnn(NormPlacement norm) {
     RunConfig c;
     c.preset = norm == NormPlacement::None ? "keras-cnn-nobn" : "keras-cnn";
     TrainOptions& t = c.train;
-    t.network.blocks = {conv(32, 3, ActivationKind::ReLU, norm), conv(64, 3, ActivationKind::ReLU, norm), pool(2),
-                        flatten(), dense(128, ActivationKind::ReLU, norm)};
+    t.network.blocks = {convBlock(32, 3, ActivationKind::ReLU, norm), convBlock(64, 3, ActivationKind::ReLU, norm),
+                        maxPoolBlock(2), flattenBlock(), denseBlock(128, ActivationKind::ReLU, norm)};
     t.optimizer.kind = OptimizerKind::Adam;
     t.optimizer.learningRate = 1e-3f;
     // He initialisation, the standard for ReLU. With Keras' default (Glorot uniform) the first conv layer's

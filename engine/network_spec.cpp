@@ -6,6 +6,35 @@
 
 namespace bnlab::engine {
 
+BlockSpec denseBlock(int units, std::optional<ActivationKind> activation, NormPlacement norm) {
+    BlockSpec b;
+    b.kind = BlockKind::Dense;
+    b.size = units;
+    b.activation = activation;
+    b.norm = norm;
+    return b;
+}
+
+BlockSpec convBlock(int filters, int kernel, std::optional<ActivationKind> activation, NormPlacement norm) {
+    BlockSpec b = denseBlock(filters, activation, norm);
+    b.kind = BlockKind::Conv2D;
+    b.kernel = kernel;
+    return b;
+}
+
+BlockSpec maxPoolBlock(int kernel) {
+    BlockSpec b;
+    b.kind = BlockKind::MaxPool2D;
+    b.kernel = kernel;
+    return b;
+}
+
+BlockSpec flattenBlock() {
+    BlockSpec b;
+    b.kind = BlockKind::Flatten;
+    return b;
+}
+
 std::string toString(BlockKind kind) {
     switch (kind) {
         case BlockKind::Dense: return "dense";

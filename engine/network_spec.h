@@ -40,6 +40,14 @@ struct NetworkSpec {
     bool operator==(const NetworkSpec&) const = default;
 };
 
+// Blocks as the presets and tests write them.
+[[nodiscard]] BlockSpec denseBlock(int units, std::optional<ActivationKind> activation = std::nullopt,
+                                   NormPlacement norm = NormPlacement::None);
+[[nodiscard]] BlockSpec convBlock(int filters, int kernel, std::optional<ActivationKind> activation,
+                                  NormPlacement norm = NormPlacement::None);
+[[nodiscard]] BlockSpec maxPoolBlock(int kernel);
+[[nodiscard]] BlockSpec flattenBlock();
+
 [[nodiscard]] std::string toString(BlockKind kind);        // "dense", "conv2d", "maxpool2d", "flatten"
 [[nodiscard]] std::string toString(NormPlacement norm);    // "none", "before", "after"
 [[nodiscard]] std::string toString(ActivationKind kind);   // "relu", "sigmoid", "tanh"

@@ -57,6 +57,10 @@ using engine::BatchNorm;
 using engine::BatchNormOptions;
 using engine::BlockKind;
 using engine::BlockSpec;
+using engine::convBlock;
+using engine::denseBlock;
+using engine::flattenBlock;
+using engine::maxPoolBlock;
 using engine::Index;
 using engine::InitOptions;
 using engine::Matrix;
@@ -73,38 +77,6 @@ constexpr double kLossRtol = 1e-5;
 constexpr double kStateRtol = 1e-5;
 constexpr double kStateAtolPerScale = 1e-5;  // times max(1, max|expected|) of the array
 
-BlockSpec dense(int units, ActivationKind activation, NormPlacement norm) {
-    BlockSpec b;
-    b.kind = BlockKind::Dense;
-    b.size = units;
-    b.activation = activation;
-    b.norm = norm;
-    return b;
-}
-
-BlockSpec conv(int filters, int kernel, ActivationKind activation, NormPlacement norm) {
-    BlockSpec b;
-    b.kind = BlockKind::Conv2D;
-    b.size = filters;
-    b.kernel = kernel;
-    b.activation = activation;
-    b.norm = norm;
-    return b;
-}
-
-BlockSpec pool(int kernel) {
-    BlockSpec b;
-    b.kind = BlockKind::MaxPool2D;
-    b.kernel = kernel;
-    return b;
-}
-
-BlockSpec flatten() {
-    BlockSpec b;
-    b.kind = BlockKind::Flatten;
-    return b;
-}
-
 struct GoldenCase {
     std::string file;  // without ".txt"
     NetworkSpec spec;
@@ -117,8 +89,8 @@ struct GoldenCase {
 GoldenCase mlpCase() {
     GoldenCase c;
     c.file = "golden_mlp";
-    c.spec.blocks = {dense(7, ActivationKind::Sigmoid, NormPlacement::Before),
-                     dense(5, ActivationKind::Sigmoid, NormPlacement::Before)};
+    c.spec.blocks = {denseBlock(7, ActivationKind::Sigmoid, NormPlacement::Before),
+                     denseBlock(5, ActivationKind::Sigmoid, NormPlacement::Before)};
     c.input = Shape{12, 1, 1};
     c.optimizer = OptimizerKind::SGD;
     // Linear, BatchNorm1d, Sigmoid, Linear, BatchNorm1d, Sigmoid, Linear
@@ -129,11 +101,11 @@ GoldenCase mlpCase() {
 GoldenCase cnnCase() {
     GoldenCase c;
     c.file = "golden_cnn";
-    c.spec.blocks = {conv(3, 3, ActivationKind::ReLU, NormPlacement::After),
-                     conv(4, 3, ActivationKind::ReLU, NormPlacement::After),
-                     pool(2),
-                     flatten(),
-                     dense(5, ActivationKind::ReLU, NormPlacement::After)};
+    c.spec.blocks = {convBlock(3, 3, ActivationKind::ReLU, NormPlacement::After),
+                     convBlock(4, 3, ActivationKind::ReLU, NormPlacement::After),
+                     maxPoolBlock(2),
+                     flattenBlock(),
+                     denseBlock(5, ActivationKind::ReLU, NormPlacement::After)};
     c.input = Shape{1, 6, 6};
     c.optimizer = OptimizerKind::Adam;
     // Conv2d, ReLU, BatchNorm2d, Conv2d, ReLU, BatchNorm2d, MaxPool2d, Flatten, Linear, ReLU, BatchNorm1d, Linear

@@ -70,38 +70,6 @@ const Dataset& smallMnist() {
 
 // --- network building blocks ------------------------------------------------------------------
 
-BlockSpec dense(int units, std::optional<ActivationKind> activation, NormPlacement norm = NormPlacement::None) {
-    BlockSpec b;
-    b.kind = BlockKind::Dense;
-    b.size = units;
-    b.activation = activation;
-    b.norm = norm;
-    return b;
-}
-
-BlockSpec conv(int filters, int kernel, ActivationKind activation, NormPlacement norm) {
-    BlockSpec b;
-    b.kind = BlockKind::Conv2D;
-    b.size = filters;
-    b.kernel = kernel;
-    b.activation = activation;
-    b.norm = norm;
-    return b;
-}
-
-BlockSpec maxPool(int kernel) {
-    BlockSpec b;
-    b.kind = BlockKind::MaxPool2D;
-    b.kernel = kernel;
-    return b;
-}
-
-BlockSpec flatten() {
-    BlockSpec b;
-    b.kind = BlockKind::Flatten;
-    return b;
-}
-
 constexpr auto kSigmoid = ActivationKind::Sigmoid;
 constexpr auto kRelu = ActivationKind::ReLU;
 constexpr auto kBefore = NormPlacement::Before;
@@ -110,7 +78,7 @@ constexpr auto kAfter = NormPlacement::After;
 // dense 100 sigmoid bn-before ×2, SGD 0.1, batch 60: 20 steps per epoch, cut at 50 steps (mid-epoch).
 TrainOptions mlpOptions() {
     TrainOptions o;
-    o.network.blocks = {dense(100, kSigmoid, kBefore), dense(100, kSigmoid, kBefore)};
+    o.network.blocks = {denseBlock(100, kSigmoid, kBefore), denseBlock(100, kSigmoid, kBefore)};
     o.optimizer.kind = OptimizerKind::SGD;
     o.optimizer.learningRate = 0.1f;
     o.batchSize = 60;
@@ -129,7 +97,7 @@ TrainOptions mlpOptions() {
 // conv 8 3x3 relu bn-after, maxpool 2, flatten, dense 32 relu bn-after; Adam 1e-3, batch 32, 15 steps.
 TrainOptions cnnOptions() {
     TrainOptions o;
-    o.network.blocks = {conv(8, 3, kRelu, kAfter), maxPool(2), flatten(), dense(32, kRelu, kAfter)};
+    o.network.blocks = {convBlock(8, 3, kRelu, kAfter), maxPoolBlock(2), flattenBlock(), denseBlock(32, kRelu, kAfter)};
     o.optimizer.kind = OptimizerKind::Adam;
     o.optimizer.learningRate = 1e-3f;
     o.init.kind = InitKind::He;
@@ -460,7 +428,7 @@ TEST(TrainerValidate, EveryBadSettingThrowsAConfigErrorNamingItsKey) {
          "batch_size"},
         {"a last batch of 1 sample with Batch Normalization only in a conv block",
          [](TrainOptions& o) {
-             o.network.blocks = {conv(4, 3, kRelu, kBefore), flatten(), dense(16, kRelu)};
+             o.network.blocks = {convBlock(4, 3, kRelu, kBefore), flattenBlock(), denseBlock(16, kRelu)};
              o.trainSize = 65;
              o.batchSize = 32;
          },
@@ -488,7 +456,7 @@ TEST(TrainerValidate, MomentumErrorIsAboutTheOptimizerNotBatchNorm) {
 
 TEST(TrainerValidate, ALastBatchOfOneSampleIsAcceptedWithoutBatchNorm) {
     TrainOptions options = mlpOptions();
-    options.network.blocks = {dense(100, kSigmoid), dense(100, kSigmoid)};
+    options.network.blocks = {denseBlock(100, kSigmoid), denseBlock(100, kSigmoid)};
     options.trainSize = 121;
     options.batchSize = 60;
     options.epochs = 1;
@@ -541,7 +509,7 @@ TEST(TrainerValidate, RunThrowsBeforeTheFirstStepAndEmitsNothing) {
 
 TEST(TrainerDivergence, AHugeLearningRateStopsWithTheStepAndTheLayer) {
     TrainOptions options;
-    options.network.blocks = {dense(100, kRelu), dense(100, kRelu)};
+    options.network.blocks = {denseBlock(100, kRelu), denseBlock(100, kRelu)};
     options.init.kind = InitKind::He;
     options.init.scale = 10;
     options.optimizer.kind = OptimizerKind::SGD;
@@ -983,8 +951,8 @@ TEST(TrainerBatchNormProbe, FeaturesAreFixedAndRunningStatisticsFollowTheKerasMo
 
 TEST(TrainerEndToEnd, BatchNormPaperMlpLearnsMnist) {
     TrainOptions options;
-    options.network.blocks = {dense(100, kSigmoid, kBefore), dense(100, kSigmoid, kBefore),
-                              dense(100, kSigmoid, kBefore)};
+    options.network.blocks = {denseBlock(100, kSigmoid, kBefore), denseBlock(100, kSigmoid, kBefore),
+                              denseBlock(100, kSigmoid, kBefore)};
     options.optimizer.kind = OptimizerKind::SGD;
     options.optimizer.learningRate = 0.5f;
     options.batchSize = 60;
@@ -1141,7 +1109,7 @@ TEST(TrainerEvaluate, ChunkSizeDoesNotChangeTheResultMlp) {
     const Dataset& data = mnist();
     const Splits splits = makeSplits(data, 1000, 3000);
     NetworkSpec spec;
-    spec.blocks = {dense(100, kSigmoid, kBefore), dense(100, kSigmoid, kBefore)};
+    spec.blocks = {denseBlock(100, kSigmoid, kBefore), denseBlock(100, kSigmoid, kBefore)};
     Network net(spec, data.inputShape(), data.numClasses, BatchNormOptions{0.9f, 1e-3f}, InitOptions{}, 4);
     OptimizerOptions sgd;
     sgd.learningRate = 0.5f;
@@ -1168,7 +1136,7 @@ TEST(TrainerEvaluate, AnEmptySplitGivesZeros) {
     const Splits splits = makeSplits(data, 0, 100);
     ASSERT_EQ(splits.validation.size(), 0);
     NetworkSpec spec;
-    spec.blocks = {dense(10, kRelu)};
+    spec.blocks = {denseBlock(10, kRelu)};
     Network net(spec, data.inputShape(), data.numClasses, BatchNormOptions{}, InitOptions{}, 1);
     const Evaluation e = evaluate(net, splits.validation, 100);
     EXPECT_EQ(e.accuracy, 0);
