@@ -131,7 +131,7 @@ int train(const QStringList& args) {
 
     RunWriter writer(outDir, config, QFileInfo(dataDir).absoluteFilePath());
     engine::Trainer* trainerPtr = nullptr;
-    CliProgress progress(stderr, isatty(fileno(stderr)) != 0, nullptr);
+    CliProgress progress(stderr, isatty(fileno(stderr)) != 0);
     StopOnInterrupt interrupt(trainerPtr);
     std::vector<engine::MetricsSink*> sinks{&writer, &interrupt};
     if (!quiet) sinks.push_back(&progress);

@@ -15,8 +15,7 @@ std::string duration(double s) {
 }
 }  // namespace
 
-CliProgress::CliProgress(std::FILE* out, bool terminal, std::function<void()> poll)
-    : m_out(out), m_terminal(terminal), m_poll(std::move(poll)) {}
+CliProgress::CliProgress(std::FILE* out, bool terminal) : m_out(out), m_terminal(terminal) {}
 
 void CliProgress::onStart(const engine::RunInfo& info) {
     m_info = info;
@@ -44,7 +43,6 @@ void CliProgress::printLine(const engine::StepRecord& r, bool final) {
 
 void CliProgress::onStep(const engine::StepRecord& r) {
     m_last = r;
-    if (m_poll) m_poll();
     const auto now = std::chrono::steady_clock::now();
     const auto every = m_terminal ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
     if (now - m_lastPrint >= every) {

@@ -13,8 +13,7 @@ namespace bnlab::app {
 
 class CliProgress final : public engine::MetricsSink {
 public:
-    // poll is called at every step (on the training thread); it may request a stop (Ctrl-C).
-    CliProgress(std::FILE* out, bool terminal, std::function<void()> poll);
+    CliProgress(std::FILE* out, bool terminal);
 
     void onStart(const engine::RunInfo& info) override;
     void onStep(const engine::StepRecord& r) override;
@@ -26,7 +25,6 @@ private:
 
     std::FILE* m_out;
     bool m_terminal;
-    std::function<void()> m_poll;
     engine::RunInfo m_info;
     engine::StepRecord m_last;
     double m_lastValAccuracy = -1;

@@ -17,7 +17,6 @@ public:
 
     [[nodiscard]] std::string kind() const override;
     [[nodiscard]] Shape outputShape() const override { return m_inputShape; }
-    [[nodiscard]] bool isActivation() const override { return true; }
     [[nodiscard]] ActivationKind activationKind() const { return m_kind; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;

@@ -40,11 +40,6 @@ BatchSampler::BatchSampler(DataView view, Index batchSize, std::uint64_t seed)
     m_position = m_view.size();  // the first next() starts epoch 1
 }
 
-Index BatchSampler::lastBatchSize() const {
-    const Index r = m_view.size() % m_batchSize;
-    return r == 0 ? std::min(m_batchSize, m_view.size()) : r;
-}
-
 void BatchSampler::shuffle() {
     // Fisher-Yates with the portable generator: the same order on every platform.
     for (std::size_t i = m_order.size() - 1; i > 0; --i) std::swap(m_order[i], m_order[m_random.below(i + 1)]);

@@ -23,7 +23,6 @@ public:
     BatchSampler(DataView view, Index batchSize, std::uint64_t seed);
 
     [[nodiscard]] Index batchesPerEpoch() const { return (m_view.size() + m_batchSize - 1) / m_batchSize; }
-    [[nodiscard]] Index lastBatchSize() const;  // size of the last (possibly partial) batch
     [[nodiscard]] long epoch() const { return m_epoch; }      // epochs started so far, from 1
     [[nodiscard]] Index position() const { return m_position; }  // samples taken in this epoch
 

@@ -46,7 +46,6 @@ public:
     virtual void backwardParameters(const Matrix& gradOutput) { (void)backward(gradOutput); }
 
     [[nodiscard]] virtual std::vector<Param> params() { return {}; }
-    [[nodiscard]] virtual bool isActivation() const { return false; }
 
     // The output of the latest forward call (empty before the first).
     [[nodiscard]] const Matrix& output() const { return m_output; }

@@ -123,10 +123,6 @@ int Network::batchNormLayerCount() const {
     return n;
 }
 
-void Network::setBatchNormOptions(BatchNormOptions bn) {
-    for (BatchNorm* layer : batchNormLayers()) layer->setOptions(bn);
-}
-
 int Network::firstNonFiniteLayer() const {
     for (std::size_t i = 0; i < m_layers.size(); ++i)
         if (!m_layers[i]->output().allFinite()) return int(i);

@@ -55,7 +55,6 @@ public:
     [[nodiscard]] int batchNormLayerCount() const;
     [[nodiscard]] Shape inputShape() const { return m_input; }
     [[nodiscard]] int classes() const { return m_classes; }
-    void setBatchNormOptions(BatchNormOptions bn);
 
     // The first layer whose latest output holds a NaN or an infinity, or −1.
     [[nodiscard]] int firstNonFiniteLayer() const;
