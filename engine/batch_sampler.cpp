@@ -40,6 +40,11 @@ BatchSampler::BatchSampler(DataView view, Index batchSize, std::uint64_t seed)
     m_position = m_view.size();  // the first next() starts epoch 1
 }
 
+void BatchSampler::setBatchSize(Index batchSize) {
+    if (batchSize < 1) throw ConfigError("batch_size: must be at least 1, got " + std::to_string(batchSize));
+    m_batchSize = batchSize;
+}
+
 void BatchSampler::shuffle() {
     // Fisher-Yates with the portable generator: the same order on every platform.
     for (std::size_t i = m_order.size() - 1; i > 0; --i) std::swap(m_order[i], m_order[m_random.below(i + 1)]);

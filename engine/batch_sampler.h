@@ -22,6 +22,9 @@ class BatchSampler final {
 public:
     BatchSampler(DataView view, Index batchSize, std::uint64_t seed);
 
+    [[nodiscard]] Index batchSize() const { return m_batchSize; }
+    // Takes effect from the next batch; the current epoch goes on from where it is.
+    void setBatchSize(Index batchSize);
     [[nodiscard]] Index batchesPerEpoch() const { return (m_view.size() + m_batchSize - 1) / m_batchSize; }
     [[nodiscard]] long epoch() const { return m_epoch; }      // epochs started so far, from 1
     [[nodiscard]] Index position() const { return m_position; }  // samples taken in this epoch

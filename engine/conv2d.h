@@ -27,6 +27,7 @@ public:
     [[nodiscard]] const Matrix& weightGrad() const { return m_weightGrad; }
     [[nodiscard]] const Matrix& biasGrad() const { return m_biasGrad; }
     [[nodiscard]] int kernel() const { return m_kernel; }
+    [[nodiscard]] int padding() const { return m_padding; }
     [[nodiscard]] bool hasBias() const { return m_useBias; }
 
 private:

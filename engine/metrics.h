@@ -63,6 +63,21 @@ struct RunInfo {
     int threads = 0;
 };
 
+// A setting changed while the run was going (the window's mid-run changes): applied after `step` steps, i.e.
+// from step `step` + 1 on; the charts mark it at `step`.
+struct ChangeRecord {
+    long step = 0;
+    double epoch = 0;
+    std::int64_t samples = 0;
+    double seconds = 0;
+    std::string key;          // as bnlab-cli's --set spells it: "learning_rate", "bn_momentum", "batch_size", "block.2.norm"
+    std::string value;        // the new value as text: "0.5", "128", "none", "before"
+    std::string description;  // for people: "learning rate 0.1 → 0.5", "bn2 removed: ... folded into dense2 ..."
+    bool applied = true;      // false: refused; description says why and nothing changed
+    bool structural = false;  // the layers changed: `info` holds the new layers, blocks and parameters
+    RunInfo info;             // the run's description after the change (also for the total steps)
+};
+
 // Receives the records of a run, on the training thread. Implementations copy what they keep.
 class MetricsSink {
 public:
@@ -71,6 +86,7 @@ public:
     virtual void onStep(const StepRecord&) {}
     virtual void onEval(const EvalRecord&) {}
     virtual void onProbe(const ProbeSnapshot&) {}
+    virtual void onChange(const ChangeRecord&) {}
     virtual void onFinish(const RunSummary&) {}
     // The run is about to wait (paused): a sink that batches records should hand them over now.
     virtual void onPause() {}

@@ -15,7 +15,6 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
     if (classes < 2) throw ConfigError("network: the data must have at least 2 classes, got " + std::to_string(classes));
     Random random(Random::derive(seed, 1));
     int counts[4] = {0, 0, 0, 0};  // per BlockKind, for names
-    int bnCount = 0;
     int activationCounts[3] = {0, 0, 0};  // per ActivationKind, for names
     Shape shape = input;
 
@@ -23,6 +22,7 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
         BlockInfo info;
         info.name = name;
         info.first = int(m_layers.size());
+        std::string normName;
         if (b.kind == BlockKind::Dense) {
             auto dense = std::make_unique<Dense>(shape, b.size);
             initWeights(dense->weight(), shape.size(), b.size, init, random);
@@ -38,7 +38,8 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
         shape = m_layers.back()->outputShape();
         auto addNorm = [&] {
             info.norm = int(m_layers.size());
-            add(std::make_unique<BatchNorm>(shape, bn), "bn" + std::to_string(++bnCount));
+            add(std::make_unique<BatchNorm>(shape, bn), "bn" + std::to_string(++m_normCount));
+            normName = m_layerNames.back();
         };
         if (b.norm == NormPlacement::Before) addNorm();
         info.preActivation = int(m_layers.size()) - 1;
@@ -52,6 +53,7 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
         if (b.norm == NormPlacement::After) addNorm();
         info.last = int(m_layers.size()) - 1;
         m_blocks.push_back(info);
+        m_normNames.push_back(normName);
     };
 
     for (const BlockSpec& b : spec.blocks) {
@@ -68,6 +70,7 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
         else add(std::make_unique<Flatten>(shape), blockName);
         shape = m_layers.back()->outputShape();
         m_blocks.push_back(info);
+        m_normNames.emplace_back();
     }
     BlockSpec output;
     output.kind = BlockKind::Dense;
@@ -127,6 +130,187 @@ int Network::firstNonFiniteLayer() const {
     for (std::size_t i = 0; i < m_layers.size(); ++i)
         if (!m_layers[i]->output().allFinite()) return int(i);
     return -1;
+}
+
+}  // namespace bnlab::engine
+
+namespace bnlab::engine {
+namespace {
+
+// The inference-mode map of a BN layer per feature: y = scale·x + shift (double, for the fold arithmetic).
+struct Affine {
+    Eigen::ArrayXd scale, shift;
+};
+
+Affine inferenceAffine(BatchNorm& bn) {
+    const double eps = bn.options().epsilon;
+    Affine a;
+    a.scale = bn.gamma().row(0).transpose().cast<double>().array() /
+              (bn.runningVar().cast<double>().array() + eps).sqrt();
+    a.shift = bn.beta().row(0).transpose().cast<double>().array() - a.scale * bn.runningMean().cast<double>().array();
+    return a;
+}
+
+// Weight (rows = outputs) and bias of a Dense or Conv2D layer, or nullptrs.
+struct LinearParams {
+    Matrix* weight = nullptr;
+    Matrix* bias = nullptr;
+};
+
+LinearParams linearParams(Layer& layer) {
+    if (auto* d = dynamic_cast<Dense*>(&layer)) return {&d->weight(), &d->bias()};
+    if (auto* c = dynamic_cast<Conv2D*>(&layer)) return {&c->weight(), &c->bias()};
+    return {};
+}
+
+}  // namespace
+
+void Network::checkBlock(int block, const char* what) const {
+    if (block < 0 || block >= int(m_blocks.size()) - 1 || m_blocks[std::size_t(block)].linear < 0)
+        throw ConfigError(std::string(what) + ": block " + std::to_string(block + 1) +
+                          " is not a hidden dense or conv block of this network");
+}
+
+NormPlacement Network::normPlacement(int block) const {
+    const BlockInfo& b = m_blocks.at(std::size_t(block));
+    if (b.norm < 0) return NormPlacement::None;
+    return b.activation >= 0 && b.norm > b.activation ? NormPlacement::After : NormPlacement::Before;
+}
+
+void Network::shiftIndices(int from, int delta) {
+    for (BlockInfo& b : m_blocks)
+        for (int* f : {&b.linear, &b.norm, &b.activation, &b.first, &b.last, &b.preActivation, &b.postActivation})
+            if (*f >= from) *f += delta;
+}
+
+std::string Network::removeBatchNorm(int block) {
+    checkBlock(block, "remove Batch Normalization");
+    BlockInfo& info = m_blocks[std::size_t(block)];
+    if (info.norm < 0) throw ConfigError("remove Batch Normalization: block " + info.name + " has none");
+    const int p = info.norm;
+    auto& bn = static_cast<BatchNorm&>(*m_layers[std::size_t(p)]);
+    const std::string bnName = m_layerNames[std::size_t(p)];
+    const Affine a = inferenceAffine(bn);
+    std::string target;
+
+    if (normPlacement(block) == NormPlacement::Before || info.activation < 0) {
+        // Linear → BN: fold into the linear layer's rows (one row per output feature or filter).
+        LinearParams lin = linearParams(*m_layers[std::size_t(info.linear)]);
+        Matrix& w = *lin.weight;
+        Matrix& b = *lin.bias;
+        for (Index f = 0; f < w.rows(); ++f) {
+            w.row(f) = (w.row(f).cast<double>() * a.scale[f]).cast<float>();
+            b(0, f) = float(a.scale[f] * double(b(0, f)) + a.shift[f]);
+        }
+        target = m_layerNames[std::size_t(info.linear)];
+    } else {
+        // Activation → BN → [MaxPool2D | Flatten]* → Dense/Conv2D: fold into the next linear layer's columns.
+        int q = p + 1;
+        for (; q < int(m_layers.size()); ++q) {
+            const std::string kind = m_layers[std::size_t(q)]->kind();
+            if (kind == "flatten") continue;
+            if (kind == "maxpool2d") {
+                if ((a.scale < 0).any())
+                    throw ConfigError("remove Batch Normalization: " + bnName + " is followed by max-pooling and some "
+                                      "of its scales γ/√(running var + ε) are negative, so it cannot be folded exactly "
+                                      "into " + m_layerNames[std::size_t(p - 1)] + " or the next layer");
+                continue;
+            }
+            break;
+        }
+        Layer* next = q < int(m_layers.size()) ? m_layers[std::size_t(q)].get() : nullptr;
+        LinearParams lin = next ? linearParams(*next) : LinearParams{};
+        if (!lin.weight)
+            throw ConfigError("remove Batch Normalization: " + bnName + " sits after the activation and no Dense or "
+                              "Conv2D layer follows it, so it cannot be folded exactly");
+        if (auto* conv = dynamic_cast<Conv2D*>(next); conv && conv->padding() > 0)
+            throw ConfigError("remove Batch Normalization: " + bnName + " sits after the activation and the next layer, " +
+                              m_layerNames[std::size_t(q)] + ", pads its input with zeros, which the fold cannot shift; "
+                              "it cannot be folded exactly");
+        Matrix& w = *lin.weight;
+        Matrix& b = *lin.bias;
+        // Column j of the next layer's weight reads channel j / (columns per channel) of the BN output
+        // (NCHW layout for a Dense input; C·kh·kw patch rows for a Conv2D).
+        const Index perChannel = w.cols() / a.scale.size();
+        Eigen::ArrayXd scale(w.cols()), shift(w.cols());
+        for (Index j = 0; j < w.cols(); ++j) {
+            scale[j] = a.scale[j / perChannel];
+            shift[j] = a.shift[j / perChannel];
+        }
+        for (Index o = 0; o < w.rows(); ++o) {
+            const Eigen::ArrayXd row = w.row(o).transpose().cast<double>().array();
+            // For a Conv2D without padding every patch element sees a shifted value, so the bias gains Σ_k w·shift.
+            b(0, o) = float(double(b(0, o)) + (row * shift).sum());
+            w.row(o) = (row * scale).cast<float>().matrix().transpose();
+        }
+        target = m_layerNames[std::size_t(q)];
+    }
+
+    m_layers.erase(m_layers.begin() + p);
+    m_layerNames.erase(m_layerNames.begin() + p);
+    info.norm = -1;
+    if (info.preActivation == p) info.preActivation = p - 1;
+    if (info.postActivation == p) info.postActivation = p - 1;
+    if (info.last == p) info.last = p - 1;
+    shiftIndices(p + 1, -1);
+    return bnName + " removed: its inference-mode scale and shift (running statistics, γ, β) were folded into " +
+           target + ", so the network computes the same function in inference mode";
+}
+
+std::string Network::insertBatchNorm(int block, NormPlacement placement, const Matrix& batch, BatchNormOptions options) {
+    checkBlock(block, "add Batch Normalization");
+    if (placement == NormPlacement::None) throw ConfigError("add Batch Normalization: the placement must be before or after");
+    BlockInfo& info = m_blocks[std::size_t(block)];
+    if (info.norm >= 0) throw ConfigError("add Batch Normalization: block " + info.name + " already has it");
+    if (batch.rows() < 2)
+        throw ConfigError("add Batch Normalization: the batch statistics need at least 2 samples, got " +
+                          std::to_string(batch.rows()));
+    const int p = placement == NormPlacement::Before ? info.linear + 1 : info.postActivation + 1;
+
+    // The input the new layer will see: the batch through layers [0, p) with batch statistics, leaving every
+    // running statistic as it was (as the probes do).
+    std::vector<std::pair<Vector, Vector>> saved;
+    std::vector<BatchNorm*> bns = batchNormLayers();
+    for (BatchNorm* bn : bns) saved.emplace_back(bn->runningMean(), bn->runningVar());
+    const Matrix* h = &batch;
+    for (int i = 0; i < p; ++i) h = &m_layers[std::size_t(i)]->forward(*h, Mode::Train);
+    for (std::size_t i = 0; i < bns.size(); ++i) {
+        bns[i]->runningMean() = saved[i].first;
+        bns[i]->runningVar() = saved[i].second;
+    }
+
+    const Shape shape = m_layers[std::size_t(p - 1)]->outputShape();
+    const Index s = Index(shape.h) * shape.w;
+    Eigen::ArrayXd sum = Eigen::ArrayXd::Zero(shape.c), sq = Eigen::ArrayXd::Zero(shape.c);
+    for (Index n = 0; n < h->rows(); ++n)
+        for (Index c = 0; c < shape.c; ++c) sum[c] += h->row(n).segment(c * s, s).cast<double>().sum();
+    const double m = double(h->rows() * s);
+    const Eigen::ArrayXd mean = sum / m;
+    for (Index n = 0; n < h->rows(); ++n)
+        for (Index c = 0; c < shape.c; ++c)
+            sq[c] += (h->row(n).segment(c * s, s).cast<double>().array() - mean[c]).square().sum();
+    const Eigen::ArrayXd var = sq / m;
+
+    auto bn = std::make_unique<BatchNorm>(shape, options);
+    bn->gamma() = (var + double(options.epsilon)).sqrt().cast<float>().matrix().transpose();
+    bn->beta() = mean.cast<float>().matrix().transpose();
+    bn->runningMean() = mean.cast<float>().matrix();
+    bn->runningVar() = var.cast<float>().matrix();
+
+    std::string& name = m_normNames[std::size_t(block)];
+    if (name.empty()) name = "bn" + std::to_string(++m_normCount);
+    m_layers.insert(m_layers.begin() + p, std::move(bn));
+    m_layerNames.insert(m_layerNames.begin() + p, name);
+    shiftIndices(p, +1);
+    info.norm = p;
+    if (placement == NormPlacement::Before) {  // as the constructor: BN after a missing activation is not "pre"
+        info.preActivation = p;
+        if (info.activation < 0) info.postActivation = p;
+    }
+    info.last = std::max(info.last, p);
+    return name + " added " + (placement == NormPlacement::Before ? "before" : "after") + " the activation of " +
+           info.name + ", with γ, β and running statistics set from the current batch so that the network computes "
+           "the same function at this moment";
 }
 
 }  // namespace bnlab::engine

@@ -59,14 +59,40 @@ public:
     // The first layer whose latest output holds a NaN or an infinity, or −1.
     [[nodiscard]] int firstNonFiniteLayer() const;
 
+    // Batch Normalization switched on or off in a trained network (the window's mid-run BN toggle).
+    // `block` indexes blocks(): the spec's blocks in order, then the output block (which never has BN).
+    //
+    // removeBatchNorm folds the block's BN layer, in its inference form y = s·(x − running_mean) + β with
+    // s = γ/√(running_var + ε), into an adjacent linear layer, so that the network computes the same function in
+    // Eval mode (up to float rounding; this is how inference engines deploy BN):
+    //   BN before the activation: into the preceding Dense/Conv2D, W ← s·W (per output), b ← s·(b − μ) + β;
+    //   BN after the activation: into the next Dense/Conv2D, through Flatten and (when every s ≥ 0, so that the
+    //   max commutes with the scaling) MaxPool2D; a next Conv2D must have no padding (padded zeros would not be
+    //   shifted). When no exact fold exists it throws ConfigError saying why and changes nothing.
+    // Returns a sentence saying what was done.
+    std::string removeBatchNorm(int block);
+
+    // Inserts a BN layer into the block (placement Before or After its activation) whose statistics are those of
+    // `batch` at that point (forwarded in Train mode; the running statistics of other BN layers are left as they
+    // were): γ = √(σ² + ε), β = μ, running mean = μ, running variance = σ² (biased). The new layer is then the
+    // identity on that batch in training mode and in inference mode, so the function is unchanged at that moment.
+    // `batch` needs at least 2 samples. Returns a sentence saying what was done.
+    std::string insertBatchNorm(int block, NormPlacement placement, const Matrix& batch, BatchNormOptions options);
+
+    [[nodiscard]] NormPlacement normPlacement(int block) const;
+
 private:
     void add(std::unique_ptr<Layer> layer, std::string name);
+    void shiftIndices(int from, int delta);  // every layer index ≥ from in m_blocks moves by delta
+    void checkBlock(int block, const char* what) const;
 
     Shape m_input;
     int m_classes;
     std::vector<std::unique_ptr<Layer>> m_layers;
     std::vector<std::string> m_layerNames;
     std::vector<BlockInfo> m_blocks;
+    std::vector<std::string> m_normNames;  // per block: the name its BN layer has or had ("bn2"), or empty
+    int m_normCount = 0;                   // BN names handed out so far
 };
 
 }  // namespace bnlab::engine

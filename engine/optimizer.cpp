@@ -2,6 +2,7 @@
 
 #include "error.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace bnlab::engine {
@@ -17,18 +18,42 @@ void Optimizer::bind(std::vector<Param> params) {
         if (m_options.kind == OptimizerKind::Adam) m_state2.push_back(Matrix::Zero(p.value->rows(), p.value->cols()));
     }
     m_updateNorm.assign(m_params.size(), 0.0);
+    m_paramSteps.assign(m_params.size(), 0);
     m_step = 0;
+}
+
+void Optimizer::rebind(std::vector<Param> params, const std::vector<std::string>& fresh) {
+    std::vector<Matrix> state1, state2;
+    std::vector<long> steps;
+    for (const Param& p : params) {
+        if (p.value->rows() != p.grad->rows() || p.value->cols() != p.grad->cols())
+            throw Error("optimizer: parameter '" + p.name + "' and its gradient differ in shape");
+        std::size_t old = m_params.size();
+        if (std::find(fresh.begin(), fresh.end(), p.name) == fresh.end())
+            for (std::size_t i = 0; i < m_params.size(); ++i)
+                if (m_params[i].name == p.name && m_state1[i].rows() == p.value->rows() &&
+                    m_state1[i].cols() == p.value->cols())
+                    old = i;
+        const bool keep = old < m_params.size();
+        state1.push_back(keep ? std::move(m_state1[old]) : Matrix::Zero(p.value->rows(), p.value->cols()));
+        if (m_options.kind == OptimizerKind::Adam)
+            state2.push_back(keep ? std::move(m_state2[old]) : Matrix::Zero(p.value->rows(), p.value->cols()));
+        steps.push_back(keep ? m_paramSteps[old] : 0);
+    }
+    m_params = std::move(params);
+    m_state1 = std::move(state1);
+    m_state2 = std::move(state2);
+    m_paramSteps = std::move(steps);
+    m_updateNorm.assign(m_params.size(), 0.0);
 }
 
 void Optimizer::step() {
     ++m_step;
     const OptimizerOptions& o = m_options;
     const float lr = o.learningRate;
-    // Adam's bias corrections, in double as the step count grows.
-    const double c1 = 1.0 - std::pow(double(o.beta1), double(m_step));
-    const double c2 = 1.0 - std::pow(double(o.beta2), double(m_step));
 
     for (std::size_t i = 0; i < m_params.size(); ++i) {
+        const long t = ++m_paramSteps[i];
         Matrix& w = *m_params[i].value;
         const float decay = m_params[i].decay ? o.weightDecay : 0.0f;
         auto g = m_params[i].grad->array() + decay * w.array();  // g' = g + λw (an expression, no copy)
@@ -37,7 +62,7 @@ void Optimizer::step() {
             if (o.momentum > 0) {
                 Matrix& v = m_state1[i];
                 // PyTorch: on the first step the buffer is the gradient itself, v ← g'.
-                if (m_step == 1) v = g.matrix();
+                if (t == 1) v = g.matrix();
                 else v.array() = o.momentum * v.array() + g;
                 if (m_recordUpdates) updateSq = double(lr) * lr * v.squaredNorm();
                 w.array() -= lr * v.array();
@@ -46,6 +71,9 @@ void Optimizer::step() {
                 w.array() -= lr * g;
             }
         } else {
+            // Adam's bias corrections, in double as the step count grows.
+            const double c1 = 1.0 - std::pow(double(o.beta1), double(t));
+            const double c2 = 1.0 - std::pow(double(o.beta2), double(t));
             Matrix& m = m_state1[i];
             Matrix& v = m_state2[i];
             m.array() = o.beta1 * m.array() + (1 - o.beta1) * g;

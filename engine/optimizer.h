@@ -31,6 +31,10 @@ public:
 
     // Binds the parameters; state (velocity, moments) is created zeroed. Call once before step().
     void bind(std::vector<Param> params);
+    // Binds a changed parameter list (a layer added or removed mid-run): a parameter whose name was bound
+    // before keeps its state and step count unless it is in `fresh`; the others start as in bind(). Adam's bias
+    // correction counts steps per parameter, so a new parameter starts as on a first step.
+    void rebind(std::vector<Param> params, const std::vector<std::string>& fresh = {});
     void step();
 
     [[nodiscard]] const OptimizerOptions& options() const { return m_options; }
@@ -46,6 +50,7 @@ private:
     OptimizerOptions m_options;
     std::vector<Param> m_params;
     std::vector<Matrix> m_state1, m_state2;  // SGD velocity / Adam first and second moments
+    std::vector<long> m_paramSteps;          // steps taken by each parameter
     std::vector<double> m_updateNorm;
     long m_step = 0;
     bool m_recordUpdates = false;

@@ -7,7 +7,9 @@
 
 #include <charconv>
 #include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace bnlab::engine {
 namespace {
@@ -133,11 +135,54 @@ void Trainer::stepWhilePaused(int steps) {
     m_pauseCv.notify_all();
 }
 
-bool Trainer::waitWhilePaused() {
+void Trainer::requestChange(const LiveChange& c) {
+    switch (c.kind) {
+        case LiveChange::Kind::LearningRate:
+            require(finitePositive(c.value), "learning_rate: must be a positive finite number, got " + num(c.value));
+            break;
+        case LiveChange::Kind::BatchNormMomentum:
+            require(inUnitInterval(c.value),
+                    "bn_momentum: must be in [0, 1) (Keras convention: the weight kept on the running value), got " +
+                        num(c.value));
+            break;
+        case LiveChange::Kind::BatchSize:
+            require(std::isfinite(c.value) && c.value >= 1 && c.value == std::floor(c.value) && c.value <= 1e9,
+                    "batch_size: must be a whole number of at least 1, got " + num(c.value));
+            break;
+        case LiveChange::Kind::Norm:
+            require(c.block >= 0 && c.block < int(m_options.network.blocks.size()) &&
+                        m_options.network.blocks[std::size_t(c.block)].isLinear(),
+                    "norm: block " + std::to_string(c.block + 1) + " is not a dense or conv block of this network");
+            break;
+    }
+    {
+        std::lock_guard lock(m_pauseMutex);
+        m_changes.push_back(c);
+    }
+    m_pauseCv.notify_all();
+}
+
+std::vector<LiveChange> Trainer::takeChanges() {
+    std::lock_guard lock(m_pauseMutex);
+    return std::exchange(m_changes, {});
+}
+
+bool Trainer::waitWhilePaused(const std::function<void(const LiveChange&)>& apply) {
+    for (const LiveChange& c : takeChanges()) apply(c);
     if (m_paused.load()) {
         m_sink.onPause();
         std::unique_lock lock(m_pauseMutex);
-        m_pauseCv.wait(lock, [&] { return !m_paused.load() || m_stop.load() || m_stepBudget > 0; });
+        for (;;) {
+            m_pauseCv.wait(lock, [&] {
+                return !m_paused.load() || m_stop.load() || m_stepBudget > 0 || !m_changes.empty();
+            });
+            if (m_changes.empty()) break;
+            std::vector<LiveChange> changes = std::exchange(m_changes, {});
+            lock.unlock();
+            for (const LiveChange& c : changes) apply(c);
+            m_sink.onPause();  // hand the change records over while still paused
+            lock.lock();
+        }
         if (m_paused.load() && m_stepBudget > 0) --m_stepBudget;  // one single step while paused
     }
     return !m_stop.load();
@@ -183,13 +228,13 @@ RunSummary Trainer::run() {
 }
 
 RunSummary Trainer::runInArena() {
-    const TrainOptions& o = m_options;
+    TrainOptions& o = m_options;  // live changes update it (on this thread)
     const auto t0 = Clock::now();
     const Splits splits = makeSplits(m_data, o.validationSize, o.trainSize);
     Network net(o.network, m_data.inputShape(), m_data.numClasses, o.batchNorm, o.init, o.seed);
     Optimizer optimizer(o.optimizer);
     optimizer.bind(net.optimizerParams());
-    const std::vector<NamedParam> params = net.params();
+    std::vector<NamedParam> params = net.params();
     BatchSampler sampler(splits.train, o.batchSize, Random::derive(o.seed, 2));
 
     // The fixed probe batch: drawn once from the validation split (the training split if there is none).
@@ -208,10 +253,16 @@ RunSummary Trainer::runInArena() {
     }
 
     RunInfo info;
-    for (std::size_t i = 0; i < net.layers().size(); ++i) info.layers.push_back(net.layerName(int(i)));
-    for (const BlockInfo& b : net.blocks())
-        if (b.linear >= 0) info.blocks.push_back(b.name);
-    for (const NamedParam& p : params) info.params.push_back(p.name);
+    auto describeNetwork = [&] {
+        info.layers.clear();
+        info.blocks.clear();
+        info.params.clear();
+        for (std::size_t i = 0; i < net.layers().size(); ++i) info.layers.push_back(net.layerName(int(i)));
+        for (const BlockInfo& b : net.blocks())
+            if (b.linear >= 0) info.blocks.push_back(b.name);
+        for (const NamedParam& p : params) info.params.push_back(p.name);
+    };
+    describeNetwork();
     info.trainSamples = splits.train.size();
     info.validationSamples = splits.validation.size();
     info.testSamples = splits.test.size();
@@ -240,8 +291,108 @@ RunSummary Trainer::runInArena() {
         return e;
     };
 
+    // The live changes (see requestChange), applied between steps on this thread.
+    auto anyBatchNorm = [&] { return net.batchNormLayerCount() > 0; };
+    auto checkBatchSize = [&](Index bs) {
+        const Index n = splits.train.size();
+        require(bs <= n, "batch_size: " + std::to_string(bs) + " is larger than the training split (" +
+                             std::to_string(n) + " images)");
+        require(bs >= 2, "batch_size: Batch Normalization in training mode needs at least 2 samples per batch");
+        const Index rest = sampler.epoch() >= 1 ? n - sampler.position() : 0;  // still to come in this epoch
+        require(n % bs != 1 && (rest == 0 || rest % bs != 1),
+                "batch_size: with batches of " + std::to_string(bs) + ", a batch of 1 sample would come (" +
+                    std::to_string(n % bs == 1 ? n : rest) + " images to split), which Batch Normalization cannot "
+                    "normalise; choose a batch size one larger or smaller");
+    };
+    auto plannedSteps = [&] {
+        const Index n = splits.train.size(), bs = sampler.batchSize();
+        const long perEpoch = long((n + bs - 1) / bs);
+        const long thisEpoch = sampler.epoch() >= 1 ? long((n - sampler.position() + bs - 1) / bs) : 0;
+        const long later = long(o.epochs) - std::max<long>(sampler.epoch(), 0);
+        const long total = step + thisEpoch + later * perEpoch;
+        summary.reason = o.maxSteps > 0 && total > o.maxSteps ? StopReason::MaxSteps : StopReason::Completed;
+        return o.maxSteps > 0 ? std::min(total, o.maxSteps) : total;
+    };
+    auto applyChange = [&](const LiveChange& c) {
+        ChangeRecord r{step, epochsDone(), samples, secondsSince(t0), "", "", "", true, false, {}};
+        try {
+            switch (c.kind) {
+                case LiveChange::Kind::LearningRate: {
+                    const float lr = float(c.value);
+                    r.key = "learning_rate";
+                    r.value = num(lr);
+                    r.description = "learning rate " + num(o.optimizer.learningRate) + " → " + r.value;
+                    optimizer.setLearningRate(lr);
+                    o.optimizer.learningRate = lr;
+                    break;
+                }
+                case LiveChange::Kind::BatchNormMomentum: {
+                    const float k = float(c.value);
+                    r.key = "bn_momentum";
+                    r.value = num(k);
+                    r.description = "BN momentum " + num(o.batchNorm.momentum) + " → " + r.value + " (PyTorch: " +
+                                    num(1 - double(o.batchNorm.momentum)) + " → " + num(1 - double(k)) + ")";
+                    o.batchNorm.momentum = k;
+                    for (BatchNorm* bn : net.batchNormLayers()) bn->setOptions(o.batchNorm);
+                    break;
+                }
+                case LiveChange::Kind::BatchSize: {
+                    const Index bs = Index(c.value);
+                    r.key = "batch_size";
+                    r.value = std::to_string(bs);
+                    if (anyBatchNorm()) checkBatchSize(bs);
+                    else require(bs <= splits.train.size(), "batch_size: " + r.value + " is larger than the training split");
+                    r.description = "batch size " + std::to_string(o.batchSize) + " → " + r.value;
+                    sampler.setBatchSize(bs);
+                    o.batchSize = int(bs);
+                    info.stepsPerEpoch = sampler.batchesPerEpoch();
+                    info.totalSteps = plannedSteps();
+                    break;
+                }
+                case LiveChange::Kind::Norm: {
+                    int ordinal = 0;  // block.N counts the dense and conv blocks from 1
+                    for (int i = 0; i <= c.block; ++i) ordinal += o.network.blocks[std::size_t(i)].isLinear();
+                    r.key = "block." + std::to_string(ordinal) + ".norm";
+                    r.value = toString(c.norm);
+                    const NormPlacement current = net.normPlacement(c.block);
+                    require(current != c.norm, r.key + ": block " + net.blocks()[std::size_t(c.block)].name +
+                                                   " already has BN " + toString(c.norm));
+                    if (c.norm != NormPlacement::None) checkBatchSize(sampler.batchSize());
+                    // The current batch: the latest training batch (the first one before any step).
+                    Matrix first;
+                    const Matrix* batch = &x;
+                    if (x.rows() < 2) {
+                        std::vector<std::uint8_t> unused;
+                        gatherRange(splits.train, 0, std::min<Index>(splits.train.size(), sampler.batchSize()), first, unused);
+                        batch = &first;
+                    }
+                    std::string text;
+                    if (current != NormPlacement::None) text = net.removeBatchNorm(c.block);
+                    std::vector<std::string> fresh;
+                    if (c.norm != NormPlacement::None) {
+                        text += (text.empty() ? "" : "; ") + net.insertBatchNorm(c.block, c.norm, *batch, o.batchNorm);
+                        const std::string bn = net.layerName(net.blocks()[std::size_t(c.block)].norm);
+                        fresh = {bn + ".gamma", bn + ".beta"};
+                    }
+                    params = net.params();
+                    optimizer.rebind(net.optimizerParams(), fresh);
+                    o.network.blocks[std::size_t(c.block)].norm = c.norm;
+                    describeNetwork();
+                    r.description = text;
+                    r.structural = true;
+                    break;
+                }
+            }
+        } catch (const ConfigError& e) {
+            r.applied = false;
+            r.description = e.what();
+        }
+        r.info = info;
+        m_sink.onChange(r);
+    };
+
     while (step < info.totalSteps) {
-        if (!waitWhilePaused()) {
+        if (!waitWhilePaused(applyChange)) {
             summary.reason = StopReason::Stopped;
             summary.message = "stopped by request after step " + std::to_string(step);
             break;

@@ -13,7 +13,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <vector>
 
 namespace bnlab::engine {
 
@@ -33,6 +35,20 @@ struct TrainOptions {
     int evalInterval = 0;          // steps between validation evaluations; 0 = at epoch ends only
     int evalBatchSize = 500;       // evaluation runs in chunks of this many samples
     int threads = 0;               // 0 = all cores
+};
+
+// A change to a run while it trains (the window's mid-run controls), applied between two steps.
+struct LiveChange {
+    enum class Kind { LearningRate, BatchNormMomentum, BatchSize, Norm };
+    Kind kind = Kind::LearningRate;
+    double value = 0;  // LearningRate, BatchNormMomentum (Keras convention), BatchSize
+    int block = -1;    // Norm: an index into TrainOptions::network.blocks (a dense or conv block)
+    NormPlacement norm = NormPlacement::None;  // Norm: the new placement (None folds BN away; see Network)
+
+    static LiveChange learningRate(double lr) { return {Kind::LearningRate, lr, -1, NormPlacement::None}; }
+    static LiveChange batchNormMomentum(double k) { return {Kind::BatchNormMomentum, k, -1, NormPlacement::None}; }
+    static LiveChange batchSize(int n) { return {Kind::BatchSize, double(n), -1, NormPlacement::None}; }
+    static LiveChange normPlacement(int block, NormPlacement p) { return {Kind::Norm, 0, block, p}; }
 };
 
 // Checks every setting and its consistency with the data; throws ConfigError naming the key
@@ -70,12 +86,19 @@ public:
     void requestStop();         // any thread; the run ends after the current step
     void setPaused(bool paused);  // any thread
     void stepWhilePaused(int steps = 1);  // any thread: while paused, let this many more steps run
+    // Any thread: applies the change before the next step (at once while paused) and reports it to the sink
+    // with onChange, applied or refused with the reason (e.g. a batch size that would leave a batch of one
+    // sample for BN, a BN that cannot be folded exactly). Throws ConfigError at once for a value that is
+    // never valid (NaN learning rate, momentum outside [0, 1), batch size 0, a block that is not dense/conv).
+    void requestChange(const LiveChange& change);
     [[nodiscard]] bool isPaused() const { return m_paused.load(); }
     [[nodiscard]] const TrainOptions& options() const { return m_options; }
 
 private:
     RunSummary runInArena();
-    bool waitWhilePaused();  // false when a stop was requested
+    // Applies pending changes; while paused, waits (applying changes as they come). False when a stop was requested.
+    bool waitWhilePaused(const std::function<void(const LiveChange&)>& apply);
+    std::vector<LiveChange> takeChanges();
 
     const Dataset& m_data;
     TrainOptions m_options;
@@ -83,6 +106,7 @@ private:
     std::atomic<bool> m_stop{false};
     std::atomic<bool> m_paused{false};
     int m_stepBudget = 0;  // guarded by m_pauseMutex
+    std::vector<LiveChange> m_changes;  // guarded by m_pauseMutex
     std::mutex m_pauseMutex;
     std::condition_variable m_pauseCv;
 };

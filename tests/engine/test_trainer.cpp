@@ -9,6 +9,7 @@
 #include "parallel.h"
 #include "probes.h"
 #include "recording_sink.h"
+#include "test_data.h"
 #include "softmax_cross_entropy.h"
 #include "trainer.h"
 
@@ -27,10 +28,6 @@
 #include <thread>
 #include <vector>
 
-#ifndef BNLAB_TEST_DATASETS
-#error "BNLAB_TEST_DATASETS must be defined as the path of the repository's datasets/ folder"
-#endif
-
 using namespace bnlab::engine;
 using bnlab::ConfigError;
 using bnlab::test::RecordingSink;
@@ -38,35 +35,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The bundled MNIST, loaded once for the whole file (about 0.3 s).
-const Dataset& mnist() {
-    static const Dataset data = loadDataset(std::string(BNLAB_TEST_DATASETS) + "/mnist");
-    return data;
-}
-
-// The first 10000 training images (the validation split is carved from their end) and the first 1000 test
-// images. Every completed run evaluates the whole test split, which with the full 10000 test images would
-// dominate the time of these short runs. The end-to-end tests use the full dataset.
-const Dataset& smallMnist() {
-    static const Dataset data = [] {
-        const Dataset& full = mnist();
-        auto take = [](const ImageSet& set, Index n) {
-            ImageSet out;
-            out.shape = set.shape;
-            out.pixels.assign(set.pixels.begin(), set.pixels.begin() + std::ptrdiff_t(n * set.shape.size()));
-            out.labels.assign(set.labels.begin(), set.labels.begin() + std::ptrdiff_t(n));
-            return out;
-        };
-        Dataset small;
-        small.name = full.name + "-small";
-        small.folder = full.folder;
-        small.numClasses = full.numClasses;
-        small.train = take(full.train, 10000);
-        small.test = take(full.test, 1000);
-        return small;
-    }();
-    return data;
-}
+using bnlab::test::mnist;
+using bnlab::test::smallMnist;
 
 // --- network building blocks ------------------------------------------------------------------
 
