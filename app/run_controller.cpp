@@ -2,6 +2,7 @@
 
 #include "cli_progress.h"
 #include "dataset.h"
+#include "error.h"
 #include "run_writer.h"
 #include "trainer.h"
 
@@ -32,6 +33,12 @@ void TrainingWorker::step() {
     else ++m_pendingSteps;
 }
 
+void TrainingWorker::requestChange(const engine::LiveChange& change) {
+    std::lock_guard lock(m_mutex);
+    if (m_trainer) m_trainer->requestChange(change);
+    else m_pendingChanges.push_back(change);
+}
+
 void TrainingWorker::run() {
     try {
         engine::validate(m_config.train, *m_data);  // before the run folder is created
@@ -57,6 +64,16 @@ void TrainingWorker::run() {
             if (m_stopRequested) trainer.requestStop();
             trainer.setPaused(m_pauseRequested);
             trainer.stepWhilePaused(std::exchange(m_pendingSteps, 0));
+            for (const engine::LiveChange& c : std::exchange(m_pendingChanges, {})) {
+                try {
+                    trainer.requestChange(c);
+                } catch (const std::exception& e) {  // checked by the controller already; report, do not abort
+                    engine::ChangeRecord r;
+                    r.applied = false;
+                    r.description = e.what();
+                    onChange(r);
+                }
+            }
         }
         m_lastFlush = m_rateStart = Clock::now();
         trainer.run();
@@ -79,7 +96,7 @@ void TrainingWorker::flush(bool force) {
         m_rateSamples = 0;
     }
     if (!m_pending.started && m_pending.steps.empty() && m_pending.evals.empty() && m_pending.probes.empty() &&
-        !m_pending.finished)
+        m_pending.changes.empty() && !m_pending.finished)
         return;
     Q_EMIT batchReady(std::exchange(m_pending, MetricsBatch{}));
 }
@@ -104,6 +121,11 @@ void TrainingWorker::onEval(const engine::EvalRecord& r) {
 void TrainingWorker::onProbe(const engine::ProbeSnapshot& p) {
     m_pending.probes.push_back(p);
     flush(false);
+}
+
+void TrainingWorker::onChange(const engine::ChangeRecord& c) {
+    m_pending.changes.push_back(c);
+    flush(true);  // rare, and the window should show it at once
 }
 
 void TrainingWorker::onPause() { flush(true); }
@@ -135,6 +157,7 @@ void RunController::start(const RunConfig& config, std::shared_ptr<const engine:
     m_run = RunData{};
     m_run.name = name;
     m_run.config = config;
+    m_run.current = config;
     m_run.dataset = QString::fromStdString(data->name);
     m_run.state = paused ? RunState::Paused : RunState::Running;
 
@@ -192,10 +215,21 @@ void RunController::stop() {
     if (m_worker) m_worker->setPaused(false);
 }
 
+void RunController::requestChange(const engine::LiveChange& change) {
+    if (!m_worker || m_run.state == RunState::Finished) throw Error("no run is going: the change applies to the next run");
+    // The same checks the trainer makes at once, before the change is queued.
+    engine::Trainer::checkChange(change, m_run.current.train);
+    m_worker->requestChange(change);
+}
+
 void RunController::onBatch(MetricsBatch batch) {
+    QStringList refused;
+    for (const engine::ChangeRecord& c : batch.changes)
+        if (!c.applied) refused << QString::fromStdString(c.description);
     const bool finished = batch.finished.has_value();
     m_run.append(std::move(batch));
     Q_EMIT updated();
+    for (const QString& message : refused) Q_EMIT changeRefused(message);
     if (finished) Q_EMIT stateChanged(m_run.state);
 }
 

@@ -19,6 +19,7 @@
 
 namespace bnlab::engine {
 struct Dataset;
+struct LiveChange;
 class Trainer;
 }  // namespace bnlab::engine
 
@@ -35,11 +36,15 @@ public:
     void requestStop();           // any thread
     void setPaused(bool paused);  // any thread
     void step();                  // any thread: one training step while paused
+    // Any thread: hands the change to the trainer (queued until it exists). Throws ConfigError for a value
+    // that is never valid.
+    void requestChange(const engine::LiveChange& change);
 
     void onStart(const engine::RunInfo& info) override;
     void onStep(const engine::StepRecord& r) override;
     void onEval(const engine::EvalRecord& r) override;
     void onProbe(const engine::ProbeSnapshot& p) override;
+    void onChange(const engine::ChangeRecord& c) override;
     void onFinish(const engine::RunSummary& s) override;
     void onPause() override;  // hands over what is batched, so a paused run shows its last steps
 
@@ -62,6 +67,7 @@ private:
     bool m_stopRequested = false;
     bool m_pauseRequested = false;
     int m_pendingSteps = 0;
+    std::vector<engine::LiveChange> m_pendingChanges;
     MetricsBatch m_pending;
     std::chrono::steady_clock::time_point m_lastFlush;
     std::chrono::steady_clock::time_point m_rateStart;
@@ -86,6 +92,11 @@ public:
     // One training step of the active run, pausing it first if it is running.
     void step();
     void stop();
+    // Changes the learning rate, BN momentum, batch size or a block's BN placement of the active run from its
+    // next step (at once while paused). The outcome arrives as a ChangeRecord in run().changes (applied, or
+    // refused with the reason) and as changeRefused. Throws ConfigError for a value that is never valid and
+    // Error when no run is active.
+    void requestChange(const engine::LiveChange& change);
     // Stops the run (keeping its saved folder) and clears what is shown.
     void reset();
     [[nodiscard]] bool isActive() const { return m_thread != nullptr; }
@@ -96,6 +107,7 @@ Q_SIGNALS:
     void updated();                 // new records arrived (the window redraws at its own bounded rate)
     void stateChanged(bnlab::app::RunState state);
     void failed(QString message);
+    void changeRefused(QString message);  // a live change the run could not take, and why
 
 private:
     void onBatch(MetricsBatch batch);

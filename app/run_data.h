@@ -21,6 +21,7 @@ struct MetricsBatch {
     std::vector<engine::StepRecord> steps;
     std::vector<engine::EvalRecord> evals;
     std::vector<engine::ProbeSnapshot> probes;
+    std::vector<engine::ChangeRecord> changes;
     std::optional<engine::RunSummary> finished;
     double samplesPerSecond = 0;  // recent training throughput (over the last second or so)
 };
@@ -29,12 +30,14 @@ enum class RunState { Idle, Running, Paused, Finished };
 
 struct RunData {
     QString name;
-    RunConfig config;
+    RunConfig config;                 // as the run started
+    RunConfig current;                // with the live changes applied so far
     QString dataset;                  // the dataset folder's name, e.g. "mnist"
     engine::RunInfo info;
     std::vector<engine::StepRecord> steps;
     std::vector<engine::EvalRecord> evals;       // validation and test
     std::vector<engine::ProbeSnapshot> probes;
+    std::vector<engine::ChangeRecord> changes;   // live changes, applied or refused, in order
     std::optional<engine::RunSummary> summary;   // set when the run ended
     RunState state = RunState::Idle;
     double samplesPerSecond = 0;

@@ -152,6 +152,18 @@ void RunWriter::onProbe(const ProbeSnapshot& p) {
     maybeFlush();
 }
 
+void RunWriter::onChange(const ChangeRecord& c) {
+    if (!m_changes.is_open()) m_changes.open(QDir(m_folder).filePath("changes.jsonl").toStdString(), std::ios::app);
+    const QJsonObject o{{"step", double(c.step)}, {"epoch", c.epoch}, {"samples", double(c.samples)},
+                        {"seconds", c.seconds}, {"key", QString::fromStdString(c.key)},
+                        {"value", QString::fromStdString(c.value)}, {"applied", c.applied},
+                        {"description", QString::fromStdString(c.description)}};
+    m_changes << QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString() << '\n';
+    m_changes.flush();
+    check(m_changes, "changes.jsonl");
+    if (c.applied && (c.structural || c.key == "batch_size")) onStart(c.info);  // new layers or total steps
+}
+
 void RunWriter::onFinish(const RunSummary& s) {
     m_steps.close();
     m_evals.close();

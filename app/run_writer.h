@@ -5,6 +5,8 @@
 //   steps.csv     one line per training step
 //   evals.csv     one line per evaluation (validation during training, test at the end)
 //   probes.jsonl  one JSON object per probe snapshot
+//   changes.jsonl one JSON object per live change (applied or refused), when there are any; run_info.json is
+//                 rewritten when a change alters the layers
 //   summary.json  written last, atomically, only when the run ended (completed, stopped or diverged)
 // Files are flushed about once a second, so a crash loses at most the last second of metrics.
 
@@ -29,6 +31,7 @@ public:
     void onStep(const engine::StepRecord& r) override;
     void onEval(const engine::EvalRecord& r) override;
     void onProbe(const engine::ProbeSnapshot& p) override;
+    void onChange(const engine::ChangeRecord& c) override;
     void onFinish(const engine::RunSummary& s) override;
 
     [[nodiscard]] const QString& folder() const { return m_folder; }
@@ -39,7 +42,7 @@ private:
 
     QString m_folder;
     QString m_datasetFolder;
-    std::ofstream m_steps, m_evals, m_probes;
+    std::ofstream m_steps, m_evals, m_probes, m_changes;
     std::chrono::steady_clock::time_point m_lastFlush;
 };
 

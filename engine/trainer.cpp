@@ -136,6 +136,15 @@ void Trainer::stepWhilePaused(int steps) {
 }
 
 void Trainer::requestChange(const LiveChange& c) {
+    checkChange(c, m_options);
+    {
+        std::lock_guard lock(m_pauseMutex);
+        m_changes.push_back(c);
+    }
+    m_pauseCv.notify_all();
+}
+
+void Trainer::checkChange(const LiveChange& c, const TrainOptions& options) {
     switch (c.kind) {
         case LiveChange::Kind::LearningRate:
             require(finitePositive(c.value), "learning_rate: must be a positive finite number, got " + num(c.value));
@@ -150,16 +159,11 @@ void Trainer::requestChange(const LiveChange& c) {
                     "batch_size: must be a whole number of at least 1, got " + num(c.value));
             break;
         case LiveChange::Kind::Norm:
-            require(c.block >= 0 && c.block < int(m_options.network.blocks.size()) &&
-                        m_options.network.blocks[std::size_t(c.block)].isLinear(),
+            require(c.block >= 0 && c.block < int(options.network.blocks.size()) &&
+                        options.network.blocks[std::size_t(c.block)].isLinear(),
                     "norm: block " + std::to_string(c.block + 1) + " is not a dense or conv block of this network");
             break;
     }
-    {
-        std::lock_guard lock(m_pauseMutex);
-        m_changes.push_back(c);
-    }
-    m_pauseCv.notify_all();
 }
 
 std::vector<LiveChange> Trainer::takeChanges() {

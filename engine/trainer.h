@@ -91,6 +91,8 @@ public:
     // sample for BN, a BN that cannot be folded exactly). Throws ConfigError at once for a value that is
     // never valid (NaN learning rate, momentum outside [0, 1), batch size 0, a block that is not dense/conv).
     void requestChange(const LiveChange& change);
+    // The checks requestChange makes at once, against the run's options.
+    static void checkChange(const LiveChange& change, const TrainOptions& options);
     [[nodiscard]] bool isPaused() const { return m_paused.load(); }
     [[nodiscard]] const TrainOptions& options() const { return m_options; }
 

@@ -61,13 +61,18 @@ ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     m_legend = newLegendLabel(this);
     auto* bands = new QVBoxLayout;
     bands->setSpacing(0);
-    bands->addWidget(newChartView(m_bandsChart, this), 1);
+    ChartView* bandsView = newChartView(m_bandsChart, this);
+    refitOnZoomReset(bandsView, this);
+    bands->addWidget(bandsView, 1);
+    m_marks.push_back(std::make_unique<ChangeMarks>(m_bandsChart, m_bandsX, m_bandsY));
     bands->addWidget(m_legend);
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(2);
     layout->addLayout(bands, 3);
-    layout->addWidget(newChartView(m_histogramChart, this), 2);
+    ChartView* histogramView = newChartView(m_histogramChart, this);
+    refitOnZoomReset(histogramView, this);
+    layout->addWidget(histogramView, 2);
     paintWhite(this);
     refresh(app::RunData{});
 }
@@ -124,10 +129,10 @@ void ActivationChart::refresh(const app::RunData& run) {
     for (std::size_t i = 0; i < m_bands.size(); ++i) {
         const QColor fill = palette::mix(base, Qt::white, whiteness[i]);
         m_bands[i].area->setBrush(fill);
-        legend.push_back({QStringLiteral("■"), fill, m_bands[i].area->name()});
+        legend.push_back({QStringLiteral("■"), fill, m_bands[i].area->name(), {m_bands[i].area}});
     }
     m_median->setPen(linePen(base.darker(170), 1.8));
-    legend.push_back({QStringLiteral("━━"), base.darker(170), m_median->name()});
+    legend.push_back({QStringLiteral("━━"), base.darker(170), m_median->name(), {m_median}});
     setLegend(m_legend, legend);
     m_histogram.area->setBrush(palette::mix(base, Qt::white, 0.3));
     m_histogram.area->setPen(QPen(base.darker(130), 1));
@@ -163,6 +168,7 @@ void ActivationChart::fillBands(const app::RunData& run) {
     showPoints(m_median, median, budget);
     fitAxis(m_bandsChart, m_bandsX, xs, xAxisFit(m_xAxis));
     fitAxis(m_bandsChart, m_bandsY, ys, {.fallbackLo = -1, .fallbackHi = 1});
+    m_marks.front()->update(run, m_xAxis);
 
     const QString what = m_post ? QStringLiteral("post-activation") : QStringLiteral("pre-activation");
     if (median.isEmpty())

@@ -12,6 +12,9 @@
 #include <QLineSeries>
 #include <QWidget>
 
+#include <memory>
+#include <vector>
+
 #include <array>
 
 namespace bnlab::ui {
@@ -33,6 +36,12 @@ public:
 
     // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
     void refresh(const app::RunData& run);
+    // Draws the run last drawn again from scratch (after the user reset a zoom).
+    void redraw() {
+        const app::RunData* run = m_stamp.run;
+        m_stamp = {};
+        if (run) refresh(*run);
+    }
 
 private:
     struct Band {
@@ -52,7 +61,7 @@ private:
     QValueAxis* m_bandsY = nullptr;
     std::array<Band, 3> m_bands;  // 0-100, 2-98, 15-85 percentiles
     QLineSeries* m_median = nullptr;
-    QLabel* m_legend = nullptr;
+    LegendLabel* m_legend = nullptr;
 
     QChart* m_histogramChart = nullptr;
     QValueAxis* m_histogramX = nullptr;
@@ -63,6 +72,7 @@ private:
     bool m_post = false;
     XAxis m_xAxis = XAxis::Step;
     RunStamp m_stamp;
+    std::vector<std::unique_ptr<ChangeMarks>> m_marks;
 };
 
 }  // namespace bnlab::ui

@@ -3,6 +3,8 @@
 #include <QHBoxLayout>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace bnlab::ui {
 
 BnStatsChart::BnStatsChart(QWidget* parent) : QWidget(parent) {
@@ -10,13 +12,17 @@ BnStatsChart::BnStatsChart(QWidget* parent) : QWidget(parent) {
     m_variance = makePanel(QStringLiteral("variance"));
     auto* charts = new QHBoxLayout;
     charts->setSpacing(2);
-    charts->addWidget(newChartView(m_mean.chart, this));
-    charts->addWidget(newChartView(m_variance.chart, this));
+    for (Panel* p : {&m_mean, &m_variance}) {
+        ChartView* view = newChartView(p->chart, this);
+        refitOnZoomReset(view, this);
+        charts->addWidget(view);
+        m_marks.push_back(std::make_unique<ChangeMarks>(p->chart, p->x, p->y));
+    }
     auto* legend = newLegendLabel(this);
     setLegend(legend, {{QStringLiteral("─●─"), palette::kOrange,
-                        QStringLiteral("batch statistic (normalises in training)")},
+                        QStringLiteral("batch statistic (normalises in training)"), {m_mean.batch, m_variance.batch}},
                        {QStringLiteral("━━"), palette::kBlue,
-                        QStringLiteral("running statistic (used in Eval mode)")}});
+                        QStringLiteral("running statistic (used in Eval mode)"), {m_mean.running, m_variance.running}}});
     legend->setWordWrap(true);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -48,9 +54,10 @@ BnStatsChart::Panel BnStatsChart::makePanel(const QString& what) {
     return p;
 }
 
-void BnStatsChart::setLayer(int index) {
-    if (index == m_layer) return;
-    m_layer = index;
+void BnStatsChart::setLayer(const QString& name) {
+    if (name == m_layer) return;
+    m_layer = name;
+    m_layerName = name.toStdString();
     m_stamp = {};
 }
 
@@ -68,9 +75,11 @@ void BnStatsChart::setXAxis(XAxis axis) {
     m_stamp = {};
 }
 
-const engine::BatchNormProbe* BnStatsChart::probe(const engine::ProbeSnapshot& snapshot) const {
-    if (m_layer < 0 || static_cast<std::size_t>(m_layer) >= snapshot.batchNorm.size()) return nullptr;
-    const engine::BatchNormProbe& p = snapshot.batchNorm[static_cast<std::size_t>(m_layer)];
+const engine::BatchNormProbe* BnStatsChart::probe(const engine::ProbeSnapshot& snapshot, const std::string& layer) const {
+    const auto it = std::find_if(snapshot.batchNorm.begin(), snapshot.batchNorm.end(),
+                                 [&](const engine::BatchNormProbe& b) { return b.layer == layer; });
+    if (it == snapshot.batchNorm.end()) return nullptr;
+    const engine::BatchNormProbe& p = *it;
     const auto f = static_cast<std::size_t>(m_feature);
     if (m_feature < 0 || f >= p.features.size() || f >= p.batchMean.size() || f >= p.batchVar.size() ||
         f >= p.runningMean.size() || f >= p.runningVar.size())
@@ -87,8 +96,12 @@ void BnStatsChart::refresh(const app::RunData& run) {
     QList<QPointF> batchMean, runningMean, batchVar, runningVar;
     Extent xs, means, variances;
     const engine::BatchNormProbe* last = nullptr;
+    // No layer chosen: the first BN layer of the latest snapshot.
+    const std::string layer = !m_layerName.empty() || run.probes.empty() || run.probes.back().batchNorm.empty()
+                                  ? m_layerName
+                                  : run.probes.back().batchNorm.front().layer;
     for (const engine::ProbeSnapshot& snapshot : run.probes) {
-        const engine::BatchNormProbe* p = probe(snapshot);
+        const engine::BatchNormProbe* p = probe(snapshot, layer);
         if (!p) continue;
         last = p;
         const double x = xValue(m_xAxis, snapshot.step, snapshot.epoch, snapshot.samples);
@@ -113,6 +126,7 @@ void BnStatsChart::refresh(const app::RunData& run) {
     fitAxis(m_mean.chart, m_mean.y, means, {.fallbackLo = -1, .fallbackHi = 1});
     // Variances are seen against zero, not magnified wiggles.
     fitAxis(m_variance.chart, m_variance.y, variances, {.fromZero = true, .lowerBound = 0, .fallbackHi = 2});
+    for (auto& marks : m_marks) marks->update(run, m_xAxis);
 
     if (!last) {
         const QString why = run.probes.empty()                    ? QStringLiteral(" — no probe yet")

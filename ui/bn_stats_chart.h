@@ -11,6 +11,9 @@
 #include <QLineSeries>
 #include <QWidget>
 
+#include <memory>
+#include <vector>
+
 namespace bnlab::ui {
 
 class BnStatsChart final : public QWidget {
@@ -20,10 +23,11 @@ class BnStatsChart final : public QWidget {
 public:
     explicit BnStatsChart(QWidget* parent = nullptr);
 
-    // All take effect at the next refresh(). layer indexes ProbeSnapshot::batchNorm, feature that
-    // layer's BatchNormProbe::features (the followed features, not the feature number itself).
-    void setLayer(int index);
-    [[nodiscard]] int layer() const { return m_layer; }
+    // All take effect at the next refresh(). layer names a BN layer ("bn2", as BatchNormProbe::layer; BN
+    // switched on or off mid-run makes it come and go), feature indexes that layer's BatchNormProbe::features
+    // (the followed features, not the feature number itself).
+    void setLayer(const QString& name);
+    [[nodiscard]] const QString& layer() const { return m_layer; }
     void setFeature(int index);
     [[nodiscard]] int feature() const { return m_feature; }
     void setXAxis(XAxis axis);
@@ -31,6 +35,12 @@ public:
 
     // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
     void refresh(const app::RunData& run);
+    // Draws the run last drawn again from scratch (after the user reset a zoom).
+    void redraw() {
+        const app::RunData* run = m_stamp.run;
+        m_stamp = {};
+        if (run) refresh(*run);
+    }
 
 private:
     struct Panel {
@@ -41,14 +51,16 @@ private:
         QLineSeries* running = nullptr;
     };
     Panel makePanel(const QString& what);
-    [[nodiscard]] const engine::BatchNormProbe* probe(const engine::ProbeSnapshot& snapshot) const;
+    [[nodiscard]] const engine::BatchNormProbe* probe(const engine::ProbeSnapshot& snapshot, const std::string& layer) const;
 
     Panel m_mean;
     Panel m_variance;
-    int m_layer = 0;
+    QString m_layer;
+    std::string m_layerName;
     int m_feature = 0;
     XAxis m_xAxis = XAxis::Step;
     RunStamp m_stamp;
+    std::vector<std::unique_ptr<ChangeMarks>> m_marks;
 };
 
 }  // namespace bnlab::ui

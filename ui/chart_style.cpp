@@ -6,7 +6,14 @@
 #include <QFont>
 #include <QFontMetricsF>
 #include <QGraphicsLayout>
+#include <QAreaSeries>
+#include <QCursor>
+#include <QKeyEvent>
 #include <QLegend>
+#include <QLegendMarker>
+#include <QMouseEvent>
+#include <QToolTip>
+#include <QWheelEvent>
 #include <QPalette>
 
 #include <array>
@@ -190,13 +197,126 @@ QChart* newChart() {
     return chart;
 }
 
-QChartView* newChartView(QChart* chart, QWidget* parent) {
-    auto* view = new QChartView(chart, parent);
-    view->setRenderHint(QPainter::Antialiasing);
-    view->setFrameShape(QFrame::NoFrame);
-    view->setMinimumSize(220, 160);
-    return view;
+namespace {
+constexpr const char* kZoomedProperty = "bnlabZoomed";
+bool isZoomed(const QChart* chart) { return chart->property(kZoomedProperty).toBool(); }
+
+QRectF ranges(const QChart* chart) {
+    QRectF r;
+    for (QAbstractAxis* axis : chart->axes()) {
+        double lo = 0, hi = 0;
+        if (auto* v = qobject_cast<QValueAxis*>(axis)) lo = v->min(), hi = v->max();
+        else if (auto* l = qobject_cast<QLogValueAxis*>(axis)) lo = l->min(), hi = l->max();
+        if (axis->orientation() == Qt::Horizontal) r.setLeft(lo), r.setRight(hi);
+        else r.setTop(lo), r.setBottom(hi);
+    }
+    return r;
 }
+}  // namespace
+
+ChartView::ChartView(QChart* chart, QWidget* parent) : QChartView(chart, parent) {
+    setRenderHint(QPainter::Antialiasing);
+    setFrameShape(QFrame::NoFrame);
+    setMinimumSize(220, 160);
+    setRubberBand(QChartView::RectangleRubberBand);
+    setFocusPolicy(Qt::ClickFocus);
+    setToolTip(QStringLiteral("Drag a rectangle to zoom, wheel to zoom, Shift+drag to pan; double-click or "
+                              "right-click to follow the data again. Hover a line for its values."));
+}
+
+bool ChartView::zoomed() const { return isZoomed(chart()); }
+
+void ChartView::markZoomed() {
+    chart()->setProperty(kZoomedProperty, true);
+    refitTicks(chart());
+}
+
+void ChartView::resetZoom() {
+    chart()->setProperty(kZoomedProperty, false);
+    Q_EMIT zoomReset();
+}
+
+void ChartView::wheelEvent(QWheelEvent* event) {
+    const double steps = event->angleDelta().y() / 120.0;
+    if (steps == 0) return;
+    const double f = std::pow(0.8, steps);  // < 1 zooms in
+    const QRectF area = chart()->plotArea();
+    const QPointF p = chart()->mapFromScene(mapToScene(event->position().toPoint()));
+    if (!area.contains(p)) return;
+    chart()->zoomIn(QRectF(p.x() - (p.x() - area.left()) * f, p.y() - (p.y() - area.top()) * f, area.width() * f,
+                           area.height() * f));
+    markZoomed();
+    event->accept();
+}
+
+void ChartView::mousePressEvent(QMouseEvent* event) {
+    if (event->button() == Qt::MiddleButton ||
+        (event->button() == Qt::LeftButton && (event->modifiers() & Qt::ShiftModifier))) {
+        m_panning = true;
+        m_panFrom = event->position();
+        setCursor(Qt::ClosedHandCursor);
+        event->accept();
+        return;
+    }
+    if (event->button() == Qt::RightButton) {  // not QChartView's zoom-out: back to following the data
+        event->accept();
+        return;
+    }
+    m_rangeAtPress = ranges(chart());
+    QChartView::mousePressEvent(event);
+}
+
+void ChartView::mouseMoveEvent(QMouseEvent* event) {
+    if (m_panning) {
+        const QPointF d = event->position() - m_panFrom;
+        m_panFrom = event->position();
+        chart()->scroll(-d.x(), d.y());
+        markZoomed();
+        event->accept();
+        return;
+    }
+    QChartView::mouseMoveEvent(event);
+}
+
+void ChartView::mouseReleaseEvent(QMouseEvent* event) {
+    if (m_panning) {
+        m_panning = false;
+        unsetCursor();
+        event->accept();
+        return;
+    }
+    if (event->button() == Qt::RightButton) {
+        resetZoom();
+        event->accept();
+        return;
+    }
+    QChartView::mouseReleaseEvent(event);
+    if (event->button() == Qt::LeftButton && ranges(chart()) != m_rangeAtPress) markZoomed();
+}
+
+void ChartView::mouseDoubleClickEvent(QMouseEvent* event) {
+    resetZoom();
+    event->accept();
+}
+
+void ChartView::keyPressEvent(QKeyEvent* event) {
+    const QRectF area = chart()->plotArea();
+    switch (event->key()) {
+        case Qt::Key_Left: chart()->scroll(-area.width() / 10, 0); break;
+        case Qt::Key_Right: chart()->scroll(area.width() / 10, 0); break;
+        case Qt::Key_Up: chart()->scroll(0, area.height() / 10); break;
+        case Qt::Key_Down: chart()->scroll(0, -area.height() / 10); break;
+        case Qt::Key_Plus:
+        case Qt::Key_Equal: chart()->zoom(1.25); break;
+        case Qt::Key_Minus: chart()->zoom(0.8); break;
+        case Qt::Key_Home:
+        case Qt::Key_0: resetZoom(); return;
+        default: QChartView::keyPressEvent(event); return;
+    }
+    markZoomed();
+}
+
+ChartView* newChartView(QChart* chart, QWidget* parent) { return new ChartView(chart, parent); }
 
 QValueAxis* newValueAxis(const QString& title) {
     auto* axis = new QValueAxis;
@@ -215,13 +335,75 @@ QLogValueAxis* newLogAxis(const QString& title) {
     return axis;
 }
 
+namespace {
+QString axisTitle(const QAbstractAxis* axis) {
+    const QString t = axis->titleText();
+    return t.isEmpty() ? (axis->orientation() == Qt::Horizontal ? QStringLiteral("x") : QStringLiteral("y")) : t;
+}
+}  // namespace
+
 void addSeries(QChart* chart, QAbstractSeries* series, QAbstractAxis* x, QAbstractAxis* y) {
     chart->addSeries(series);
     series->attachAxis(x);
     series->attachAxis(y);
+    auto showValue = [series, x, y](const QPointF& p, bool state) {
+        if (!state || !series->isVisible()) {
+            QToolTip::hideText();
+            return;
+        }
+        QToolTip::showText(QCursor::pos(), QStringLiteral("<b>%1</b><br>%2: %3<br>%4: %5")
+                                               .arg(series->name().toHtmlEscaped(), axisTitle(x).toHtmlEscaped())
+                                               .arg(p.x(), 0, 'g', 6)
+                                               .arg(axisTitle(y).toHtmlEscaped())
+                                               .arg(p.y(), 0, 'g', 6));
+    };
+    if (auto* xy = qobject_cast<QXYSeries*>(series))
+        QObject::connect(xy, &QXYSeries::hovered, xy, showValue);
+    else if (auto* area = qobject_cast<QAreaSeries*>(series))
+        QObject::connect(area, &QAreaSeries::hovered, area, showValue);
+    for (QLegendMarker* marker : chart->legend()->markers(series)) {
+        QObject::connect(marker, &QLegendMarker::clicked, marker, [marker, series] {
+            series->setVisible(!series->isVisible());
+            marker->setVisible(true);  // the marker stays, greyed, so the series can be shown again
+            QColor label = marker->labelBrush().color();
+            label.setAlphaF(series->isVisible() ? 1.0 : 0.35);
+            marker->setLabelBrush(label);
+        });
+    }
+}
+
+void ChangeMarks::update(const app::RunData& run, XAxis axis) {
+    double lo = 0, hi = 1;
+    if (auto* v = qobject_cast<QValueAxis*>(m_y)) lo = v->min(), hi = v->max();
+    else if (auto* l = qobject_cast<QLogValueAxis*>(m_y)) lo = l->min(), hi = l->max();
+    int n = 0;
+    for (const engine::ChangeRecord& c : run.changes) {
+        if (!c.applied) continue;
+        if (n == int(m_lines.size())) {
+            auto* line = new QLineSeries;
+            line->setPen(linePen(QColor(0x55, 0x55, 0x55), 1.2, Qt::DashLine));
+            m_chart->addSeries(line);
+            line->attachAxis(m_x);
+            line->attachAxis(m_y);
+            for (QLegendMarker* m : m_chart->legend()->markers(line)) m->setVisible(false);
+            QObject::connect(line, &QLineSeries::hovered, line, [line](const QPointF&, bool state) {
+                if (state) QToolTip::showText(QCursor::pos(), line->name());
+                else QToolTip::hideText();
+            });
+            m_lines.push_back(line);
+        }
+        QLineSeries* line = m_lines[std::size_t(n++)];
+        const double x = xValue(axis, c.step, c.epoch, c.samples);
+        line->setName(QStringLiteral("step %1: %2").arg(c.step).arg(QString::fromStdString(c.description)));
+        line->replace(QList<QPointF>{{x, lo}, {x, hi}});
+        line->setVisible(true);
+    }
+    for (std::size_t i = std::size_t(n); i < m_lines.size(); ++i) m_lines[i]->setVisible(false);
+    m_shown = n;
 }
 
 void fitAxis(QChart* chart, QValueAxis* axis, Extent extent, const AxisFit& fit) {
+    if (isZoomed(chart)) return;  // the user's range stays until they reset it
     if (fit.fromZero && !extent.empty()) extent.add(0);
     double lo = extent.empty() ? fit.fallbackLo : extent.lo;
     double hi = extent.empty() ? fit.fallbackHi : extent.hi;
@@ -251,29 +433,58 @@ AxisFit xAxisFit(XAxis axis) {
 }
 
 void fitLogAxis(QChart* chart, QLogValueAxis* axis, Extent extent) {
+    if (isZoomed(chart)) return;
     if (extent.empty() || extent.lo <= 0)
         setLogTicks(axis, 1e-3, 1, lengthOf(chart, axis));
     else
         setLogTicks(axis, extent.lo, extent.hi, lengthOf(chart, axis));
 }
 
-QLabel* newLegendLabel(QWidget* parent) {
-    auto* label = new QLabel(parent);
-    label->setFont(smallFont(-1));
-    label->setAlignment(Qt::AlignCenter);
-    label->setTextFormat(Qt::RichText);
-    label->setContentsMargins(0, 0, 0, 4);
-    return label;
+LegendLabel::LegendLabel(QWidget* parent) : QLabel(parent) {
+    setFont(smallFont(-1));
+    setAlignment(Qt::AlignCenter);
+    setTextFormat(Qt::RichText);
+    setContentsMargins(0, 0, 0, 4);
+    setTextInteractionFlags(Qt::LinksAccessibleByMouse);
+    connect(this, &QLabel::linkActivated, this, [this](const QString& link) { toggle(link.toInt()); });
 }
 
-void setLegend(QLabel* label, const std::vector<LegendEntry>& entries) {
-    QStringList parts;
-    for (const LegendEntry& e : entries)
-        parts << QStringLiteral("<span style='color:%1'>%2</span>&nbsp;%3")
-                     .arg(e.color.name(), e.symbol.toHtmlEscaped(), e.text.toHtmlEscaped());
-    label->setText(QStringLiteral("<span style='color:%1'>%2</span>")
-                       .arg(kText.name(), parts.join(QStringLiteral("&nbsp;&nbsp;&nbsp;&nbsp;"))));
+void LegendLabel::setEntries(std::vector<LegendEntry> entries) {
+    m_entries = std::move(entries);
+    render();
 }
+
+void LegendLabel::toggle(int index) {
+    if (index < 0 || index >= int(m_entries.size()) || m_entries[std::size_t(index)].series.empty()) return;
+    auto& series = m_entries[std::size_t(index)].series;
+    const bool show = !series.front()->isVisible();
+    for (QAbstractSeries* s : series) s->setVisible(show);
+    render();
+}
+
+void LegendLabel::render() {
+    QStringList parts;
+    for (std::size_t i = 0; i < m_entries.size(); ++i) {
+        const LegendEntry& e = m_entries[i];
+        const bool hidden = !e.series.empty() && !e.series.front()->isVisible();
+        const QString text = QStringLiteral("<span style='color:%1'>%2</span>&nbsp;%3")
+                                 .arg(hidden ? QStringLiteral("#bbbbbb") : e.color.name(), e.symbol.toHtmlEscaped(),
+                                      hidden ? QStringLiteral("<s>%1</s>").arg(e.text.toHtmlEscaped()) : e.text.toHtmlEscaped());
+        parts << (e.series.empty() ? text
+                                   : QStringLiteral("<a href='%1' style='text-decoration:none; color:%2'>%3</a>")
+                                         .arg(i)
+                                         .arg(hidden ? QStringLiteral("#bbbbbb") : kText.name(), text));
+    }
+    setText(QStringLiteral("<span style='color:%1'>%2</span>")
+                .arg(kText.name(), parts.join(QStringLiteral("&nbsp;&nbsp;&nbsp;&nbsp;"))));
+    setToolTip(std::any_of(m_entries.begin(), m_entries.end(), [](const LegendEntry& e) { return !e.series.empty(); })
+                   ? QStringLiteral("Click an entry to hide or show its lines.")
+                   : QString());
+}
+
+LegendLabel* newLegendLabel(QWidget* parent) { return new LegendLabel(parent); }
+
+void setLegend(LegendLabel* label, const std::vector<LegendEntry>& entries) { label->setEntries(entries); }
 
 void paintWhite(QWidget* widget) {
     QPalette palette = widget->palette();
@@ -290,7 +501,7 @@ qsizetype budgetOf(const QChart* chart) { return pointBudget(chart->plotArea().w
 
 RunStamp stampOf(const app::RunData& run, qsizetype budget) {
     const double lastSeconds = run.steps.empty() ? 0 : run.steps.back().seconds;
-    return {&run, run.name, run.steps.size(), run.evals.size(), run.probes.size(), lastSeconds, budget};
+    return {&run, run.name, run.steps.size(), run.evals.size(), run.probes.size(), run.changes.size(), lastSeconds, budget};
 }
 
 }  // namespace bnlab::ui

@@ -13,6 +13,7 @@
 #include <QPen>
 #include <QString>
 #include <QValueAxis>
+#include <QLineSeries>
 #include <QXYSeries>
 
 #include <algorithm>
@@ -46,11 +47,64 @@ inline const QColor kRed{0xe1, 0x57, 0x59};
 // with each series' own line), and a view on it with antialiasing. The view owns the chart. The chart
 // keeps the ticks of its axes readable when its plot area is resized (see fitAxis).
 [[nodiscard]] QChart* newChart();
-[[nodiscard]] QChartView* newChartView(QChart* chart, QWidget* parent);
+
+// The view of every chart, for exploring it: the wheel zooms around the cursor, dragging a rectangle zooms
+// into it, Shift+drag or the middle button pans, the arrow keys pan and +/− zoom; a double-click, a right-click
+// or Home goes back to the automatic range that follows the data. While zoomed, refreshes keep the user's range
+// (fitAxis and fitLogAxis leave a zoomed chart's axes alone).
+class ChartView final : public QChartView {
+    Q_OBJECT
+public:
+    ChartView(QChart* chart, QWidget* parent);
+    [[nodiscard]] bool zoomed() const;
+    void resetZoom();  // back to the automatic range; emits zoomReset
+
+Q_SIGNALS:
+    void zoomReset();  // the owner should refit the axes to the data
+
+protected:
+    void wheelEvent(QWheelEvent* event) override;
+    void mousePressEvent(QMouseEvent* event) override;
+    void mouseMoveEvent(QMouseEvent* event) override;
+    void mouseReleaseEvent(QMouseEvent* event) override;
+    void mouseDoubleClickEvent(QMouseEvent* event) override;
+    void keyPressEvent(QKeyEvent* event) override;
+
+private:
+    void markZoomed();
+    QPointF m_panFrom;
+    bool m_panning = false;
+    QRectF m_rangeAtPress;  // x and y ranges when a rubber band started
+};
+[[nodiscard]] ChartView* newChartView(QChart* chart, QWidget* parent);
+// Calls refresh(the run last drawn) with a cleared stamp when the user resets a view's zoom.
+template <typename Widget>
+void refitOnZoomReset(ChartView* view, Widget* widget) {
+    QObject::connect(view, &ChartView::zoomReset, widget, [widget] { widget->redraw(); });
+}
 [[nodiscard]] QValueAxis* newValueAxis(const QString& title);
 [[nodiscard]] QLogValueAxis* newLogAxis(const QString& title);
-// Adds series to chart and attaches it to both axes (which must already be on the chart).
+// Adds series to chart and attaches it to both axes (which must already be on the chart). Hovering over the
+// series shows its name and the exact values under the cursor; clicking its entry in the chart's legend hides
+// or shows it.
 void addSeries(QChart* chart, QAbstractSeries* series, QAbstractAxis* x, QAbstractAxis* y);
+
+// Dashed vertical lines at the live changes of a run (learning rate, BN momentum, batch size or BN placement
+// changed mid-run), each with the change as its tooltip, from the bottom to the top of the y axis.
+class ChangeMarks {
+public:
+    ChangeMarks(QChart* chart, QAbstractAxis* x, QAbstractAxis* y) : m_chart(chart), m_x(x), m_y(y) {}
+    // Call after the axes were fitted.
+    void update(const app::RunData& run, XAxis axis);
+    [[nodiscard]] int count() const { return m_shown; }
+
+private:
+    QChart* m_chart;
+    QAbstractAxis* m_x;
+    QAbstractAxis* m_y;
+    std::vector<QLineSeries*> m_lines;
+    int m_shown = 0;
+};
 
 // The smallest and largest of the values added; non-finite values are ignored.
 struct Extent {
@@ -85,13 +139,26 @@ void fitLogAxis(QChart* chart, QLogValueAxis* axis, Extent extent);
 
 // A legend shared by charts drawn side by side, as one line of text under them: each entry a symbol
 // ("━━", "●", "■") in its colour and a name.
+// Clicking an entry that names its series hides them (the entry is greyed) or shows them again.
 struct LegendEntry {
     QString symbol;
     QColor color;
     QString text;
+    std::vector<QAbstractSeries*> series{};  // hidden and shown by a click on the entry
 };
-[[nodiscard]] QLabel* newLegendLabel(QWidget* parent);
-void setLegend(QLabel* label, const std::vector<LegendEntry>& entries);
+class LegendLabel final : public QLabel {
+    Q_OBJECT
+public:
+    explicit LegendLabel(QWidget* parent);
+    void setEntries(std::vector<LegendEntry> entries);
+    void toggle(int index);  // as a click on entry index
+
+private:
+    void render();
+    std::vector<LegendEntry> m_entries;
+};
+[[nodiscard]] LegendLabel* newLegendLabel(QWidget* parent);
+void setLegend(LegendLabel* label, const std::vector<LegendEntry>& entries);
 
 // White background for a widget that holds charts, so that charts and shared legend read as one panel.
 void paintWhite(QWidget* widget);
@@ -105,7 +172,7 @@ void showPoints(QXYSeries* series, const QList<QPointF>& points, qsizetype budge
 struct RunStamp {
     const app::RunData* run = nullptr;
     QString name;
-    std::size_t steps = 0, evals = 0, probes = 0;
+    std::size_t steps = 0, evals = 0, probes = 0, changes = 0;
     double lastSeconds = 0;  // of the last step: tells a new run that reached the same sizes from the old
     qsizetype budget = 0;
     bool operator==(const RunStamp&) const = default;

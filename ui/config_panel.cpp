@@ -1,5 +1,7 @@
 #include "config_panel.h"
 
+#include "trainer.h"
+
 #include "error.h"
 #include "network_diagram.h"
 #include "presets.h"
@@ -62,6 +64,14 @@ std::vector<const engine::BlockSpec*> linearBlocks(const engine::NetworkSpec& sp
 ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 6, 6);
+
+    m_liveHint = new QLabel(tr("<b>Live:</b> learning rate, BN momentum, batch size and BN placement apply to the "
+                               "running run from its next step, and the charts mark the change. The other settings "
+                               "are for the next run."), this);
+    m_liveHint->setWordWrap(true);
+    m_liveHint->setStyleSheet("QLabel { background: #e8f0fa; border: 1px solid #b5c9e3; padding: 4px; }");
+    m_liveHint->hide();
+    layout->addWidget(m_liveHint);
 
     // Network
     auto* netBox = new QGroupBox(tr("Network"), this);
@@ -179,11 +189,38 @@ ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
             static_cast<QComboBox*>(m_layers->cellWidget(r, 3))->setCurrentText(m_allNorm->currentText());
         m_allNorm->setCurrentIndex(0);
     });
-    connect(m_bnMomentum, &QDoubleSpinBox::valueChanged, this, [this] { updatePytorchMomentum(); });
+    connect(m_bnMomentum, &QDoubleSpinBox::valueChanged, this, [this](double v) {
+        updatePytorchMomentum();
+        if (m_live && !m_updating) Q_EMIT liveChange(engine::LiveChange::batchNormMomentum(v));
+    });
+    connect(m_batchSize, &QSpinBox::valueChanged, this, [this](int v) {
+        if (m_live && !m_updating) Q_EMIT liveChange(engine::LiveChange::batchSize(v));
+    });
+    connect(m_learningRate, &QLineEdit::editingFinished, this, [this] {
+        if (!m_live || m_updating) return;
+        bool ok = false;
+        const double lr = m_learningRate->text().toDouble(&ok);
+        if (ok && lr != double(m_liveLearningRate)) {
+            m_liveLearningRate = float(lr);
+            Q_EMIT liveChange(engine::LiveChange::learningRate(lr));
+        }
+    });
+    // Live edits take effect when the value is complete (Enter, focus change, arrows), not at each keystroke.
+    m_bnMomentum->setKeyboardTracking(false);
+    m_batchSize->setKeyboardTracking(false);
     for (QSpinBox* s : {m_batchSize, m_epochs, m_validationSize, m_trainSize, m_probeInterval, m_evalInterval, m_threads})
         connect(s, &QSpinBox::valueChanged, this, &ConfigPanel::changed);
     for (QLineEdit* e : {m_learningRate, m_bnEpsilon, m_initScale, m_seed})
         connect(e, &QLineEdit::textChanged, this, &ConfigPanel::changed);
+
+    // Each control is named by its setting key (for tests and accessibility tools).
+    const std::pair<QWidget*, const char*> names[] = {
+        {m_preset, "preset"}, {m_allNorm, "norm"}, {m_batchSize, "batch_size"}, {m_epochs, "epochs"},
+        {m_learningRate, "learning_rate"}, {m_optimizer, "optimizer"}, {m_momentum, "momentum"},
+        {m_bnMomentum, "bn_momentum"}, {m_bnEpsilon, "bn_epsilon"}, {m_init, "init"}, {m_initScale, "init_scale"},
+        {m_seed, "seed"}, {m_validationSize, "validation_size"}, {m_trainSize, "train_size"},
+        {m_probeInterval, "probe_interval"}, {m_evalInterval, "eval_interval"}, {m_threads, "threads"}};
+    for (const auto& [widget, name] : names) widget->setObjectName(QString::fromLatin1(name));
 
     selectPreset(app::defaultPresetName());
 }
@@ -212,6 +249,7 @@ void ConfigPanel::setConfig(const app::RunConfig& config) {
     m_batchSize->setValue(value("batch_size").toInt());
     m_epochs->setValue(value("epochs").toInt());
     m_learningRate->setText(value("learning_rate"));
+    m_liveLearningRate = m_learningRate->text().toFloat();
     m_optimizer->setCurrentText(value("optimizer"));
     m_momentum->setValue(value("momentum").toDouble());
     m_bnMomentum->setValue(value("bn_momentum").toDouble());
@@ -249,6 +287,9 @@ void ConfigPanel::buildLayerTable() {
         auto* norm = combo(kNorms, m_layers->toolTip(), m_layers);
         norm->setCurrentText(QString::fromStdString(engine::toString(b.norm)));
         m_layers->setCellWidget(r, 3, norm);
+        size->setObjectName(QString("block.%1.size").arg(r + 1));
+        act->setObjectName(QString("block.%1.activation").arg(r + 1));
+        norm->setObjectName(QString("block.%1.norm").arg(r + 1));
         auto refreshDiagram = [this] {
             if (m_updating) return;
             try {
@@ -260,11 +301,46 @@ void ConfigPanel::buildLayerTable() {
         connect(size, &QSpinBox::valueChanged, this, refreshDiagram);
         connect(act, &QComboBox::currentIndexChanged, this, refreshDiagram);
         connect(norm, &QComboBox::currentIndexChanged, this, refreshDiagram);
+        connect(norm, &QComboBox::currentIndexChanged, this, [this, r, norm] {
+            if (m_live && !m_updating)
+                Q_EMIT liveChange(engine::LiveChange::normPlacement(specBlockOfRow(r),
+                                                                     engine::normFromString(norm->currentText().toStdString())));
+        });
     }
+    applyLiveState();
     m_layers->resizeRowsToContents();
     const int rows = m_layers->rowCount();
     const int h = m_layers->horizontalHeader()->height() + (rows > 0 ? rows * m_layers->rowHeight(0) : 0) + 4;
     m_layers->setFixedHeight(h);
+}
+
+int ConfigPanel::specBlockOfRow(int row) const {
+    const auto& blocks = m_base.train.network.blocks;
+    for (int i = 0, linear = 0; i < int(blocks.size()); ++i)
+        if (blocks[std::size_t(i)].isLinear() && linear++ == row) return i;
+    return -1;
+}
+
+void ConfigPanel::setLive(bool live) {
+    if (live && !m_live) m_liveLearningRate = m_learningRate->text().toFloat();
+    m_live = live;
+    applyLiveState();
+}
+
+void ConfigPanel::applyLiveState() {
+    const bool locked = m_live;
+    m_liveHint->setVisible(m_live);
+    for (QWidget* w : std::initializer_list<QWidget*>{m_preset, m_epochs, m_optimizer, m_momentum, m_bnEpsilon, m_init,
+                                                      m_initScale, m_seed, m_validationSize, m_trainSize,
+                                                      m_probeInterval, m_evalInterval, m_threads})
+        w->setEnabled(!locked);
+    for (int r = 0; r < m_layers->rowCount(); ++r)
+        for (int column : {1, 2})
+            if (QWidget* w = m_layers->cellWidget(r, column)) w->setEnabled(!locked);
+    const QString lockedTip = tr("Locked while a run is going: this setting is for the next run.");
+    for (QWidget* w : std::initializer_list<QWidget*>{m_learningRate, m_bnMomentum, m_batchSize, m_allNorm})
+        w->setStatusTip(m_live ? tr("Live: applies to the running run from its next step.") : QString());
+    m_preset->setStatusTip(m_live ? lockedTip : QString());
 }
 
 app::RunConfig ConfigPanel::config() const {

@@ -32,11 +32,20 @@ public:
     void selectPreset(const QString& name);
     [[nodiscard]] QString presetName() const;
 
+    // Live mode, while a run is going: the learning rate, BN momentum, batch size and the per-block BN
+    // placement stay editable and each edit is emitted as liveChange (the window applies it to the run from
+    // its next step); every other control is locked until the run ends.
+    void setLive(bool live);
+    [[nodiscard]] bool isLive() const { return m_live; }
+
 Q_SIGNALS:
     void changed();
+    void liveChange(const bnlab::engine::LiveChange& change);
 
 private:
     void buildLayerTable();
+    void applyLiveState();
+    [[nodiscard]] int specBlockOfRow(int row) const;  // the index into network.blocks of the table's row
     void updatePytorchMomentum();
 
     app::RunConfig m_base;  // the preset (or loaded config) the panel started from
@@ -60,7 +69,10 @@ private:
     QSpinBox* m_probeInterval;
     QSpinBox* m_evalInterval;
     QSpinBox* m_threads;
+    QLabel* m_liveHint;
     bool m_updating = false;
+    bool m_live = false;
+    float m_liveLearningRate = 0;  // the learning rate last sent in live mode
 };
 
 }  // namespace bnlab::ui

@@ -29,7 +29,10 @@ GradNormChart::GradNormChart(QWidget* parent) : QWidget(parent) {
     m_y = newLogAxis(kNormTitle);
     m_chart->addAxis(m_x, Qt::AlignBottom);
     m_chart->addAxis(m_y, Qt::AlignLeft);
-    layout->addWidget(newChartView(m_chart, this));
+    ChartView* view = newChartView(m_chart, this);
+    refitOnZoomReset(view, this);
+    layout->addWidget(view);
+    m_marks.push_back(std::make_unique<ChangeMarks>(m_chart, m_x, m_y));
     refresh(app::RunData{});
 }
 
@@ -74,9 +77,11 @@ void GradNormChart::refresh(const app::RunData& run) {
     if (stamp == m_stamp) return;
     m_stamp = stamp;
 
+    // Every parameter that was ever probed, in order of first appearance (BN switched on mid-run adds γ and β).
     std::vector<std::string> names;
-    if (!run.probes.empty())
-        for (const engine::ParamProbe& p : run.probes.front().params) names.push_back(p.name);
+    for (const engine::ProbeSnapshot& snapshot : run.probes)
+        for (const engine::ParamProbe& p : snapshot.params)
+            if (std::find(names.begin(), names.end(), p.name) == names.end()) names.push_back(p.name);
     setParams(names);
 
     std::vector<QList<QPointF>> points(names.size());
@@ -101,6 +106,7 @@ void GradNormChart::refresh(const app::RunData& run) {
     for (std::size_t k = 0; k < m_series.size(); ++k) showPoints(m_series[k], points[k], budget);
     fitAxis(m_chart, m_x, xs, xAxisFit(m_xAxis));
     fitLogAxis(m_chart, m_y, ys);
+    m_marks.front()->update(run, m_xAxis);
 
     const QString what =
         m_showUpdateRatio ? QStringLiteral("Update-to-weight ratio") : QStringLiteral("Gradient norms");

@@ -10,6 +10,9 @@
 #include <QLineSeries>
 #include <QWidget>
 
+#include <memory>
+#include <vector>
+
 #include <string>
 #include <vector>
 
@@ -30,6 +33,12 @@ public:
 
     // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
     void refresh(const app::RunData& run);
+    // Draws the run last drawn again from scratch (after the user reset a zoom).
+    void redraw() {
+        const app::RunData* run = m_stamp.run;
+        m_stamp = {};
+        if (run) refresh(*run);
+    }
 
 private:
     void setParams(const std::vector<std::string>& names);  // one series per name, rebuilt when names change
@@ -42,6 +51,7 @@ private:
     bool m_showUpdateRatio = false;
     XAxis m_xAxis = XAxis::Step;
     RunStamp m_stamp;
+    std::vector<std::unique_ptr<ChangeMarks>> m_marks;
 };
 
 }  // namespace bnlab::ui

@@ -1,6 +1,8 @@
 #include "loss_chart.h"
 
 #include <QHBoxLayout>
+
+#include <algorithm>
 #include <QVBoxLayout>
 
 namespace bnlab::ui {
@@ -11,8 +13,11 @@ LossChart::LossChart(QWidget* parent) : QWidget(parent) {
     m_legend = newLegendLabel(this);
     auto* charts = new QHBoxLayout;
     charts->setSpacing(2);
-    charts->addWidget(newChartView(m_loss.chart, this));
-    charts->addWidget(newChartView(m_accuracy.chart, this));
+    for (QChart* chart : {m_loss.chart, m_accuracy.chart}) {
+        ChartView* view = newChartView(chart, this);
+        refitOnZoomReset(view, this);
+        charts->addWidget(view);
+    }
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(0);
@@ -52,6 +57,8 @@ LossChart::Panel LossChart::makePanel(const QString& yTitle) {
          {static_cast<QAbstractSeries*>(p.train), static_cast<QAbstractSeries*>(p.average),
           static_cast<QAbstractSeries*>(p.validation), static_cast<QAbstractSeries*>(p.test)})
         addSeries(p.chart, s, p.x, p.y);
+    m_marks.push_back(std::make_unique<ChangeMarks>(p.chart, p.x, p.y));
+    p.marks = m_marks.back().get();
     return p;
 }
 
@@ -60,6 +67,13 @@ void LossChart::setXAxis(XAxis axis) {
     m_xAxis = axis;
     m_loss.x->setTitleText(xAxisTitle(axis));
     m_accuracy.x->setTitleText(xAxisTitle(axis));
+    m_stamp = {};
+}
+
+void LossChart::setSmoothing(double weight) {
+    weight = std::clamp(weight, 0.0, 0.999);
+    if (weight == m_smoothing) return;
+    m_smoothing = weight;
     m_stamp = {};
 }
 
@@ -72,12 +86,25 @@ void LossChart::refresh(const app::RunData& run) {
 
     const bool validation = m_loss.validation->count() > 0;
     const bool test = m_loss.test->count() > 0;
+    const QString average = m_smoothing > 0
+                                ? QStringLiteral("training (moving average, %1)").arg(m_smoothing, 0, 'g', 3)
+                                : QStringLiteral("training (no smoothing)");
+    m_loss.average->setName(average);
+    m_accuracy.average->setName(average);
     std::vector<LegendEntry> entries = {
-        {QStringLiteral("──"), m_loss.train->pen().color(), QStringLiteral("training batch")},
-        {QStringLiteral("━━"), m_loss.average->pen().color(), QStringLiteral("training (moving average)")}};
+        {QStringLiteral("──"), m_loss.train->pen().color(), QStringLiteral("training batch"),
+         {m_loss.train, m_accuracy.train}},
+        {QStringLiteral("━━"), m_loss.average->pen().color(), average, {m_loss.average, m_accuracy.average}}};
     if (validation)
-        entries.push_back({QStringLiteral("━●━"), palette::kOrange, QStringLiteral("validation")});
-    if (test) entries.push_back({QStringLiteral("■"), palette::kRed, QStringLiteral("test")});
+        entries.push_back({QStringLiteral("━●━"), palette::kOrange, QStringLiteral("validation"),
+                           {m_loss.validation, m_accuracy.validation}});
+    if (test)
+        entries.push_back({QStringLiteral("■"), palette::kRed, QStringLiteral("test"), {m_loss.test, m_accuracy.test}});
+    const int marks = m_loss.marks->count();
+    if (marks > 0)
+        entries.push_back({QStringLiteral("┆"), QColor(0x55, 0x55, 0x55),
+                           marks == 1 ? QStringLiteral("a setting changed (hover the line)")
+                                      : QStringLiteral("settings changed (hover the lines)")});
     setLegend(m_legend, entries);
 }
 
@@ -96,11 +123,16 @@ void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
     QList<QPointF> train, average, validation, test;
     train.reserve(static_cast<qsizetype>(run.steps.size()));
     average.reserve(static_cast<qsizetype>(run.steps.size()));
+    // The moving average with bias correction (as the trainer's own, which this equals at 0.98), so that the
+    // first values are not pulled toward 0.
+    double ema = 0, power = 1;
     for (const engine::StepRecord& r : run.steps) {
         const double value = accuracy ? r.accuracy : r.loss;
-        const double smooth = accuracy ? r.accuracyEma : r.lossEma;
-        if (finite(value)) train.append(point(r.step, r.epoch, r.samples, value));
-        if (finite(smooth)) average.append(point(r.step, r.epoch, r.samples, smooth));
+        if (!finite(value)) continue;
+        train.append(point(r.step, r.epoch, r.samples, value));
+        ema = m_smoothing * ema + (1 - m_smoothing) * value;
+        power *= m_smoothing;
+        average.append(point(r.step, r.epoch, r.samples, ema / (1 - power)));
     }
     for (const engine::EvalRecord& r : run.evals) {
         const double value = accuracy ? r.accuracy : r.loss;
@@ -123,6 +155,7 @@ void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
                 {.lowerBound = 0, .upperBound = 100, .fallbackHi = 100, .suffix = QStringLiteral(" %%")});
     else
         fitAxis(p.chart, p.y, ys, {.lowerBound = 0, .fallbackHi = 2.5});
+    p.marks->update(run, m_xAxis);
 
     // The title names the latest held-out values (the training one when there are none yet), or says that
     // there is nothing yet.

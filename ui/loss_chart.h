@@ -11,6 +11,9 @@
 #include <QScatterSeries>
 #include <QWidget>
 
+#include <memory>
+#include <vector>
+
 namespace bnlab::ui {
 
 class LossChart final : public QWidget {
@@ -24,8 +27,19 @@ public:
     void setXAxis(XAxis axis);
     [[nodiscard]] XAxis xAxis() const { return m_xAxis; }
 
+    // The weight of the exponential moving average drawn over the training values, in [0, 1): 0 draws the
+    // raw values again, 0.98 averages over about 50 steps, 0.999 over about 1000. Takes effect at the next refresh().
+    void setSmoothing(double weight);
+    [[nodiscard]] double smoothing() const { return m_smoothing; }
+
     // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
     void refresh(const app::RunData& run);
+    // Draws the run last drawn again from scratch (after the user reset a zoom).
+    void redraw() {
+        const app::RunData* run = m_stamp.run;
+        m_stamp = {};
+        if (run) refresh(*run);
+    }
 
 private:
     struct Panel {
@@ -36,14 +50,17 @@ private:
         QLineSeries* average = nullptr;     // StepRecord's moving average
         QLineSeries* validation = nullptr;  // validation evaluations
         QScatterSeries* test = nullptr;     // the test evaluation, when there is one
+        ChangeMarks* marks = nullptr;
     };
     Panel makePanel(const QString& yTitle);
     void fill(Panel& panel, const app::RunData& run, bool accuracy);
 
     Panel m_loss;
     Panel m_accuracy;
-    QLabel* m_legend = nullptr;  // shared by both charts
+    LegendLabel* m_legend = nullptr;  // shared by both charts
+    std::vector<std::unique_ptr<ChangeMarks>> m_marks;
     XAxis m_xAxis = XAxis::Step;
+    double m_smoothing = 0.98;
     RunStamp m_stamp;
 };
 

@@ -18,6 +18,7 @@
 #include <QDateTime>
 #include <QDir>
 #include <QDockWidget>
+#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QGridLayout>
 #include <QGroupBox>
@@ -112,15 +113,25 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     m_redraw->start();
 
-    connect(&m_controller, &app::RunController::updated, this, [this] { m_dirty = true; });
+    connect(&m_controller, &app::RunController::updated, this, [this] {
+        m_dirty = true;
+        reportChanges();
+    });
     connect(&m_controller, &app::RunController::stateChanged, this, [this] {
         updateActions();
+        const app::RunState state = m_controller.run().state;
+        m_config->setLive(m_controller.isActive() && (state == app::RunState::Running || state == app::RunState::Paused));
         m_dirty = true;
         const app::RunData& run = m_controller.run();
         if (run.summary && run.summary->reason == engine::StopReason::Diverged)
             showError(tr("The run diverged: %1").arg(QString::fromStdString(run.summary->message)));
     });
     connect(&m_controller, &app::RunController::failed, this, [this](const QString& message) { showError(message); });
+    connect(&m_controller, &app::RunController::changeRefused, this, [this](const QString& message) {
+        showError(tr("The change was not applied: %1").arg(message));
+        m_config->setConfig(m_controller.run().current);  // the panel shows what the run really uses
+    });
+    connect(m_config, &ConfigPanel::liveChange, this, &MainWindow::applyLiveChange);
     restoreSettings();
     updateActions();
 }
@@ -230,7 +241,21 @@ void MainWindow::buildCharts() {
         m_bnStats->setXAxis(axis);
         m_dirty = true;
     });
-    grid->addWidget(panel(tr("Loss and accuracy"), m_loss, {m_xAxis}, central), 0, 0);
+    auto* smoothingLabel = new QLabel(tr("smoothing"), central);
+    m_smoothing = new QDoubleSpinBox(central);
+    m_smoothing->setRange(0, 0.999);
+    m_smoothing->setDecimals(3);
+    m_smoothing->setSingleStep(0.01);
+    m_smoothing->setValue(m_loss->smoothing());
+    const QString smoothingTip = tr("Weight of the moving average drawn over the per-step training values: 0 shows "
+                                    "the raw values, 0.98 averages over about 50 steps, 0.999 over about 1000.");
+    m_smoothing->setToolTip(smoothingTip);
+    smoothingLabel->setToolTip(smoothingTip);
+    connect(m_smoothing, &QDoubleSpinBox::valueChanged, this, [this](double v) {
+        m_loss->setSmoothing(v);
+        m_staleCharts |= 1;
+    });
+    grid->addWidget(panel(tr("Loss and accuracy"), m_loss, {m_xAxis, smoothingLabel, m_smoothing}, central), 0, 0);
 
     m_grads = new GradNormChart(central);
     m_updateRatio = new QCheckBox(tr("update / weight ratio"), central);
@@ -268,7 +293,7 @@ void MainWindow::buildCharts() {
     m_bnLayer->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     m_bnFeature->setToolTip(tr("The feature (or channel) of that layer."));
     connect(m_bnLayer, &QComboBox::currentIndexChanged, this, [this](int i) {
-        if (i >= 0) m_bnStats->setLayer(i);
+        if (i >= 0) m_bnStats->setLayer(m_bnLayer->itemText(i));
         m_selectorsFilledFor = -1;
         m_dirty = true;
     });
@@ -288,21 +313,35 @@ void MainWindow::refillChartSelectors() {
     const app::RunData& run = m_controller.run();
     if (run.probes.empty()) return;
     const engine::ProbeSnapshot& last = run.probes.back();
-    if (m_activationBlock->count() != int(last.activations.size())) {
+    auto items = [](const QComboBox* box) {
+        QStringList out;
+        for (int i = 0; i < box->count(); ++i) out << box->itemText(i);
+        return out;
+    };
+    QStringList blocks;
+    for (const auto& a : last.activations) blocks << QString::fromStdString(a.block);
+    if (items(m_activationBlock) != blocks) {
         const QSignalBlocker block(m_activationBlock);
+        const QString current = m_activationBlock->currentText();
         m_activationBlock->clear();
-        for (const auto& a : last.activations) m_activationBlock->addItem(QString::fromStdString(a.block));
-        m_activationBlock->setCurrentIndex(0);
-        m_activations->setBlock(0);
+        m_activationBlock->addItems(blocks);
+        const int index = std::max(0, int(blocks.indexOf(current)));
+        m_activationBlock->setCurrentIndex(index);
+        m_activations->setBlock(index);
     }
-    if (m_bnLayer->count() != int(last.batchNorm.size())) {
+    // BN layers by name: BN switched on or off mid-run adds or removes one, and the choice stays when it can.
+    QStringList layers;
+    for (const auto& b : last.batchNorm) layers << QString::fromStdString(b.layer);
+    if (items(m_bnLayer) != layers) {
         const QSignalBlocker block(m_bnLayer);
+        const QString current = m_bnLayer->currentText();
         m_bnLayer->clear();
-        for (const auto& b : last.batchNorm) m_bnLayer->addItem(QString::fromStdString(b.layer));
-        m_bnLayer->setEnabled(!last.batchNorm.empty());
-        m_bnLayer->setCurrentIndex(last.batchNorm.empty() ? -1 : 0);
-        if (!last.batchNorm.empty()) m_bnStats->setLayer(0);
-        m_selectorsFilledFor = -1;
+        m_bnLayer->addItems(layers);
+        m_bnLayer->setEnabled(!layers.isEmpty());
+        const int index = layers.isEmpty() ? -1 : std::max(0, int(layers.indexOf(current)));
+        m_bnLayer->setCurrentIndex(index);
+        if (index >= 0 && layers[index] != current) m_bnStats->setLayer(layers[index]);
+        if (index >= 0 && layers[index] != current) m_selectorsFilledFor = -1;
     }
     const int layer = m_bnLayer->currentIndex();
     if (layer >= 0 && m_selectorsFilledFor != layer) {
@@ -376,6 +415,28 @@ void MainWindow::updateActions() {
     m_reset->setEnabled(state != app::RunState::Idle);
 }
 
+void MainWindow::applyLiveChange(const engine::LiveChange& change) {
+    try {
+        m_controller.requestChange(change);
+        clearError();
+    } catch (const std::exception& e) {
+        showError(tr("The change was not applied: %1").arg(QString::fromStdString(e.what())));
+        if (m_controller.isActive()) m_config->setConfig(m_controller.run().current);
+    }
+}
+
+void MainWindow::reportChanges() {
+    const auto& changes = m_controller.run().changes;
+    if (changes.size() < m_reportedChanges) m_reportedChanges = 0;  // a new run
+    for (; m_reportedChanges < changes.size(); ++m_reportedChanges) {
+        const engine::ChangeRecord& c = changes[m_reportedChanges];
+        if (c.applied)
+            statusBar()->showMessage(tr("After step %1: %2").arg(c.step).arg(QString::fromStdString(c.description)), 10000);
+    }
+}
+
+QString MainWindow::errorText() const { return m_error->isHidden() ? QString() : m_error->text(); }
+
 void MainWindow::showError(const QString& message) {
     m_error->setText(message);
     m_error->show();
@@ -429,6 +490,7 @@ void MainWindow::resetRun() {
     m_bnLayer->clear();
     m_bnFeature->clear();
     m_selectorsFilledFor = -1;
+    m_reportedChanges = 0;
     m_dirty = true;
 }
 
@@ -450,6 +512,7 @@ void MainWindow::startRun(bool paused) {
         m_activationBlock->clear();
         m_bnLayer->clear();
         m_bnFeature->clear();
+        m_reportedChanges = 0;
         m_controller.start(config, m_data, name, folder, paused);
         m_dirty = true;
     } catch (const std::exception& e) {

@@ -16,9 +16,11 @@ class QLabel;
 class QProgressBar;
 class QTimer;
 class QCheckBox;
+class QDoubleSpinBox;
 
 namespace bnlab::engine {
 struct Dataset;
+struct LiveChange;
 }
 
 namespace bnlab::ui {
@@ -42,10 +44,15 @@ public:
     void selectPreset(const QString& name);
     void startRun(bool paused = false);
     void stepRun();   // one training step (starting a paused run if none is active)
-    void resetRun();  // stop and clear the charts    // The run shown (for tests and benchmarks).
+    void resetRun();  // stop and clear the charts
+    // The run shown (for tests and benchmarks).
     [[nodiscard]] const app::RunData& currentRun() const { return m_controller.run(); }
     // Applies KEY=VALUE settings on top of the panel's configuration (as bnlab-cli's --set does).
     void applySettings(const QStringList& settings);
+    // The configuration panel and the charts (for tests).
+    [[nodiscard]] ConfigPanel* configPanel() const { return m_config; }
+    [[nodiscard]] LossChart* lossChart() const { return m_loss; }
+    [[nodiscard]] QString errorText() const;  // the banner's message, empty when hidden
 
 protected:
     void closeEvent(class QCloseEvent* event) override;
@@ -60,6 +67,8 @@ private:
     void clearError();
     void chooseDataset();
     void refillChartSelectors();
+    void applyLiveChange(const engine::LiveChange& change);
+    void reportChanges();  // new change records: applied ones in the status bar
     void restoreSettings();
     void saveSettings() const;
 
@@ -78,6 +87,7 @@ private:
     QComboBox* m_bnLayer = nullptr;
     QComboBox* m_bnFeature = nullptr;
     QCheckBox* m_updateRatio = nullptr;
+    QDoubleSpinBox* m_smoothing = nullptr;
     QLabel* m_error = nullptr;
 
     QAction* m_start = nullptr;
@@ -91,7 +101,8 @@ private:
     bool m_dirty = false;    // new records since the last tick
     int m_staleCharts = 0;   // bit i: chart i has not drawn the latest records
     int m_nextChart = 0;
-    int m_selectorsFilledFor = -1;  // probes count when the chart selectors were last filled
+    int m_selectorsFilledFor = -1;  // the BN layer whose features the feature selector lists
+    std::size_t m_reportedChanges = 0;
 };
 
 }  // namespace bnlab::ui

@@ -83,9 +83,15 @@ std::vector<std::string> layerNames(const Network& net) {
 void expectBlocksConsistent(Network& net) {
     for (const BlockInfo& b : net.blocks()) {
         SCOPED_TRACE(b.name);
-        if (b.linear >= 0) EXPECT_TRUE(net.layer(b.linear).kind() == "dense" || net.layer(b.linear).kind() == "conv2d");
-        if (b.norm >= 0) EXPECT_EQ(net.layer(b.norm).kind(), "batchnorm");
-        if (b.activation >= 0) EXPECT_TRUE(net.layer(b.activation).kind() == "relu" || net.layer(b.activation).kind() == "sigmoid");
+        if (b.linear >= 0) {
+            EXPECT_TRUE(net.layer(b.linear).kind() == "dense" || net.layer(b.linear).kind() == "conv2d");
+        }
+        if (b.norm >= 0) {
+            EXPECT_EQ(net.layer(b.norm).kind(), "batchnorm");
+        }
+        if (b.activation >= 0) {
+            EXPECT_TRUE(net.layer(b.activation).kind() == "relu" || net.layer(b.activation).kind() == "sigmoid");
+        }
         EXPECT_LE(b.first, b.last);
         EXPECT_GE(b.preActivation, b.first);
         EXPECT_LE(b.postActivation, b.last);

@@ -144,7 +144,7 @@ TEST(Charts, SettingsThatPointNowhereShowNothing) {
     bn.refresh(run);
     EXPECT_GT(pointsIn(bn), 0);
     EXPECT_TRUE(titlesContain(bn, QStringLiteral("bn1, feature 7")));
-    bn.setLayer(-1);
+    bn.setLayer(QStringLiteral("bn9"));
     bn.refresh(run);
     EXPECT_EQ(pointsIn(bn), 0);
 }

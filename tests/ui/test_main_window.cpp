@@ -1,0 +1,235 @@
+// The real window, offscreen, driven as a user would: start a short run and watch the charts fill; pause,
+// step, resume; change the BN momentum and the batch size mid-run from the configuration panel (applied, and
+// refused with a message when impossible); invalid input in every field of the panel; close mid-run.
+// Settings and run folders go to a temporary home (see test_main.cpp).
+
+#include "config_panel.h"
+#include "loss_chart.h"
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QComboBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QElapsedTimer>
+#include <QLineEdit>
+#include <QLineSeries>
+#include <QSpinBox>
+#include <QStandardPaths>
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#ifndef BNLAB_TEST_DATASETS
+#error "BNLAB_TEST_DATASETS must be defined as the path of the repository's datasets/ folder"
+#endif
+
+namespace bnlab::test {
+namespace {
+
+using ui::MainWindow;
+
+// Processes events until done() or the timeout; true when done.
+bool waitUntil(const std::function<bool()>& done, int timeoutMs = 60000) {
+    QElapsedTimer timer;
+    timer.start();
+    while (!done()) {
+        if (timer.elapsed() > timeoutMs) return false;
+        QApplication::processEvents(QEventLoop::AllEvents, 20);
+    }
+    return true;
+}
+
+void processFor(int ms) {
+    QElapsedTimer timer;
+    timer.start();
+    while (timer.elapsed() < ms) QApplication::processEvents(QEventLoop::AllEvents, 10);
+}
+
+QAction* action(MainWindow& w, const QString& text) {
+    for (QAction* a : w.findChildren<QAction*>())
+        if (a->text() == text) return a;
+    return nullptr;
+}
+
+template <typename T>
+T* control(MainWindow& w, const char* name) {
+    T* c = w.configPanel()->findChild<T*>(QString::fromLatin1(name));
+    EXPECT_NE(c, nullptr) << name;
+    return c;
+}
+
+
+// A short bn-paper-mlp run on 2,000 images: 34 steps of 60 per epoch, probes every 5 steps.
+void shortRun(MainWindow& w, int epochs = 1) {
+    ASSERT_TRUE(w.openDataset(QStringLiteral(BNLAB_TEST_DATASETS "/mnist"))) << w.errorText().toStdString();
+    w.selectPreset(QStringLiteral("bn-paper-mlp"));
+    w.applySettings({"train_size=2000", "validation_size=500", "epochs=" + QString::number(epochs),
+                     "probe_interval=5", "eval_interval=10", "threads=1"});
+}
+
+TEST(MainWindowRun, StartFillsTheChartsAndPauseStepResumeWork) {
+    MainWindow w;
+    w.resize(1400, 900);
+    w.show();
+    shortRun(w, 20);
+    w.startRun();
+    ASSERT_TRUE(w.errorText().isEmpty()) << w.errorText().toStdString();
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().steps.size() >= 12 && !w.currentRun().probes.empty(); }));
+
+    QAction* pause = action(w, "Pause");
+    ASSERT_NE(pause, nullptr);
+    pause->trigger();
+    EXPECT_EQ(w.currentRun().state, app::RunState::Paused);
+    ASSERT_NE(action(w, "Resume"), nullptr) << "the Pause action turns into Resume";
+    processFor(400);  // the step in progress arrives
+    const std::size_t atPause = w.currentRun().steps.size();
+    processFor(400);
+    EXPECT_EQ(w.currentRun().steps.size(), atPause) << "steps went on while paused";
+
+    w.stepRun();
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().steps.size() == atPause + 1; }, 30000));
+    processFor(300);
+    EXPECT_EQ(w.currentRun().steps.size(), atPause + 1) << "Step trains exactly one batch";
+    EXPECT_EQ(w.currentRun().state, app::RunState::Paused);
+
+    action(w, "Resume")->trigger();
+    EXPECT_EQ(w.currentRun().state, app::RunState::Running);
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().steps.size() >= atPause + 10; }));
+
+    // The charts have drawn what arrived (a redraw tick is 50 ms; four charts take turns).
+    processFor(600);
+    qsizetype drawn = 0;
+    for (QChartView* view : w.findChildren<QChartView*>())
+        for (QAbstractSeries* s : view->chart()->series())
+            if (auto* xy = qobject_cast<QXYSeries*>(s)) drawn += xy->count();
+    EXPECT_GT(drawn, 100);
+
+    action(w, "Stop")->trigger();
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().state == app::RunState::Finished; }));
+    ASSERT_TRUE(w.currentRun().summary.has_value());
+    EXPECT_EQ(w.currentRun().summary->reason, engine::StopReason::Stopped);
+}
+
+TEST(MainWindowRun, MomentumAndBatchSizeChangeMidRunAndAnImpossibleChangeIsRefused) {
+    MainWindow w;
+    w.show();
+    shortRun(w, 20);
+    w.startRun(true);  // paused: the changes land at known steps
+    w.stepRun();
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().steps.size() == 1; }));
+    EXPECT_TRUE(w.configPanel()->isLive());
+    EXPECT_FALSE(control<QSpinBox>(w, "epochs")->isEnabled()) << "settings that cannot change mid-run are locked";
+    EXPECT_TRUE(control<QDoubleSpinBox>(w, "bn_momentum")->isEnabled());
+
+    control<QDoubleSpinBox>(w, "bn_momentum")->setValue(0.9);
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().changes.size() == 1; }, 5000)) << w.errorText().toStdString() << " live " << w.configPanel()->isLive() << " value " << control<QDoubleSpinBox>(w, "bn_momentum")->value();
+    const engine::ChangeRecord& momentum = w.currentRun().changes[0];
+    EXPECT_TRUE(momentum.applied) << momentum.description;
+    EXPECT_EQ(momentum.key, "bn_momentum");
+    EXPECT_EQ(momentum.step, 1);
+    EXPECT_FLOAT_EQ(w.currentRun().current.train.batchNorm.momentum, 0.9f);
+    EXPECT_FLOAT_EQ(w.currentRun().config.train.batchNorm.momentum, 0.99f) << "the start configuration is kept";
+
+    // 2,000 images in batches of 1,999 would leave a batch of one sample for BN: refused, and the panel shows
+    // the batch size the run really uses.
+    control<QSpinBox>(w, "batch_size")->setValue(1999);
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().changes.size() == 2; }));
+    EXPECT_FALSE(w.currentRun().changes[1].applied);
+    ASSERT_TRUE(waitUntil([&] { return !w.errorText().isEmpty(); }, 5000));
+    EXPECT_TRUE(w.errorText().contains("batch of 1 sample")) << w.errorText().toStdString();
+    EXPECT_EQ(control<QSpinBox>(w, "batch_size")->value(), 60);
+
+    control<QSpinBox>(w, "batch_size")->setValue(100);
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().changes.size() == 3; }));
+    EXPECT_TRUE(w.currentRun().changes[2].applied) << w.currentRun().changes[2].description;
+    w.stepRun();
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().steps.size() == 2; }));
+    EXPECT_EQ(w.currentRun().steps[1].samples - w.currentRun().steps[0].samples, 100);
+
+    // BN off for the second block, from the per-layer table: folded, and the network goes on training.
+    control<QComboBox>(w, "block.2.norm")->setCurrentText("none");
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().changes.size() == 4; }));
+    const engine::ChangeRecord& off = w.currentRun().changes[3];
+    EXPECT_TRUE(off.applied) << off.description;
+    EXPECT_EQ(off.key, "block.2.norm");
+    EXPECT_EQ(w.currentRun().current.train.network.blocks[1].norm, engine::NormPlacement::None);
+    w.stepRun();
+    ASSERT_TRUE(waitUntil([&] { return w.currentRun().steps.size() == 3; }));
+    EXPECT_TRUE(std::isfinite(w.currentRun().steps[2].loss));
+    w.resetRun();
+    EXPECT_FALSE(w.configPanel()->isLive());
+    EXPECT_TRUE(control<QSpinBox>(w, "epochs")->isEnabled());
+}
+
+TEST(MainWindowInput, InvalidInputInEveryFieldIsExplainedAndStartsNothing) {
+    MainWindow w;
+    shortRun(w);
+    struct Case {
+        const char* field;
+        QString text;
+        const char* mentions;  // the key the message must name
+    };
+    const Case lineEdits[] = {
+        {"learning_rate", "", "learning_rate"},   {"learning_rate", "0", "learning_rate"},
+        {"learning_rate", "nan", "learning_rate"}, {"learning_rate", "-1", "learning_rate"},
+        {"bn_epsilon", "0", "bn_epsilon"},         {"bn_epsilon", "", "bn_epsilon"},
+        {"init_scale", "0", "init_scale"},         {"init_scale", "inf", "init_scale"},
+        {"seed", "", "seed"},
+    };
+    for (const Case& c : lineEdits) {
+        SCOPED_TRACE(std::string(c.field) + " = '" + c.text.toStdString() + "'");
+        auto* edit = control<QLineEdit>(w, c.field);
+        const QString good = edit->text();
+        edit->setText(c.text);
+        w.startRun();
+        EXPECT_TRUE(w.errorText().contains(c.mentions)) << w.errorText().toStdString();
+        EXPECT_EQ(w.currentRun().state, app::RunState::Idle);
+        edit->setText(good);
+    }
+    // Spin boxes cannot hold a value outside their range; what is left are combinations.
+    control<QSpinBox>(w, "batch_size")->setValue(5000);  // more than the 2,000 training images
+    w.startRun();
+    EXPECT_TRUE(w.errorText().contains("batch_size")) << w.errorText().toStdString();
+    control<QSpinBox>(w, "batch_size")->setValue(1);  // BN cannot normalise one sample
+    w.startRun();
+    EXPECT_TRUE(w.errorText().contains("at least 2 samples")) << w.errorText().toStdString();
+    control<QSpinBox>(w, "batch_size")->setValue(60);
+    control<QSpinBox>(w, "validation_size")->setValue(59999);  // leaves one training image
+    w.startRun();
+    EXPECT_FALSE(w.errorText().isEmpty());
+    EXPECT_EQ(w.currentRun().state, app::RunState::Idle);
+    control<QSpinBox>(w, "validation_size")->setValue(500);
+    w.startRun();
+    EXPECT_TRUE(w.errorText().isEmpty()) << w.errorText().toStdString();
+    EXPECT_NE(w.currentRun().state, app::RunState::Idle);
+}
+
+TEST(MainWindowRun, ClosingMidRunStopsTheRunAndKeepsItsMetrics) {
+    QString folder;
+    {
+        MainWindow w;
+        w.show();
+        shortRun(w, 50);
+        w.startRun();
+        ASSERT_TRUE(waitUntil([&] { return w.currentRun().steps.size() >= 5; }));
+        QElapsedTimer timer;
+        timer.start();
+        w.close();
+        ASSERT_TRUE(waitUntil([&] { return w.currentRun().state == app::RunState::Finished; }, 30000));
+        EXPECT_LT(timer.elapsed(), 10000);
+        ASSERT_TRUE(w.currentRun().summary.has_value());
+        EXPECT_EQ(w.currentRun().summary->reason, engine::StopReason::Stopped);
+        EXPECT_GE(w.currentRun().steps.size(), 5u);
+    }  // destroying the window joins the finished thread: no hang, no leak (ASan run)
+    const QDir runs(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/runs");
+    bool found = false;
+    for (const QString& name : runs.entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+        found |= QFile::exists(runs.filePath(name + "/summary.json")) && QFile::exists(runs.filePath(name + "/steps.csv"));
+    EXPECT_TRUE(found) << "the stopped run is saved with its summary";
+}
+
+}  // namespace
+}  // namespace bnlab::test
