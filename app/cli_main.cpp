@@ -60,7 +60,7 @@ const char* kUsage =
 void printTrainHelp() {
     std::printf(
         "usage: bnlab-cli train [--preset NAME | --config FILE] [--set KEY=VALUE]... [--data DIR]\n"
-        "                       [--threads N] --out DIR\n"
+        "                       [--at STEP:KEY=VALUE]... [--threads N] --out DIR\n"
         "\n"
         "Trains on the bundled MNIST (or --data DIR, any folder with the four IDX files, e.g. Fashion-MNIST)\n"
         "and writes DIR/config.json, run_info.json, steps.csv, evals.csv, probes.jsonl and, when the run\n"
@@ -69,6 +69,9 @@ void printTrainHelp() {
         "  --preset NAME      start from a preset (default %s; see bnlab-cli presets)\n"
         "  --config FILE      start from a config.json written by an earlier run\n"
         "  --set KEY=VALUE    change one setting (repeatable, applied in order)\n"
+        "  --at STEP:KEY=VALUE  change a setting after STEP steps, as the window's live controls do\n"
+        "                     (learning_rate, bn_momentum, batch_size, block.N.norm; e.g. 500:learning_rate=1,\n"
+        "                     300:block.2.norm=none folds that BN layer away); recorded in changes.jsonl\n"
         "  --data DIR         dataset folder (default: the bundled MNIST)\n"
         "  --threads N        same as --set threads=N\n"
         "  --out DIR          the run folder to create (must not hold a run already)\n"
@@ -94,7 +97,7 @@ int listPresets() {
 
 int train(const QStringList& args) {
     QString preset, configFile, dataDir, outDir;
-    QStringList settings;
+    QStringList settings, planned;
     bool quiet = false;
     for (int i = 0; i < args.size(); ++i) {
         const QString& a = args[i];
@@ -108,6 +111,7 @@ int train(const QStringList& args) {
         } else if (a == "--preset") preset = value();
         else if (a == "--config") configFile = value();
         else if (a == "--set") settings << value();
+        else if (a == "--at") planned << value();
         else if (a == "--data") dataDir = value();
         else if (a == "--threads") settings << "threads=" + value();
         else if (a == "--out") outDir = value();
@@ -120,6 +124,7 @@ int train(const QStringList& args) {
     RunConfig config = configFile.isEmpty() ? findPreset(preset.isEmpty() ? defaultPresetName() : preset).config
                                             : loadConfigFile(configFile);
     for (const QString& s : settings) applySetting(config, s);
+    for (const QString& p : planned) addScheduledChange(config, p);
 
     if (dataDir.isEmpty()) {
         dataDir = findBundledMnist(QCoreApplication::applicationDirPath());

@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
     QCommandLineOption preset("preset", "Start from the preset NAME (bnlab-cli presets lists them).", "NAME");
     QCommandLineOption data("data", "Dataset folder with the four IDX files (default: the bundled MNIST).", "DIR");
     QCommandLineOption start("start", "Start training at once.");
-    parser.addOptions({preset, data, start});
+    QCommandLineOption at("at", "Change a setting after STEP steps of the run (repeatable), as the live controls "
+                                "do: learning_rate, bn_momentum, batch_size or block.N.norm.", "STEP:KEY=VALUE");
+    parser.addOptions({preset, data, start, at});
     parser.process(app);
 
     bnlab::ui::MainWindow window;
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    window.setSchedule(parser.values(at));
     window.show();
     if (parser.isSet(start) && loaded) window.startRun();
 

@@ -279,6 +279,56 @@ QString settingValue(const RunConfig& config, const QString& key) {
     return {};
 }
 
+engine::LiveChange liveChange(const RunConfig& config, const QString& key, const QString& value) {
+    // Parse the value as the setting would be, on a copy: the same messages as --set.
+    RunConfig copy = config;
+    applySetting(copy, key, value);
+    const engine::TrainOptions& t = copy.train;
+    if (key == "learning_rate") return engine::LiveChange::learningRate(t.optimizer.learningRate);
+    if (key == "bn_momentum") return engine::LiveChange::batchNormMomentum(t.batchNorm.momentum);
+    if (key == "batch_size") return engine::LiveChange::batchSize(t.batchSize);
+    static const QRegularExpression blockNorm("^block\\.(\\d+)\\.norm$");
+    if (const auto m = blockNorm.match(key); m.hasMatch()) {
+        const int ordinal = m.captured(1).toInt();
+        const auto& blocks = t.network.blocks;
+        for (int i = 0, linear = 0; i < int(blocks.size()); ++i)
+            if (blocks[std::size_t(i)].isLinear() && ++linear == ordinal)
+                return engine::LiveChange::normPlacement(i, blocks[std::size_t(i)].norm);
+    }
+    fail(key + ": cannot change during a run (these can: learning_rate, bn_momentum, batch_size, block.N.norm)");
+}
+
+void addScheduledChange(RunConfig& config, const QString& text) {
+    static const QRegularExpression form("^\\s*(\\d+)\\s*:\\s*([^=\\s]+)\\s*=\\s*(.*)$");
+    const auto m = form.match(text);
+    if (!m.hasMatch()) fail("at: expected STEP:KEY=VALUE (e.g. 500:learning_rate=1), got '" + text + "'");
+    bool ok = false;
+    const long step = m.captured(1).toLong(&ok);
+    if (!ok) fail("at: the step '" + m.captured(1) + "' is not a number");
+    config.train.schedule.push_back({step, liveChange(config, m.captured(2), m.captured(3).trimmed())});
+}
+
+QString scheduledChangeText(const RunConfig& config, const engine::ScheduledChange& s) {
+    const engine::LiveChange& c = s.change;
+    QString key, value;
+    switch (c.kind) {
+        case engine::LiveChange::Kind::LearningRate: key = "learning_rate"; break;
+        case engine::LiveChange::Kind::BatchNormMomentum: key = "bn_momentum"; break;
+        case engine::LiveChange::Kind::BatchSize: key = "batch_size"; break;
+        case engine::LiveChange::Kind::Norm: {
+            int ordinal = 0;
+            for (int i = 0; i <= c.block && i < int(config.train.network.blocks.size()); ++i)
+                ordinal += config.train.network.blocks[std::size_t(i)].isLinear();
+            key = QString("block.%1.norm").arg(ordinal);
+            value = QString::fromStdString(engine::toString(c.norm));
+            break;
+        }
+    }
+    if (value.isEmpty()) value = c.kind == engine::LiveChange::Kind::BatchSize ? QString::number(qint64(c.value))
+                                                                               : QString::number(c.value, 'g', 9);
+    return QString::number(s.step) + ":" + key + "=" + value;
+}
+
 QJsonObject toJson(const RunConfig& config) {
     QJsonObject o{{"format", "bnlab-config"}, {"version", 1}, {"preset", config.preset}};
     for (const KeyHandler& h : handlers()) {
@@ -291,6 +341,11 @@ QJsonObject toJson(const RunConfig& config) {
     QJsonArray blocks;
     for (const BlockSpec& b : config.train.network.blocks) blocks.append(blockToJson(b));
     o["network"] = QJsonObject{{"blocks", blocks}};
+    if (!config.train.schedule.empty()) {
+        QJsonArray schedule;
+        for (const engine::ScheduledChange& s : config.train.schedule) schedule.append(scheduledChangeText(config, s));
+        o["schedule"] = schedule;
+    }
     return o;
 }
 
@@ -310,7 +365,9 @@ RunConfig fromJson(const QJsonObject& json, const QString& source) {
             config.train.network.blocks.push_back(blockFromJson(arr[i], source + ": network.blocks[" + QString::number(i) + "]"));
     }
     for (const QString& key : json.keys()) {
-        if (key == "format" || key == "version" || key == "preset" || key == "network" || key == "dataset") continue;
+        if (key == "format" || key == "version" || key == "preset" || key == "network" || key == "dataset" ||
+            key == "schedule")
+            continue;
         const QJsonValue v = json.value(key);
         QString text;
         if (v.isDouble()) text = QString::number(v.toDouble(), 'g', 17);
@@ -320,6 +377,19 @@ RunConfig fromJson(const QJsonObject& json, const QString& source) {
             applySetting(config, key, text);
         } catch (const ConfigError& e) {
             fail(source + ": " + QString::fromStdString(e.what()));
+        }
+    }
+    // Planned changes last: their values are read against the settings above.
+    const QJsonValue schedule = json.value("schedule");
+    if (!schedule.isUndefined()) {
+        if (!schedule.isArray()) fail(source + ": schedule must be an array of \"STEP:KEY=VALUE\" strings");
+        for (const QJsonValue& v : schedule.toArray()) {
+            if (!v.isString()) fail(source + ": schedule: expected \"STEP:KEY=VALUE\" strings");
+            try {
+                addScheduledChange(config, v.toString());
+            } catch (const ConfigError& e) {
+                fail(source + ": schedule: " + QString::fromStdString(e.what()));
+            }
         }
     }
     return config;

@@ -32,6 +32,13 @@ struct ConfigKey {
 void applySetting(RunConfig& config, const QString& key, const QString& value);
 void applySetting(RunConfig& config, const QString& keyEqualsValue);  // "key=value"
 
+// Changes during a run. The keys that can change live are learning_rate, bn_momentum, batch_size and
+// block.N.norm; liveChange throws ConfigError naming the key for any other key or a bad value.
+[[nodiscard]] engine::LiveChange liveChange(const RunConfig& config, const QString& key, const QString& value);
+// "STEP:KEY=VALUE" (e.g. "500:learning_rate=1"): appends a planned change to config.train.schedule.
+void addScheduledChange(RunConfig& config, const QString& text);
+[[nodiscard]] QString scheduledChangeText(const RunConfig& config, const engine::ScheduledChange& change);
+
 // The value of a key as text (for --help defaults and tables).
 [[nodiscard]] QString settingValue(const RunConfig& config, const QString& key);
 

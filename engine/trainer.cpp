@@ -89,6 +89,10 @@ void validate(const TrainOptions& o, const Dataset& data) {
     require(o.evalBatchSize >= 1, "eval_batch_size: must be at least 1, got " + std::to_string(o.evalBatchSize));
     require(o.threads >= 0 && o.threads <= 256, "threads: must be 0 (all cores) to 256, got " + std::to_string(o.threads));
     validate(o.network, data.inputShape());
+    for (const ScheduledChange& c : o.schedule) {
+        require(c.step >= 0, "at: the step of a planned change must be 0 or more, got " + std::to_string(c.step));
+        Trainer::checkChange(c.change, o);
+    }
 
     const Splits splits = makeSplits(data, o.validationSize, o.trainSize);
     const Index n = splits.train.size();
@@ -106,7 +110,10 @@ void validate(const TrainOptions& o, const Dataset& data) {
 }
 
 Trainer::Trainer(const Dataset& data, TrainOptions options, MetricsSink& sink)
-    : m_data(data), m_options(std::move(options)), m_sink(sink) {}
+    : m_data(data), m_options(std::move(options)), m_sink(sink) {
+    std::stable_sort(m_options.schedule.begin(), m_options.schedule.end(),
+                     [](const ScheduledChange& a, const ScheduledChange& b) { return a.step < b.step; });
+}
 
 Trainer::~Trainer() = default;
 
@@ -395,7 +402,13 @@ RunSummary Trainer::runInArena() {
         m_sink.onChange(r);
     };
 
+    std::size_t nextScheduled = 0;
+    auto applyScheduled = [&] {
+        while (nextScheduled < o.schedule.size() && o.schedule[nextScheduled].step <= step)
+            applyChange(o.schedule[nextScheduled++].change);
+    };
     while (step < info.totalSteps) {
+        applyScheduled();
         if (!waitWhilePaused(applyChange)) {
             summary.reason = StopReason::Stopped;
             summary.message = "stopped by request after step " + std::to_string(step);

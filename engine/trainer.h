@@ -19,6 +19,27 @@
 
 namespace bnlab::engine {
 
+// A change to a run while it trains (the window's mid-run controls), applied between two steps.
+struct LiveChange {
+    enum class Kind { LearningRate, BatchNormMomentum, BatchSize, Norm };
+    Kind kind = Kind::LearningRate;
+    double value = 0;  // LearningRate, BatchNormMomentum (Keras convention), BatchSize
+    int block = -1;    // Norm: an index into TrainOptions::network.blocks (a dense or conv block)
+    NormPlacement norm = NormPlacement::None;  // Norm: the new placement (None folds BN away; see Network)
+
+    static LiveChange learningRate(double lr) { return {Kind::LearningRate, lr, -1, NormPlacement::None}; }
+    static LiveChange batchNormMomentum(double k) { return {Kind::BatchNormMomentum, k, -1, NormPlacement::None}; }
+    static LiveChange batchSize(int n) { return {Kind::BatchSize, double(n), -1, NormPlacement::None}; }
+    static LiveChange normPlacement(int block, NormPlacement p) { return {Kind::Norm, 0, block, p}; }
+};
+
+// A change planned in the configuration: applied after `step` steps (0: before the first), as if requested
+// live at that moment (bnlab-cli train --at STEP:KEY=VALUE).
+struct ScheduledChange {
+    long step = 0;
+    LiveChange change;
+};
+
 struct TrainOptions {
     NetworkSpec network;
     BatchNormOptions batchNorm;
@@ -35,20 +56,7 @@ struct TrainOptions {
     int evalInterval = 0;          // steps between validation evaluations; 0 = at epoch ends only
     int evalBatchSize = 500;       // evaluation runs in chunks of this many samples
     int threads = 0;               // 0 = all cores
-};
-
-// A change to a run while it trains (the window's mid-run controls), applied between two steps.
-struct LiveChange {
-    enum class Kind { LearningRate, BatchNormMomentum, BatchSize, Norm };
-    Kind kind = Kind::LearningRate;
-    double value = 0;  // LearningRate, BatchNormMomentum (Keras convention), BatchSize
-    int block = -1;    // Norm: an index into TrainOptions::network.blocks (a dense or conv block)
-    NormPlacement norm = NormPlacement::None;  // Norm: the new placement (None folds BN away; see Network)
-
-    static LiveChange learningRate(double lr) { return {Kind::LearningRate, lr, -1, NormPlacement::None}; }
-    static LiveChange batchNormMomentum(double k) { return {Kind::BatchNormMomentum, k, -1, NormPlacement::None}; }
-    static LiveChange batchSize(int n) { return {Kind::BatchSize, double(n), -1, NormPlacement::None}; }
-    static LiveChange normPlacement(int block, NormPlacement p) { return {Kind::Norm, 0, block, p}; }
+    std::vector<ScheduledChange> schedule;  // in order of step
 };
 
 // Checks every setting and its consistency with the data; throws ConfigError naming the key

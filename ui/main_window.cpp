@@ -500,7 +500,8 @@ void MainWindow::startRun(bool paused) {
         return;
     }
     try {
-        const app::RunConfig config = m_config->config();
+        app::RunConfig config = m_config->config();
+        for (const QString& change : m_schedule) app::addScheduledChange(config, change);
         engine::validate(config.train, *m_data);
         clearError();
         const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss");

@@ -49,6 +49,8 @@ public:
     [[nodiscard]] const app::RunData& currentRun() const { return m_controller.run(); }
     // Applies KEY=VALUE settings on top of the panel's configuration (as bnlab-cli's --set does).
     void applySettings(const QStringList& settings);
+    // Planned changes ("STEP:KEY=VALUE") for the runs started from now on (bnlab --at).
+    void setSchedule(const QStringList& changes) { m_schedule = changes; }
     // The configuration panel and the charts (for tests).
     [[nodiscard]] ConfigPanel* configPanel() const { return m_config; }
     [[nodiscard]] LossChart* lossChart() const { return m_loss; }
@@ -76,6 +78,7 @@ private:
     app::RunController m_controller;
     std::shared_ptr<const engine::Dataset> m_data;
     QString m_runsFolder;
+    QStringList m_schedule;
 
     LossChart* m_loss = nullptr;
     GradNormChart* m_grads = nullptr;

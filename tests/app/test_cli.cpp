@@ -434,3 +434,43 @@ TEST_F(CliTest, InterruptStopsTheRunAndKeepsItsFolderEvenWhenQuiet) {
 }
 
 }  // namespace
+
+TEST_F(CliTest, PlannedChangesApplyAtTheirStepsAreRecordedAndReproducedByTheConfig) {
+    const std::string first = path("planned1"), second = path("planned2"), plain = path("plain");
+    const CliResult r = shortRun(first, "--at 10:learning_rate=0.5 --at 20:block.2.norm=none --at 15:batch_size=100");
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_EQ(shortRun(plain).status, 0);
+
+    // changes.jsonl: one line per change, in step order, applied.
+    const auto changeLines = lines(readText(first + "/changes.jsonl"));
+    ASSERT_EQ(changeLines.size(), 3u);
+    const char* keys[] = {"learning_rate", "batch_size", "block.2.norm"};
+    const double steps[] = {10, 15, 20};
+    for (std::size_t i = 0; i < 3; ++i) {
+        const QJsonObject c = QJsonDocument::fromJson(QByteArray::fromStdString(changeLines[i])).object();
+        EXPECT_EQ(c.value("key").toString().toStdString(), keys[i]);
+        EXPECT_EQ(c.value("step").toDouble(), steps[i]);
+        EXPECT_TRUE(c.value("applied").toBool()) << changeLines[i];
+    }
+    // run_info.json follows the folded network.
+    const QJsonArray layers = readJson(first + "/run_info.json").value("layers").toArray();
+    for (const QJsonValue& l : layers) EXPECT_NE(l.toString(), "bn2");
+
+    // Steps 1..10 are those of the plain run; step 11 is not (the new learning rate).
+    const auto a = lossColumn(first + "/steps.csv"), b = lossColumn(plain + "/steps.csv");
+    ASSERT_EQ(a.size(), 30u);
+    for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(a[i], b[i]) << "step " << i + 1;
+    EXPECT_NE(a[11], b[11]);
+
+    // config.json keeps the plan, so the run can be made again exactly.
+    const CliResult again = run("train --config " + quote(first + "/config.json") + " --out " + quote(second) + " --quiet");
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_EQ(lossColumn(second + "/steps.csv"), a);
+}
+
+TEST_F(CliTest, APlannedChangeOfASettingThatCannotChangeIsRefused) {
+    const std::string out = path("badplan");
+    expectOneLineError(run("train --at 5:epochs=3 --out " + quote(out)), "epochs: cannot change during a run", out);
+    expectOneLineError(run("train --at soon:learning_rate=1 --out " + quote(out)), "STEP:KEY=VALUE", out);
+    expectOneLineError(run("train --at 5:learning_rate=nan --out " + quote(out)), "learning_rate", out);
+}
