@@ -28,6 +28,7 @@
 #include <QMessageBox>
 #include <QSettings>
 #include <QProgressBar>
+#include <QScreen>
 #include <QScrollArea>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -36,6 +37,7 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace bnlab::ui {
@@ -74,7 +76,9 @@ QWidget* panel(const QString& title, QWidget* chart, const QList<QWidget*>& cont
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle("BN Lab");
-    resize(1600, 1000);
+    // 1600×1000, or less on a smaller screen (the status bar must stay on it).
+    const QRect screenArea = screen() ? screen()->availableGeometry() : QRect(0, 0, 1600, 1000);
+    resize(std::min(1600, screenArea.width() * 95 / 100), std::min(1000, screenArea.height() * 92 / 100));
     m_runsFolder = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/runs";
 
     m_config = new ConfigPanel(this);
@@ -428,11 +432,15 @@ void MainWindow::applyLiveChange(const engine::LiveChange& change) {
 void MainWindow::reportChanges() {
     const auto& changes = m_controller.run().changes;
     if (changes.size() < m_reportedChanges) m_reportedChanges = 0;  // a new run
+    bool applied = false;
     for (; m_reportedChanges < changes.size(); ++m_reportedChanges) {
         const engine::ChangeRecord& c = changes[m_reportedChanges];
-        if (c.applied)
-            statusBar()->showMessage(tr("After step %1: %2").arg(c.step).arg(QString::fromStdString(c.description)), 10000);
+        if (!c.applied) continue;
+        applied = true;
+        statusBar()->showMessage(tr("After step %1: %2").arg(c.step).arg(QString::fromStdString(c.description)), 10000);
     }
+    // The panel shows what the run uses now, also for changes planned with --at.
+    if (applied && m_config->isLive()) m_config->setConfig(m_controller.run().current);
 }
 
 QString MainWindow::errorText() const { return m_error->isHidden() ? QString() : m_error->text(); }
@@ -501,6 +509,7 @@ void MainWindow::startRun(bool paused) {
     }
     try {
         app::RunConfig config = m_config->config();
+        config.train.schedule.clear();  // the panel may show a finished run's configuration, plan included
         for (const QString& change : m_schedule) app::addScheduledChange(config, change);
         engine::validate(config.train, *m_data);
         clearError();
