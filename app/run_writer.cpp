@@ -97,8 +97,8 @@ RunWriter::RunWriter(const QString& folder, const RunConfig& config, const QStri
     open(m_steps, "steps.csv");
     open(m_evals, "evals.csv");
     open(m_probes, "probes.jsonl");
-    m_steps.precision(9);
-    m_evals.precision(9);
+    m_steps.precision(17);  // every double reads back exactly (run_reader.h)
+    m_evals.precision(17);
     m_steps << "step,epoch,samples,seconds,loss,accuracy,loss_ema,accuracy_ema\n";
     m_evals << "step,epoch,samples,seconds,split,loss,accuracy,epoch_end\n";
     m_lastFlush = std::chrono::steady_clock::now();

@@ -1,0 +1,254 @@
+#include "run_reader.h"
+
+#include "error.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+namespace bnlab::app {
+namespace {
+
+using namespace bnlab::engine;
+
+[[noreturn]] void fail(const QString& message) { throw Error(message.toStdString()); }
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+QByteArray readAll(const QString& path) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) fail(path + ": cannot open (" + file.errorString() + ")");
+    return file.readAll();
+}
+
+QJsonObject readJson(const QString& path) {
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(readAll(path), &error);
+    if (doc.isNull()) fail(path + ": not valid JSON at offset " + QString::number(error.offset) + " (" + error.errorString() + ")");
+    if (!doc.isObject()) fail(path + ": the top level must be a JSON object");
+    return doc.object();
+}
+
+// The complete lines of a file written line by line: a last line without its newline was cut short by an
+// interruption and is left out.
+QList<QByteArray> completeLines(const QString& path) {
+    QByteArray data = readAll(path);
+    const qsizetype end = data.lastIndexOf('\n');
+    data.truncate(end + 1);
+    QList<QByteArray> lines = data.split('\n');
+    lines.removeLast();  // after the final newline
+    return lines;
+}
+
+// null in JSON stands for NaN or infinity (JSON has neither).
+double number(const QJsonValue& v, const QString& where) {
+    if (v.isNull()) return kNaN;
+    if (!v.isDouble()) fail(where + ": expected a number");
+    return v.toDouble();
+}
+
+template <typename T>
+std::vector<T> numbers(const QJsonValue& v, const QString& where) {
+    if (!v.isArray()) fail(where + ": expected an array");
+    std::vector<T> out;
+    for (const QJsonValue& x : v.toArray()) out.push_back(T(number(x, where)));
+    return out;
+}
+
+Distribution distribution(const QJsonValue& v, const QString& where) {
+    if (!v.isObject()) fail(where + ": expected an object");
+    const QJsonObject o = v.toObject();
+    Distribution d;
+    const auto pct = numbers<float>(o.value("percentiles"), where + ".percentiles");
+    if (pct.size() != d.percentiles.size()) fail(where + ".percentiles: expected " + QString::number(d.percentiles.size()) + " values");
+    std::copy(pct.begin(), pct.end(), d.percentiles.begin());
+    d.mean = number(o.value("mean"), where + ".mean");
+    d.stddev = number(o.value("std"), where + ".std");
+    d.histogramMin = float(number(o.value("hist_min"), where + ".hist_min"));
+    d.histogramMax = float(number(o.value("hist_max"), where + ".hist_max"));
+    d.histogram = numbers<std::uint32_t>(o.value("histogram"), where + ".histogram");
+    d.count = std::int64_t(number(o.value("count"), where + ".count"));
+    return d;
+}
+
+ProbeSnapshot probe(const QJsonObject& o, const QString& where) {
+    ProbeSnapshot p;
+    p.step = long(number(o.value("step"), where + ": step"));
+    p.epoch = number(o.value("epoch"), where + ": epoch");
+    p.samples = std::int64_t(number(o.value("samples"), where + ": samples"));
+    for (const QJsonValue& a : o.value("activations").toArray()) {
+        const QJsonObject ao = a.toObject();
+        p.activations.push_back({ao.value("block").toString().toStdString(), distribution(ao.value("pre"), where + ": pre"),
+                                 distribution(ao.value("post"), where + ": post")});
+    }
+    for (const QJsonValue& q : o.value("params").toArray()) {
+        const QJsonObject qo = q.toObject();
+        p.params.push_back({qo.value("name").toString().toStdString(), number(qo.value("grad_norm"), where + ": grad_norm"),
+                            number(qo.value("weight_norm"), where + ": weight_norm"),
+                            number(qo.value("update_ratio"), where + ": update_ratio")});
+    }
+    for (const QJsonValue& b : o.value("batchnorm").toArray()) {
+        const QJsonObject bo = b.toObject();
+        BatchNormProbe bn;
+        bn.layer = bo.value("layer").toString().toStdString();
+        bn.features = numbers<int>(bo.value("features"), where + ": features");
+        bn.batchMean = numbers<float>(bo.value("batch_mean"), where + ": batch_mean");
+        bn.batchVar = numbers<float>(bo.value("batch_var"), where + ": batch_var");
+        bn.runningMean = numbers<float>(bo.value("running_mean"), where + ": running_mean");
+        bn.runningVar = numbers<float>(bo.value("running_var"), where + ": running_var");
+        p.batchNorm.push_back(std::move(bn));
+    }
+    return p;
+}
+
+// Splits a CSV line of `fields` fields; fails naming the file and line otherwise.
+QList<QByteArray> fieldsOf(const QByteArray& line, qsizetype fields, const QString& where) {
+    const QList<QByteArray> f = line.split(',');
+    if (f.size() != fields)
+        fail(where + ": expected " + QString::number(fields) + " comma-separated fields, found " + QString::number(f.size()));
+    return f;
+}
+
+double field(const QByteArray& text, const QString& where) {
+    bool ok = false;
+    const double v = text.trimmed().toDouble(&ok);
+    if (ok) return v;
+    const QByteArray t = text.trimmed().toLower();  // as std::ostream writes them
+    if (t == "nan" || t == "-nan") return kNaN;
+    if (t == "inf") return std::numeric_limits<double>::infinity();
+    if (t == "-inf") return -std::numeric_limits<double>::infinity();
+    fail(where + ": '" + QString::fromUtf8(text) + "' is not a number");
+}
+
+StopReason reasonFrom(const QString& s, const QString& where) {
+    for (StopReason r : {StopReason::Completed, StopReason::MaxSteps, StopReason::Stopped, StopReason::Diverged})
+        if (s.toStdString() == toString(r)) return r;
+    fail(where + ": unknown stopped_reason '" + s + "'");
+}
+
+}  // namespace
+
+RunData loadRun(const QString& folder) {
+    const QDir dir(folder);
+    if (!QFileInfo(folder).isDir()) fail(folder + ": not a folder");
+    if (!dir.exists("config.json"))
+        fail(folder + ": not a BN Lab run (no config.json; a run folder holds config.json, steps.csv, evals.csv, ...)");
+    RunData run;
+    run.name = QFileInfo(folder).fileName();
+    const QJsonObject configJson = readJson(dir.filePath("config.json"));
+    run.config = fromJson(configJson, dir.filePath("config.json"));
+    run.current = run.config;
+    run.dataset = QFileInfo(configJson.value("dataset").toString()).fileName();
+
+    if (dir.exists("run_info.json")) {
+        const QString path = dir.filePath("run_info.json");
+        const QJsonObject o = readJson(path);
+        if (o.value("format").toString() != "bnlab-run-info") fail(path + ": \"format\" is not \"bnlab-run-info\"");
+        auto names = [&](const char* key) {
+            std::vector<std::string> out;
+            for (const QJsonValue& v : o.value(key).toArray()) out.push_back(v.toString().toStdString());
+            return out;
+        };
+        run.info.layers = names("layers");
+        run.info.blocks = names("blocks");
+        run.info.params = names("params");
+        run.info.trainSamples = Index(o.value("train_samples").toDouble());
+        run.info.validationSamples = Index(o.value("validation_samples").toDouble());
+        run.info.testSamples = Index(o.value("test_samples").toDouble());
+        run.info.stepsPerEpoch = Index(o.value("steps_per_epoch").toDouble());
+        run.info.totalSteps = long(o.value("total_steps").toDouble());
+        run.info.threads = o.value("threads").toInt();
+    }
+
+    auto csv = [&](const char* name, qsizetype fields, const std::function<void(const QList<QByteArray>&, const QString&)>& row) {
+        const QString path = dir.filePath(name);
+        if (!dir.exists(name)) fail(path + ": missing (every run folder has it, even an interrupted one)");
+        const QList<QByteArray> lines = completeLines(path);
+        for (qsizetype i = 1; i < lines.size(); ++i) {  // line 1 is the header
+            if (lines[i].trimmed().isEmpty()) continue;
+            const QString where = path + " line " + QString::number(i + 1);
+            row(fieldsOf(lines[i], fields, where), where);
+        }
+    };
+    csv("steps.csv", 8, [&](const QList<QByteArray>& f, const QString& w) {
+        run.steps.push_back({long(field(f[0], w)), field(f[1], w), std::int64_t(field(f[2], w)), field(f[3], w),
+                             field(f[4], w), field(f[5], w), field(f[6], w), field(f[7], w)});
+    });
+    csv("evals.csv", 8, [&](const QList<QByteArray>& f, const QString& w) {
+        run.evals.push_back({long(field(f[0], w)), field(f[1], w), std::int64_t(field(f[2], w)), field(f[3], w),
+                             f[4].trimmed().toStdString(), field(f[5], w), field(f[6], w), field(f[7], w) != 0});
+    });
+    for (const char* name : {"probes.jsonl", "changes.jsonl"}) {
+        const QString path = dir.filePath(name);
+        if (!dir.exists(name)) {
+            if (QString(name) == "probes.jsonl") fail(path + ": missing (every run folder has it, even an interrupted one)");
+            continue;
+        }
+        const QList<QByteArray> lines = completeLines(path);
+        for (qsizetype i = 0; i < lines.size(); ++i) {
+            if (lines[i].trimmed().isEmpty()) continue;
+            const QString where = path + " line " + QString::number(i + 1);
+            QJsonParseError error;
+            const QJsonDocument doc = QJsonDocument::fromJson(lines[i], &error);
+            if (!doc.isObject()) fail(where + ": not a JSON object (" + error.errorString() + ")");
+            const QJsonObject o = doc.object();
+            if (QString(name) == "probes.jsonl") {
+                run.probes.push_back(probe(o, where));
+                continue;
+            }
+            ChangeRecord c;
+            c.step = long(number(o.value("step"), where + ": step"));
+            c.epoch = number(o.value("epoch"), where + ": epoch");
+            c.samples = std::int64_t(number(o.value("samples"), where + ": samples"));
+            c.seconds = number(o.value("seconds"), where + ": seconds");
+            c.key = o.value("key").toString().toStdString();
+            c.value = o.value("value").toString().toStdString();
+            c.description = o.value("description").toString().toStdString();
+            c.applied = o.value("applied").toBool();
+            if (c.applied) {
+                try {
+                    applySetting(run.current, QString::fromStdString(c.key), QString::fromStdString(c.value));
+                } catch (const std::exception& e) {
+                    fail(where + ": " + QString::fromUtf8(e.what()));
+                }
+            }
+            run.changes.push_back(std::move(c));
+        }
+    }
+
+    if (dir.exists("summary.json")) {
+        const QString path = dir.filePath("summary.json");
+        const QJsonObject o = readJson(path);
+        if (o.value("format").toString() != "bnlab-summary") fail(path + ": \"format\" is not \"bnlab-summary\"");
+        RunSummary s;
+        s.reason = reasonFrom(o.value("stopped_reason").toString(), path);
+        s.message = o.value("message").toString().toStdString();
+        s.steps = long(o.value("steps").toDouble());
+        s.epochs = o.value("epochs").toDouble();
+        s.samples = std::int64_t(o.value("samples").toDouble());
+        s.seconds = o.value("seconds").toDouble();
+        s.trainingSeconds = o.value("training_seconds").toDouble();
+        s.samplesPerSecond = o.value("samples_per_second").toDouble();
+        s.hasValidation = o.value("val_accuracy").isDouble();
+        s.valAccuracy = o.value("val_accuracy").toDouble();
+        s.valLoss = number(o.value("val_loss"), path + ": val_loss");
+        s.hasTest = o.value("test_accuracy").isDouble();
+        s.testAccuracy = o.value("test_accuracy").toDouble();
+        s.testLoss = number(o.value("test_loss"), path + ": test_loss");
+        s.divergedStep = long(o.value("diverged_step").toDouble());
+        s.divergedLayer = o.value("diverged_layer").toString().toStdString();
+        run.samplesPerSecond = s.samplesPerSecond;
+        run.summary = std::move(s);
+    }
+    run.state = RunState::Finished;
+    return run;
+}
+
+}  // namespace bnlab::app

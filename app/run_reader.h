@@ -1,0 +1,16 @@
+#pragma once
+
+// Reads a run folder back (as RunWriter writes it, from bnlab or bnlab-cli) into the RunData the charts
+// draw. An interrupted run (no summary.json, a last line cut short by a crash or power cut) opens with what
+// was written; anything else that does not parse is an Error naming the file and the line, and nothing is
+// returned half-way.
+
+#include "run_data.h"
+
+#include <QString>
+
+namespace bnlab::app {
+
+[[nodiscard]] RunData loadRun(const QString& folder);
+
+}  // namespace bnlab::app

@@ -1,0 +1,219 @@
+// Run folders read back (app/run_reader.h): a real run written by RunWriter reopens with identical series
+// (steps, evaluations, probes, changes, summary); an interrupted run (no summary.json, a last line cut short)
+// opens with what was written; a corrupt or foreign folder is an Error naming the file and line.
+
+#include "cli_progress.h"
+#include "dataset.h"
+#include "error.h"
+#include "presets.h"
+#include "run_reader.h"
+#include "run_writer.h"
+#include "trainer.h"
+
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using namespace bnlab;
+using namespace bnlab::engine;
+using bnlab::app::RunData;
+
+class Capture final : public MetricsSink {
+public:
+    RunInfo info;
+    std::vector<StepRecord> steps;
+    std::vector<EvalRecord> evals;
+    std::vector<ProbeSnapshot> probes;
+    std::vector<ChangeRecord> changes;
+    RunSummary summary;
+    void onStart(const RunInfo& i) override { info = i; }
+    void onStep(const StepRecord& r) override { steps.push_back(r); }
+    void onEval(const EvalRecord& r) override { evals.push_back(r); }
+    void onProbe(const ProbeSnapshot& p) override { probes.push_back(p); }
+    void onChange(const ChangeRecord& c) override {
+        changes.push_back(c);
+        if (c.applied) info = c.info;
+    }
+    void onFinish(const RunSummary& s) override { summary = s; }
+};
+
+const Dataset& mnist() {
+    static const Dataset data = loadDataset(std::string(BNLAB_TEST_DATASETS) + "/mnist");
+    return data;
+}
+
+// A short bn-paper-mlp run with two planned changes (one folds a BN layer away), written to `folder`.
+Capture writeRun(const QString& folder) {
+    app::RunConfig config = app::findPreset("bn-paper-mlp").config;
+    for (const char* s : {"train_size=1200", "validation_size=300", "epochs=2", "probe_interval=5", "eval_interval=10",
+                          "threads=1"})
+        app::applySetting(config, s);
+    app::addScheduledChange(config, "12:learning_rate=0.5");
+    app::addScheduledChange(config, "25:block.2.norm=none");
+    Capture capture;
+    app::RunWriter writer(folder, config, "mnist");
+    app::TeeSink tee({&writer, &capture});
+    Trainer trainer(mnist(), config.train, tee);
+    trainer.run();
+    return capture;
+}
+
+std::string errorOf(const QString& folder) {
+    try {
+        (void)app::loadRun(folder);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "expected a bnlab::Error";
+    return {};
+}
+
+void expectSameDistribution(const Distribution& a, const Distribution& b) {
+    EXPECT_EQ(a.percentiles, b.percentiles);
+    EXPECT_EQ(a.mean, b.mean);
+    EXPECT_EQ(a.stddev, b.stddev);
+    EXPECT_EQ(a.histogram, b.histogram);
+    EXPECT_EQ(a.histogramMin, b.histogramMin);
+    EXPECT_EQ(a.count, b.count);
+}
+
+TEST(RunReader, ARunReopensWithIdenticalSeries) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("run");
+    const Capture c = writeRun(folder);
+    const RunData run = app::loadRun(folder);
+
+    EXPECT_EQ(run.name, "run");
+    EXPECT_EQ(run.dataset, "mnist");
+    EXPECT_EQ(run.config.train.batchSize, 60);
+    ASSERT_EQ(run.config.train.schedule.size(), 2u);
+    EXPECT_FLOAT_EQ(run.current.train.optimizer.learningRate, 0.5f) << "the applied changes, replayed";
+    EXPECT_EQ(run.current.train.network.blocks[1].norm, NormPlacement::None);
+    EXPECT_EQ(run.info.layers, c.info.layers);
+    EXPECT_EQ(run.info.params, c.info.params);
+    EXPECT_EQ(run.info.totalSteps, c.info.totalSteps);
+
+    ASSERT_EQ(run.steps.size(), c.steps.size());
+    for (std::size_t i = 0; i < c.steps.size(); ++i) {
+        const StepRecord &a = run.steps[i], &b = c.steps[i];
+        EXPECT_EQ(a.step, b.step);
+        EXPECT_EQ(a.epoch, b.epoch);
+        EXPECT_EQ(a.samples, b.samples);
+        EXPECT_EQ(a.seconds, b.seconds);
+        EXPECT_EQ(a.loss, b.loss) << "step " << b.step;
+        EXPECT_EQ(a.accuracy, b.accuracy);
+        EXPECT_EQ(a.lossEma, b.lossEma);
+        EXPECT_EQ(a.accuracyEma, b.accuracyEma);
+    }
+    ASSERT_EQ(run.evals.size(), c.evals.size());
+    for (std::size_t i = 0; i < c.evals.size(); ++i) {
+        EXPECT_EQ(run.evals[i].split, c.evals[i].split);
+        EXPECT_EQ(run.evals[i].step, c.evals[i].step);
+        EXPECT_EQ(run.evals[i].loss, c.evals[i].loss);
+        EXPECT_EQ(run.evals[i].accuracy, c.evals[i].accuracy);
+        EXPECT_EQ(run.evals[i].epochEnd, c.evals[i].epochEnd);
+    }
+    ASSERT_EQ(run.probes.size(), c.probes.size());
+    for (std::size_t i = 0; i < c.probes.size(); ++i) {
+        const ProbeSnapshot &a = run.probes[i], &b = c.probes[i];
+        EXPECT_EQ(a.step, b.step);
+        ASSERT_EQ(a.activations.size(), b.activations.size());
+        for (std::size_t k = 0; k < a.activations.size(); ++k) {
+            EXPECT_EQ(a.activations[k].block, b.activations[k].block);
+            expectSameDistribution(a.activations[k].pre, b.activations[k].pre);
+            expectSameDistribution(a.activations[k].post, b.activations[k].post);
+        }
+        ASSERT_EQ(a.params.size(), b.params.size());
+        for (std::size_t k = 0; k < a.params.size(); ++k) {
+            EXPECT_EQ(a.params[k].name, b.params[k].name);
+            EXPECT_EQ(a.params[k].gradNorm, b.params[k].gradNorm);
+            EXPECT_EQ(a.params[k].updateRatio, b.params[k].updateRatio);
+        }
+        ASSERT_EQ(a.batchNorm.size(), b.batchNorm.size());
+        for (std::size_t k = 0; k < a.batchNorm.size(); ++k) {
+            EXPECT_EQ(a.batchNorm[k].layer, b.batchNorm[k].layer);
+            EXPECT_EQ(a.batchNorm[k].features, b.batchNorm[k].features);
+            EXPECT_EQ(a.batchNorm[k].batchMean, b.batchNorm[k].batchMean);
+            EXPECT_EQ(a.batchNorm[k].runningVar, b.batchNorm[k].runningVar);
+        }
+    }
+    ASSERT_EQ(run.changes.size(), c.changes.size());
+    for (std::size_t i = 0; i < c.changes.size(); ++i) {
+        EXPECT_EQ(run.changes[i].step, c.changes[i].step);
+        EXPECT_EQ(run.changes[i].key, c.changes[i].key);
+        EXPECT_EQ(run.changes[i].description, c.changes[i].description);
+    }
+    ASSERT_TRUE(run.summary.has_value());
+    EXPECT_EQ(run.summary->reason, c.summary.reason);
+    EXPECT_EQ(run.summary->steps, c.summary.steps);
+    EXPECT_EQ(run.summary->testAccuracy, c.summary.testAccuracy);
+    EXPECT_EQ(run.summary->valAccuracy, c.summary.valAccuracy);
+    EXPECT_EQ(run.state, app::RunState::Finished);
+}
+
+TEST(RunReader, AnInterruptedRunOpensWithWhatWasWritten) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("run");
+    const Capture c = writeRun(folder);
+    // As a power cut leaves it: no summary, and the last lines cut in the middle.
+    ASSERT_TRUE(QFile::remove(folder + "/summary.json"));
+    for (const char* name : {"steps.csv", "probes.jsonl"}) {
+        QFile f(folder + "/" + name);
+        ASSERT_TRUE(f.open(QIODevice::ReadWrite));
+        ASSERT_TRUE(f.resize(f.size() - 7));
+    }
+    const RunData run = app::loadRun(folder);
+    EXPECT_FALSE(run.summary.has_value());
+    EXPECT_EQ(run.steps.size(), c.steps.size() - 1);
+    EXPECT_EQ(run.probes.size(), c.probes.size() - 1);
+    EXPECT_EQ(run.steps.back().loss, c.steps[c.steps.size() - 2].loss);
+}
+
+TEST(RunReader, CorruptAndForeignFoldersFailNamingTheFileAndLine) {
+    QTemporaryDir tmp;
+    EXPECT_NE(errorOf(tmp.filePath("nothing-here")).find("not a folder"), std::string::npos);
+    EXPECT_NE(errorOf(tmp.path()).find("not a BN Lab run"), std::string::npos);
+
+    const QString folder = tmp.filePath("run");
+    (void)writeRun(folder);
+    auto corrupt = [&](const char* name, const QByteArray& from, const QByteArray& to) {
+        QFile f(folder + "/" + name);
+        ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+        QByteArray data = f.readAll();
+        f.close();
+        const qsizetype at = data.indexOf(from);
+        ASSERT_GE(at, 0) << name;
+        data.replace(at, from.size(), to);
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(data);
+    };
+    // A field that is not a number in the middle of steps.csv (line 4: the header, then steps 1, 2, 3).
+    QFile steps(folder + "/steps.csv");
+    ASSERT_TRUE(steps.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = steps.readAll().split('\n');
+    steps.close();
+    corrupt("steps.csv", lines[3], "3,0.15,x80,0.01,2.2,0.1,2.2,0.1");
+    std::string e = errorOf(folder);
+    EXPECT_NE(e.find("steps.csv line 4"), std::string::npos) << e;
+    EXPECT_NE(e.find("'x80' is not a number"), std::string::npos) << e;
+    corrupt("steps.csv", "3,0.15,x80,0.01,2.2,0.1,2.2,0.1", lines[3]);
+    EXPECT_NO_THROW((void)app::loadRun(folder));
+
+    corrupt("probes.jsonl", "{\"activations\"", "{\"activations\"::");
+    e = errorOf(folder);
+    EXPECT_NE(e.find("probes.jsonl line 1"), std::string::npos) << e;
+    corrupt("probes.jsonl", "{\"activations\"::", "{\"activations\"");
+
+    corrupt("config.json", "\"format\": \"bnlab-config\"", "\"format\": \"something-else\"");
+    e = errorOf(folder);
+    EXPECT_NE(e.find("config.json"), std::string::npos) << e;
+    EXPECT_NE(e.find("not a BN Lab configuration"), std::string::npos) << e;
+}
+
+}  // namespace
