@@ -5,8 +5,17 @@
 #include "dataset.h"
 #include "error.h"
 #include "presets.h"
+#include "run_reader.h"
 #include "run_writer.h"
 #include "trainer.h"
+
+#ifdef BNLAB_HAVE_PLOT
+#include "chart_export.h"
+
+#include <QApplication>
+#include <QLabel>
+#include <QVBoxLayout>
+#endif
 
 #include <QCoreApplication>
 #include <QDir>
@@ -19,6 +28,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <string>
 
 namespace {
 
@@ -55,7 +66,109 @@ const char* kUsage =
     "commands:\n"
     "  presets                 list the built-in presets\n"
     "  train                   train a network and write a run folder (bnlab-cli train --help)\n"
+    "  plot                    draw a chart of saved runs to PNG, SVG or PDF (bnlab-cli plot --help)\n"
     "  help [COMMAND]          show this text or a command's\n";
+
+const char* kPlotUsage =
+    "usage: bnlab-cli plot --run DIR [--run DIR]... --chart NAME --out FILE.(png|svg|pdf)\n"
+    "                      [--layer L] [--post] [--feature N] [--x step|epoch|samples] [--smoothing W]\n"
+    "                      [--width W] [--height H] [--scale S]\n"
+    "\n"
+    "Draws the window's charts from saved run folders (of bnlab or bnlab-cli), headless: no display needed.\n"
+    "Several --run draw one chart per run, stacked under each other (runs overlaid on shared axes: not yet).\n"
+    "\n"
+    "  --chart NAME   loss, accuracy, loss-accuracy, grad-norms, update-ratios, activations, bn-stats\n"
+    "  --layer L      activations: a block name (dense2, conv1) or its number from 1; bn-stats: a BN layer (bn2)\n"
+    "  --post         activations: the output of the nonlinearity instead of its input\n"
+    "  --feature N    bn-stats: which of the four followed features (0-3, default 0)\n"
+    "  --x AXIS       step (default), epoch or samples\n"
+    "  --smoothing W  loss, accuracy: moving-average weight in [0, 1) (default 0.98)\n"
+    "  --width W, --height H   size of one chart in logical pixels (default 1000 x 500)\n"
+    "  --scale S      PNG pixels per logical pixel (default 2)\n";
+
+#ifdef BNLAB_HAVE_PLOT
+int plot(const QStringList& args) {
+    QStringList runs;
+    QString out;
+    ui::ChartRequest request;
+    int width = 1000, height = 500;
+    double scale = 2.0;
+    for (int i = 0; i < args.size(); ++i) {
+        const QString& a = args[i];
+        auto value = [&]() -> QString {
+            if (i + 1 >= args.size()) throw UsageError("plot: " + a.toStdString() + " needs a value");
+            return args[++i];
+        };
+        auto number = [&](double lo, double hi) {
+            const QString v = value();
+            bool ok = false;
+            const double d = v.toDouble(&ok);
+            if (!ok || !(d >= lo && d <= hi))
+                throw Error("plot: " + a.toStdString() + ": expected a number from " + QString::number(lo).toStdString() +
+                            " to " + QString::number(hi).toStdString() + ", got '" + v.toStdString() + "'");
+            return d;
+        };
+        if (a == "--help" || a == "-h") {
+            std::fputs(kPlotUsage, stdout);
+            return 0;
+        } else if (a == "--run") runs << value();
+        else if (a == "--chart") request.chart = value();
+        else if (a == "--out") out = value();
+        else if (a == "--layer") request.layer = value();
+        else if (a == "--post") request.postActivation = true;
+        else if (a == "--feature") request.feature = int(number(0, 3));
+        else if (a == "--smoothing") request.smoothing = number(0, 0.999);
+        else if (a == "--width") width = int(number(200, 10000));
+        else if (a == "--height") height = int(number(150, 10000));
+        else if (a == "--scale") scale = number(0.25, 8);
+        else if (a == "--x") {
+            const QString x = value();
+            if (x == "step") request.xAxis = ui::XAxis::Step;
+            else if (x == "epoch") request.xAxis = ui::XAxis::Epoch;
+            else if (x == "samples") request.xAxis = ui::XAxis::Samples;
+            else throw Error("plot: --x: expected step, epoch or samples, got '" + x.toStdString() + "'");
+        } else throw UsageError("plot: unknown option '" + a.toStdString() + "' (bnlab-cli plot --help)");
+    }
+    if (runs.isEmpty()) throw UsageError("plot: --run DIR is required (a run folder of bnlab or bnlab-cli)");
+    if (request.chart.isEmpty()) throw UsageError("plot: --chart NAME is required");
+    if (out.isEmpty()) throw UsageError("plot: --out FILE is required");
+    if (!ui::chartNames().contains(request.chart))
+        throw Error("chart: unknown chart '" + request.chart.toStdString() + "' (known: " +
+                    ui::chartNames().join(", ").toStdString() + ")");
+
+    std::vector<RunData> data;
+    for (const QString& r : runs) data.push_back(loadRun(r));  // everything read before anything is drawn
+    QWidget page;
+    page.setAttribute(Qt::WA_DontShowOnScreen);
+    auto* layout = new QVBoxLayout(&page);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(4);
+    std::vector<std::unique_ptr<QWidget>> charts;
+    for (const RunData& run : data) {
+        charts.push_back(ui::makeChart(request, run, QSize(width, height)));
+        if (data.size() > 1) {
+            auto* label = new QLabel(run.name, &page);
+            label->setContentsMargins(8, 6, 0, 0);
+            QFont font = label->font();
+            font.setBold(true);
+            label->setFont(font);
+            layout->addWidget(label);
+        }
+        charts.back()->setFixedSize(width, height);
+        layout->addWidget(charts.back().get());
+    }
+    page.show();
+    page.adjustSize();
+    QApplication::processEvents();
+    QStringList names;
+    for (const RunData& run : data) names << run.name;
+    const QString title = (data.size() == 1 ? names.first() : names.join(" · ")) + " — " + request.chart;
+    ui::exportWidget(&page, title, out, scale);
+    for (auto& c : charts) c.release();  // owned by page's layout now
+    std::printf("%s\n", out.toUtf8().constData());
+    return 0;
+}
+#endif
 
 void printTrainHelp() {
     std::printf(
@@ -161,7 +274,24 @@ int train(const QStringList& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // plot draws widgets: a QApplication, on the offscreen platform when there is no display.
+    const bool plotting = argc > 1 && std::string(argv[1]) == "plot";
+    if (plotting && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY") &&
+        qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+#ifdef BNLAB_HAVE_PLOT
+    // The offscreen platform's notes ("does not support propagateSizeHints", XDG_RUNTIME_DIR) are not for users.
+    if (plotting)
+        qInstallMessageHandler([](QtMsgType type, const QMessageLogContext&, const QString& message) {
+            if (type == QtDebugMsg || type == QtInfoMsg || message.contains("propagateSizeHints") ||
+                message.contains("XDG_RUNTIME_DIR"))
+                return;
+            std::fprintf(stderr, "bnlab-cli: %s\n", message.toLocal8Bit().constData());
+        });
+    std::unique_ptr<QCoreApplication> app(plotting ? new QApplication(argc, argv) : new QCoreApplication(argc, argv));
+#else
     QCoreApplication app(argc, argv);
+#endif
     QStringList args = QCoreApplication::arguments().mid(1);
     try {
         if (args.isEmpty()) throw UsageError("no command given");
@@ -172,12 +302,20 @@ int main(int argc, char** argv) {
         }
         if (command == "help") {
             if (args.first() == "train") printTrainHelp();
+            else if (args.first() == "plot") std::fputs(kPlotUsage, stdout);
             else if (args.first() == "presets") std::puts("usage: bnlab-cli presets\nLists the built-in presets with a one-line description each.");
             else throw UsageError("help: unknown command '" + args.first().toStdString() + "'");
             return 0;
         }
         if (command == "presets") return listPresets();
         if (command == "train") return train(args);
+        if (command == "plot") {
+#ifdef BNLAB_HAVE_PLOT
+            return plot(args);
+#else
+            throw Error("plot: this bnlab-cli was built without the charts (BNLAB_BUILD_GUI=OFF)");
+#endif
+        }
         throw UsageError("unknown command '" + command.toStdString() + "'");
     } catch (const UsageError& e) {
         std::fprintf(stderr, "bnlab-cli: %s\n\n%s", e.what(), kUsage);

@@ -17,6 +17,7 @@ LossChart::LossChart(QWidget* parent) : QWidget(parent) {
         ChartView* view = newChartView(chart, this);
         refitOnZoomReset(view, this);
         charts->addWidget(view);
+        (chart == m_loss.chart ? m_lossView : m_accuracyView) = view;
     }
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -68,6 +69,11 @@ void LossChart::setXAxis(XAxis axis) {
     m_loss.x->setTitleText(xAxisTitle(axis));
     m_accuracy.x->setTitleText(xAxisTitle(axis));
     m_stamp = {};
+}
+
+void LossChart::setPanels(bool loss, bool accuracy) {
+    m_lossView->setVisible(loss);
+    m_accuracyView->setVisible(accuracy);
 }
 
 void LossChart::setSmoothing(double weight) {

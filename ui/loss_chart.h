@@ -30,6 +30,8 @@ public:
     // The weight of the exponential moving average drawn over the training values, in [0, 1): 0 draws the
     // raw values again, 0.98 averages over about 50 steps, 0.999 over about 1000. Takes effect at the next refresh().
     void setSmoothing(double weight);
+    // Which of the two charts are shown (both by default; an export may want one).
+    void setPanels(bool loss, bool accuracy);
     [[nodiscard]] double smoothing() const { return m_smoothing; }
 
     // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
@@ -58,6 +60,8 @@ private:
     Panel m_loss;
     Panel m_accuracy;
     LegendLabel* m_legend = nullptr;  // shared by both charts
+    QWidget* m_lossView = nullptr;
+    QWidget* m_accuracyView = nullptr;
     std::vector<std::unique_ptr<ChangeMarks>> m_marks;
     XAxis m_xAxis = XAxis::Step;
     double m_smoothing = 0.98;

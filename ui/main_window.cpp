@@ -2,6 +2,7 @@
 
 #include "activation_chart.h"
 #include "bn_stats_chart.h"
+#include "chart_export.h"
 #include "chart_style.h"
 #include "config_panel.h"
 #include "dataset.h"
@@ -22,6 +23,7 @@
 #include <QFileDialog>
 #include <QGridLayout>
 #include <QGroupBox>
+#include <QInputDialog>
 #include <QLabel>
 #include <QJsonDocument>
 #include <QMenuBar>
@@ -192,6 +194,9 @@ void MainWindow::buildActions() {
 
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("Open &Dataset Folder..."), QKeySequence::Open, this, &MainWindow::chooseDataset);
+    file->addSeparator();
+    file->addAction(tr("&Export Chart..."), QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::exportChart);
+    file->addAction(tr("Export Dash&board as PNG..."), this, &MainWindow::exportDashboard);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -444,6 +449,53 @@ void MainWindow::reportChanges() {
 }
 
 QString MainWindow::errorText() const { return m_error->isHidden() ? QString() : m_error->text(); }
+
+ChartRequest MainWindow::currentChartRequest(const QString& chart) const {
+    ChartRequest r;
+    r.chart = chart;
+    r.xAxis = static_cast<XAxis>(m_xAxis->currentIndex());
+    r.smoothing = m_loss->smoothing();
+    if (chart == "activations") {
+        r.layer = m_activationBlock->currentText();
+        r.postActivation = m_activationSide->currentIndex() == 1;
+    } else if (chart == "bn-stats") {
+        r.layer = m_bnLayer->currentText();
+        r.feature = std::max(0, m_bnFeature->currentIndex());
+    }
+    return r;
+}
+
+void MainWindow::exportChart() {
+    bool ok = false;
+    const QString chart = QInputDialog::getItem(this, tr("Export Chart"),
+                                                tr("Chart (with the x axis, layer and feature chosen in the window):"),
+                                                chartNames(), 2, false, &ok);
+    if (!ok) return;
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Chart"), QDir::home().filePath(chart + ".png"),
+                                                      tr("PNG image, 2× (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
+    if (path.isEmpty()) return;
+    try {
+        const app::RunData& run = m_controller.run();
+        auto widget = makeChart(currentChartRequest(chart), run, QSize(1200, 600));
+        exportWidget(widget.get(), (run.name.isEmpty() ? tr("no run") : run.name) + " — " + chart, path);
+        statusBar()->showMessage(tr("Exported %1").arg(path), 8000);
+    } catch (const std::exception& e) {
+        showError(tr("Export failed: %1").arg(QString::fromStdString(e.what())));
+    }
+}
+
+void MainWindow::exportDashboard() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export Dashboard"), QDir::home().filePath("bnlab-dashboard.png"),
+                                                      tr("PNG image, 2× (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
+    if (path.isEmpty()) return;
+    try {
+        const app::RunData& run = m_controller.run();
+        exportWidget(centralWidget(), run.name.isEmpty() ? QStringLiteral("BN Lab") : run.name, path);
+        statusBar()->showMessage(tr("Exported %1").arg(path), 8000);
+    } catch (const std::exception& e) {
+        showError(tr("Export failed: %1").arg(QString::fromStdString(e.what())));
+    }
+}
 
 void MainWindow::showError(const QString& message) {
     m_error->setText(message);

@@ -4,6 +4,7 @@
 // progress in the status bar. Charts are redrawn by a timer at most 10 times a second, from the run data
 // that the RunController appends as metric batches arrive from the training thread.
 
+#include "chart_export.h"
 #include "run_controller.h"
 
 #include <QMainWindow>
@@ -69,6 +70,9 @@ private:
     void clearError();
     void chooseDataset();
     void refillChartSelectors();
+    void exportChart();      // File › Export Chart: one chart as PNG, SVG or PDF
+    void exportDashboard();  // File › Export Dashboard: the four panels as they are
+    [[nodiscard]] ChartRequest currentChartRequest(const QString& chart) const;
     void applyLiveChange(const engine::LiveChange& change);
     void reportChanges();  // new change records: applied ones in the status bar
     void restoreSettings();

@@ -474,3 +474,59 @@ TEST_F(CliTest, APlannedChangeOfASettingThatCannotChangeIsRefused) {
     expectOneLineError(run("train --at soon:learning_rate=1 --out " + quote(out)), "STEP:KEY=VALUE", out);
     expectOneLineError(run("train --at 5:learning_rate=nan --out " + quote(out)), "learning_rate", out);
 }
+
+#ifdef BNLAB_HAVE_PLOT
+// bnlab-cli plot, with no display at all: PNG of the requested size (width × scale, read from its header),
+// SVG and PDF; clear one-line errors for an unknown chart, a missing run and an unwritable path.
+TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
+    const std::string runDir = path("plotted");
+    ASSERT_EQ(shortRun(runDir).status, 0);
+    const std::string noDisplay = "env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM ";
+    auto plot = [&](const std::string& args) {
+        const std::string out = path("plot-stdout.txt"), err = path("plot-stderr.txt");
+        const std::string command = noDisplay + quote(BNLAB_CLI_PATH) + " plot " + args + " >" + quote(out) + " 2>" +
+                                    quote(err) + " </dev/null";
+        const int raw = std::system(command.c_str());
+        CliResult r;
+        r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+        r.out = readText(out);
+        r.err = readText(err);
+        return r;
+    };
+    const std::string png = path("loss.png");
+    CliResult r = plot("--run " + quote(runDir) + " --chart loss-accuracy --width 900 --height 400 --scale 2 --out " + quote(png));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "") << "no platform chatter on stderr";
+    const std::string bytes = readText(png);
+    ASSERT_GT(bytes.size(), 24u);
+    EXPECT_EQ(bytes.substr(1, 3), "PNG");
+    auto be32 = [&](std::size_t at) {
+        return (std::uint32_t(std::uint8_t(bytes[at])) << 24) | (std::uint32_t(std::uint8_t(bytes[at + 1])) << 16) |
+               (std::uint32_t(std::uint8_t(bytes[at + 2])) << 8) | std::uint32_t(std::uint8_t(bytes[at + 3]));
+    };
+    EXPECT_EQ(be32(16), 1800u);
+    EXPECT_EQ(be32(20), 2u * (400 + 30));
+    EXPECT_GT(bytes.size(), 20000u) << "a real drawing compresses to more than a blank page";
+
+    for (const char* chart : {"grad-norms", "activations", "bn-stats"}) {
+        const std::string svg = path(std::string(chart) + ".svg"), pdf = path(std::string(chart) + ".pdf");
+        r = plot("--run " + quote(runDir) + " --chart " + chart + " --out " + quote(svg));
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_THAT(readText(svg), HasSubstr("<svg"));
+        r = plot("--run " + quote(runDir) + " --run " + quote(runDir) + " --chart " + chart + " --out " + quote(pdf));
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_THAT(readText(pdf), StartsWith("%PDF-"));
+    }
+
+    r = plot("--run " + quote(runDir) + " --chart histogram --out " + quote(path("x.png")));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.err, HasSubstr("unknown chart 'histogram'"));
+    r = plot("--run " + quote(path("no-such-run")) + " --chart loss --out " + quote(path("x.png")));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.err, HasSubstr("no-such-run: not a folder"));
+    r = plot("--run " + quote(runDir) + " --chart loss --out " + quote(path("missing/x.png")));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.err, HasSubstr("missing/x.png: cannot write"));
+    EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+}
+#endif

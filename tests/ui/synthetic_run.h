@@ -1,0 +1,47 @@
+#pragma once
+
+// A synthetic run for chart tests: smooth, known series without training anything.
+
+#include "run_data.h"
+
+#include <cmath>
+
+namespace bnlab::ui {
+
+inline engine::Distribution distribution(double scale) {
+    engine::Distribution d;
+    d.percentiles = {float(-3 * scale), float(-2 * scale), float(-scale),   0,
+                     float(scale),      float(2 * scale),  float(3 * scale)};
+    d.stddev = scale;
+    d.histogramMin = d.percentiles.front();
+    d.histogramMax = d.percentiles.back();
+    d.histogram.assign(engine::kHistogramBins, 10);
+    d.count = 10 * engine::kHistogramBins;
+    return d;
+}
+
+// steps training steps, a validation evaluation every 100 and a probe every 50 (two blocks, four
+// parameters, one BN layer following two features).
+inline app::RunData makeRun(long steps) {
+    app::RunData run;
+    run.name = QStringLiteral("test");
+    run.info.blocks = {"dense1", "output"};
+    for (long s = 1; s <= steps; ++s) {
+        const double loss = 2.3 * std::exp(-double(s) / 300) + 0.1 * (s % 7) / 7.0;
+        run.steps.push_back({s, s / 469.0, s * 128, s * 0.01, loss, 1 - loss / 2.5, loss, 1 - loss / 2.5});
+        if (s % 100 == 0)
+            run.evals.push_back({s, s / 469.0, s * 128, 0, "validation", loss, 1 - loss / 2.5, false});
+        if (s % 50 == 0) {
+            engine::ProbeSnapshot p{s, s / 469.0, s * 128, {}, {}, {}};
+            for (const char* block : {"dense1", "output"})
+                p.activations.push_back({block, distribution(1 + 1.0 / double(s)), distribution(0.5)});
+            for (const char* name : {"dense1.weight", "bn1.gamma", "bn1.beta", "output.weight"})
+                p.params.push_back({name, 0.1 * std::exp(-double(s) / 1000), 5, 1e-3});
+            p.batchNorm.push_back({"bn1", {3, 7}, {0.1f, 0.2f}, {1.1f, 0.9f}, {0.09f, 0.19f}, {1.0f, 1.0f}});
+            run.probes.push_back(std::move(p));
+        }
+    }
+    return run;
+}
+
+}  // namespace bnlab::ui

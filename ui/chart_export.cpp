@@ -1,0 +1,165 @@
+#include "chart_export.h"
+
+#include "activation_chart.h"
+#include "bn_stats_chart.h"
+#include "error.h"
+#include "grad_norm_chart.h"
+#include "loss_chart.h"
+
+#include <QApplication>
+#include <QFileInfo>
+#include <QImage>
+#include <QPainter>
+#include <QPageSize>
+#include <QPdfWriter>
+#include <QSvgGenerator>
+
+#include <functional>
+
+namespace bnlab::ui {
+namespace {
+
+[[noreturn]] void fail(const QString& message) { throw Error(message.toStdString()); }
+
+constexpr int kTitleHeight = 30;
+
+void settle(QWidget* w) {
+    for (int i = 0; i < 3; ++i) QApplication::processEvents();
+    (void)w;
+}
+
+QString known() { return chartNames().join(", "); }
+
+}  // namespace
+
+const QStringList& chartNames() {
+    static const QStringList names = {"loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios",
+                                      "activations", "bn-stats"};
+    return names;
+}
+
+std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& run, QSize size) {
+    std::unique_ptr<QWidget> widget;
+    std::function<void()> refresh;
+    if (r.chart == "loss" || r.chart == "accuracy" || r.chart == "loss-accuracy") {
+        auto* c = new LossChart;
+        c->setXAxis(r.xAxis);
+        c->setSmoothing(r.smoothing);
+        c->setPanels(r.chart != "accuracy", r.chart != "loss");
+        refresh = [c, &run] { c->refresh(run); };
+        widget.reset(c);
+    } else if (r.chart == "grad-norms" || r.chart == "update-ratios") {
+        auto* c = new GradNormChart;
+        c->setXAxis(r.xAxis);
+        c->setShowUpdateRatio(r.chart == "update-ratios");
+        refresh = [c, &run] { c->refresh(run); };
+        widget.reset(c);
+    } else if (r.chart == "activations") {
+        auto* c = new ActivationChart;
+        c->setXAxis(r.xAxis);
+        c->setPostActivation(r.postActivation);
+        int block = 0;
+        if (!r.layer.isEmpty()) {
+            bool isNumber = false;
+            const int n = r.layer.toInt(&isNumber);
+            block = isNumber ? n - 1 : -1;
+            if (!isNumber)
+                for (std::size_t i = 0; i < run.info.blocks.size(); ++i)
+                    if (QString::fromStdString(run.info.blocks[i]) == r.layer) block = int(i);
+            if (block < 0 || block >= int(run.info.blocks.size())) {
+                QStringList blocks;
+                for (const auto& b : run.info.blocks) blocks << QString::fromStdString(b);
+                fail("layer: the run has no block '" + r.layer + "' (its blocks: " + blocks.join(", ") + ", or 1.." +
+                     QString::number(blocks.size()) + ")");
+            }
+        }
+        c->setBlock(block);
+        refresh = [c, &run] { c->refresh(run); };
+        widget.reset(c);
+    } else if (r.chart == "bn-stats") {
+        auto* c = new BnStatsChart;
+        c->setXAxis(r.xAxis);
+        c->setFeature(r.feature);
+        if (!r.layer.isEmpty()) {
+            QStringList layers;
+            for (const auto& p : run.probes)
+                for (const auto& b : p.batchNorm)
+                    if (!layers.contains(QString::fromStdString(b.layer))) layers << QString::fromStdString(b.layer);
+            if (!layers.contains(r.layer))
+                fail("layer: the run has no BN layer '" + r.layer + "' (" +
+                     (layers.isEmpty() ? QString("it has none") : "its BN layers: " + layers.join(", ")) + ")");
+            c->setLayer(r.layer);
+        }
+        refresh = [c, &run] { c->refresh(run); };
+        widget.reset(c);
+    } else {
+        fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
+    }
+    widget->setAttribute(Qt::WA_DontShowOnScreen);
+    widget->resize(size);
+    widget->show();
+    settle(widget.get());
+    refresh();  // at the final size: ticks and decimation follow the plot area
+    settle(widget.get());
+    refresh();
+    return widget;
+}
+
+void exportWidget(QWidget* widget, const QString& title, const QString& path, double scale) {
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    if (suffix != "png" && suffix != "svg" && suffix != "pdf")
+        fail(path + ": unknown image type '." + suffix + "' (use .png, .svg or .pdf)");
+    const QFileInfo dir(QFileInfo(path).absolutePath());
+    if (!dir.isDir() || !dir.isWritable()) fail(path + ": cannot write (the folder does not exist or is not writable)");
+    const QSize logical(widget->width(), widget->height() + kTitleHeight);
+
+    auto paint = [&](QPainter& p) {
+        p.fillRect(QRect(QPoint(0, 0), logical), Qt::white);
+        QFont font = QApplication::font();
+        font.setPointSizeF(std::max(9.0, font.pointSizeF() + 2));
+        font.setBold(true);
+        p.setFont(font);
+        p.setPen(QColor(0x33, 0x33, 0x33));
+        p.drawText(QRect(8, 0, logical.width() - 16, kTitleHeight), Qt::AlignVCenter | Qt::AlignLeft, title);
+        widget->render(&p, QPoint(0, kTitleHeight), QRegion(), QWidget::DrawChildren);
+    };
+
+    if (suffix == "png") {
+        QImage image(logical * scale, QImage::Format_ARGB32_Premultiplied);
+        image.setDevicePixelRatio(scale);
+        image.fill(Qt::white);
+        {
+            QPainter p(&image);
+            p.setRenderHint(QPainter::Antialiasing);
+            p.setRenderHint(QPainter::TextAntialiasing);
+            paint(p);
+        }
+        if (!image.save(path, "PNG")) fail(path + ": cannot write the PNG file");
+    } else if (suffix == "svg") {
+        QSvgGenerator svg;
+        svg.setFileName(path);
+        svg.setSize(logical);
+        svg.setViewBox(QRect(QPoint(0, 0), logical));
+        svg.setResolution(96);  // its width and height in mm then read as the logical pixels in browsers (96 px per inch)
+        svg.setTitle(title);
+        svg.setDescription(QStringLiteral("BN Lab chart"));
+        QPainter p;
+        if (!p.begin(&svg)) fail(path + ": cannot write the SVG file");
+        paint(p);
+        p.end();
+    } else {
+        QPdfWriter pdf(path);
+        pdf.setResolution(96);  // one logical pixel per device pixel at 96 dpi
+        pdf.setPageSize(QPageSize(QSizeF(logical.width() * 72.0 / 96, logical.height() * 72.0 / 96), QPageSize::Point));
+        pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
+        pdf.setTitle(title);
+        pdf.setCreator(QStringLiteral("BN Lab"));
+        QPainter p;
+        if (!p.begin(&pdf)) fail(path + ": cannot write the PDF file");
+        paint(p);
+        p.end();
+    }
+    if (!QFileInfo(path).isFile() || QFileInfo(path).size() == 0) fail(path + ": the file was not written");
+}
+
+}  // namespace bnlab::ui

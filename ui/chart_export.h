@@ -1,0 +1,39 @@
+#pragma once
+
+// Charts as images: the window's File › Export and `bnlab-cli plot` draw the same chart widgets, at a chosen
+// size, into PNG (at a scale, 2× by default, sharp on slides), SVG or PDF (vector), with a title line
+// naming the run above the chart and the chart's own legend under it.
+
+#include "chart_style.h"
+#include "run_data.h"
+
+#include <QSize>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+
+#include <memory>
+
+namespace bnlab::ui {
+
+struct ChartRequest {
+    QString chart;            // one of chartNames()
+    XAxis xAxis = XAxis::Step;
+    QString layer;            // activations: a block name ("dense2") or its 1-based number; bn-stats: a BN layer name
+    bool postActivation = false;
+    int feature = 0;          // bn-stats: which of the followed features (0-3)
+    double smoothing = 0.98;  // loss, accuracy
+};
+
+// "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats".
+[[nodiscard]] const QStringList& chartNames();
+
+// The chart widget for the request, drawn from run at `size` (logical pixels, without the title). Throws Error
+// for an unknown chart name (listing the known ones) or a layer the run does not have.
+[[nodiscard]] std::unique_ptr<QWidget> makeChart(const ChartRequest& request, const app::RunData& run, QSize size);
+
+// Writes widget under a title line to path: .png (at scale× the logical size), .svg or .pdf. Throws Error
+// naming the path for another suffix or when the file cannot be written.
+void exportWidget(QWidget* widget, const QString& title, const QString& path, double scale = 2.0);
+
+}  // namespace bnlab::ui
