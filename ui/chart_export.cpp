@@ -42,20 +42,23 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
     std::unique_ptr<QWidget> widget;
     std::function<void()> refresh;
     if (r.chart == "loss" || r.chart == "accuracy" || r.chart == "loss-accuracy") {
-        auto* c = new LossChart;
+        auto owned = std::make_unique<LossChart>();  // owned at once: a bad layer throws below
+        auto* c = owned.get();
         c->setXAxis(r.xAxis);
         c->setSmoothing(r.smoothing);
         c->setPanels(r.chart != "accuracy", r.chart != "loss");
         refresh = [c, &run] { c->refresh(run); };
-        widget.reset(c);
+        widget = std::move(owned);
     } else if (r.chart == "grad-norms" || r.chart == "update-ratios") {
-        auto* c = new GradNormChart;
+        auto owned = std::make_unique<GradNormChart>();  // owned at once: a bad layer throws below
+        auto* c = owned.get();
         c->setXAxis(r.xAxis);
         c->setShowUpdateRatio(r.chart == "update-ratios");
         refresh = [c, &run] { c->refresh(run); };
-        widget.reset(c);
+        widget = std::move(owned);
     } else if (r.chart == "activations") {
-        auto* c = new ActivationChart;
+        auto owned = std::make_unique<ActivationChart>();  // owned at once: a bad layer throws below
+        auto* c = owned.get();
         c->setXAxis(r.xAxis);
         c->setPostActivation(r.postActivation);
         int block = 0;
@@ -75,9 +78,10 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
         }
         c->setBlock(block);
         refresh = [c, &run] { c->refresh(run); };
-        widget.reset(c);
+        widget = std::move(owned);
     } else if (r.chart == "bn-stats") {
-        auto* c = new BnStatsChart;
+        auto owned = std::make_unique<BnStatsChart>();  // owned at once: a bad layer throws below
+        auto* c = owned.get();
         c->setXAxis(r.xAxis);
         c->setFeature(r.feature);
         if (!r.layer.isEmpty()) {
@@ -91,7 +95,7 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
             c->setLayer(r.layer);
         }
         refresh = [c, &run] { c->refresh(run); };
-        widget.reset(c);
+        widget = std::move(owned);
     } else {
         fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
     }
