@@ -210,6 +210,14 @@ void RunController::reset() {
     Q_EMIT updated();
 }
 
+void RunController::showSaved(RunData run) {
+    shutDown();
+    m_run = std::move(run);
+    m_run.state = RunState::Finished;
+    Q_EMIT stateChanged(m_run.state);
+    Q_EMIT updated();
+}
+
 void RunController::stop() {
     if (m_worker) m_worker->requestStop();
     if (m_worker) m_worker->setPaused(false);

@@ -99,6 +99,8 @@ public:
     void requestChange(const engine::LiveChange& change);
     // Stops the run (keeping its saved folder) and clears what is shown.
     void reset();
+    // Shows a saved run (loadRun) instead: a run still going is stopped first, and keeps its folder.
+    void showSaved(RunData run);
     [[nodiscard]] bool isActive() const { return m_thread != nullptr; }
 
     [[nodiscard]] const RunData& run() const { return m_run; }

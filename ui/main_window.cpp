@@ -9,6 +9,7 @@
 #include "error.h"
 #include "grad_norm_chart.h"
 #include "loss_chart.h"
+#include "run_reader.h"
 #include "trainer.h"
 
 #include <QAction>
@@ -19,6 +20,11 @@
 #include <QDateTime>
 #include <QDir>
 #include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileInfo>
+#include <QMimeData>
+#include <QUrl>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QGridLayout>
@@ -140,6 +146,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(m_config, &ConfigPanel::liveChange, this, &MainWindow::applyLiveChange);
     restoreSettings();
     updateActions();
+    setAcceptDrops(true);  // a run folder dropped on the window opens it
 }
 
 // Window geometry, dock layout and the last configuration are remembered between sessions.
@@ -194,6 +201,9 @@ void MainWindow::buildActions() {
 
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("Open &Dataset Folder..."), QKeySequence::Open, this, &MainWindow::chooseDataset);
+    file->addAction(tr("Open &Run..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), this, &MainWindow::chooseRun);
+    m_recentRuns = file->addMenu(tr("Recent R&uns"));
+    rebuildRecentRuns();
     file->addSeparator();
     file->addAction(tr("&Export Chart..."), QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::exportChart);
     file->addAction(tr("Export Dash&board as PNG..."), this, &MainWindow::exportDashboard);
@@ -522,6 +532,58 @@ bool MainWindow::openDataset(const QString& folder) {
         updateActions();
         return false;
     }
+}
+
+bool MainWindow::openRun(const QString& folder) {
+    try {
+        app::RunData run = app::loadRun(folder);  // read whole before anything shown changes
+        resetRun();
+        const QString name = run.name;
+        const bool interrupted = !run.summary.has_value();
+        m_config->setConfig(run.config);  // Start makes it again
+        m_controller.showSaved(std::move(run));
+        QSettings settings;
+        QStringList recent = settings.value("runs/recent").toStringList();
+        recent.removeAll(QFileInfo(folder).absoluteFilePath());
+        recent.prepend(QFileInfo(folder).absoluteFilePath());
+        settings.setValue("runs/recent", recent.mid(0, 10));
+        rebuildRecentRuns();
+        statusBar()->showMessage(interrupted ? tr("Opened %1 (interrupted: no summary; showing what was saved)").arg(name)
+                                             : tr("Opened %1").arg(name),
+                                 10000);
+        m_dirty = true;
+        return true;
+    } catch (const std::exception& e) {
+        showError(tr("Cannot open the run: %1").arg(QString::fromStdString(e.what())));
+        return false;
+    }
+}
+
+void MainWindow::chooseRun() {
+    const QString folder = QFileDialog::getExistingDirectory(this, tr("Open a run folder (it holds config.json, steps.csv, ...)"),
+                                                             m_runsFolder);
+    if (!folder.isEmpty()) openRun(folder);
+}
+
+void MainWindow::rebuildRecentRuns() {
+    m_recentRuns->clear();
+    const QStringList recent = QSettings().value("runs/recent").toStringList();
+    for (const QString& folder : recent)
+        m_recentRuns->addAction(QFileInfo(folder).fileName(), this, [this, folder] { openRun(folder); })->setToolTip(folder);
+    m_recentRuns->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    for (const QUrl& url : event->mimeData()->urls())
+        if (url.isLocalFile() && QFileInfo(url.toLocalFile()).isDir()) {
+            openRun(url.toLocalFile());
+            event->acceptProposedAction();
+            return;
+        }
 }
 
 void MainWindow::chooseDataset() {

@@ -42,6 +42,8 @@ public:
 
     // Loads a dataset folder; on failure shows the message and keeps the previous dataset. Returns success.
     bool openDataset(const QString& folder);
+    // Shows a saved run folder (of bnlab or bnlab-cli) in the charts; on failure shows why and keeps what is shown.
+    bool openRun(const QString& folder);
     void selectPreset(const QString& name);
     void startRun(bool paused = false);
     void stepRun();   // one training step (starting a paused run if none is active)
@@ -59,6 +61,8 @@ public:
 
 protected:
     void closeEvent(class QCloseEvent* event) override;
+    void dragEnterEvent(class QDragEnterEvent* event) override;
+    void dropEvent(class QDropEvent* event) override;
 
 private:
     void buildActions();
@@ -70,6 +74,8 @@ private:
     void clearError();
     void chooseDataset();
     void refillChartSelectors();
+    void chooseRun();
+    void rebuildRecentRuns();
     void exportChart();      // File › Export Chart: one chart as PNG, SVG or PDF
     void exportDashboard();  // File › Export Dashboard: the four panels as they are
     [[nodiscard]] ChartRequest currentChartRequest(const QString& chart) const;
@@ -83,6 +89,7 @@ private:
     std::shared_ptr<const engine::Dataset> m_data;
     QString m_runsFolder;
     QStringList m_schedule;
+    class QMenu* m_recentRuns = nullptr;
 
     LossChart* m_loss = nullptr;
     GradNormChart* m_grads = nullptr;

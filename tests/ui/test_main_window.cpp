@@ -6,6 +6,9 @@
 #include "config_panel.h"
 #include "loss_chart.h"
 #include "main_window.h"
+#include "presets.h"
+#include "run_writer.h"
+#include "trainer.h"
 
 #include <QAction>
 #include <QApplication>
@@ -17,6 +20,7 @@
 #include <QLineSeries>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QTemporaryDir>
 
 #include <gtest/gtest.h>
 
@@ -229,6 +233,46 @@ TEST(MainWindowRun, ClosingMidRunStopsTheRunAndKeepsItsMetrics) {
     for (const QString& name : runs.entryList(QDir::Dirs | QDir::NoDotAndDotDot))
         found |= QFile::exists(runs.filePath(name + "/summary.json")) && QFile::exists(runs.filePath(name + "/steps.csv"));
     EXPECT_TRUE(found) << "the stopped run is saved with its summary";
+}
+
+}  // namespace
+}  // namespace bnlab::test
+
+namespace bnlab::test {
+namespace {
+
+TEST(MainWindowRun, OpenRunShowsASavedRunAndACorruptOneIsExplained) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("saved");
+    app::RunConfig config = app::findPreset("bn-paper-mlp").config;
+    for (const char* s : {"train_size=1200", "validation_size=300", "epochs=1", "probe_interval=5", "batch_size=40"})
+        app::applySetting(config, s);
+    {
+        const engine::Dataset data = engine::loadDataset(BNLAB_TEST_DATASETS "/mnist");
+        app::RunWriter writer(folder, config, "mnist");
+        engine::Trainer(data, config.train, writer).run();
+    }
+    MainWindow w;
+    ASSERT_TRUE(w.openRun(folder)) << w.errorText().toStdString();
+    EXPECT_EQ(w.currentRun().name, "saved");
+    EXPECT_EQ(w.currentRun().steps.size(), 30u);
+    EXPECT_EQ(w.currentRun().state, app::RunState::Finished);
+    EXPECT_TRUE(w.currentRun().summary.has_value());
+    EXPECT_EQ(w.configPanel()->findChild<QSpinBox*>("batch_size")->value(), 40) << "the panel shows its configuration";
+    processFor(400);  // the charts draw it
+    qsizetype drawn = 0;
+    for (QChartView* view : w.findChildren<QChartView*>())
+        for (QAbstractSeries* s : view->chart()->series())
+            if (auto* xy = qobject_cast<QXYSeries*>(s)) drawn += xy->count();
+    EXPECT_GT(drawn, 30);
+
+    QFile steps(folder + "/steps.csv");
+    ASSERT_TRUE(steps.open(QIODevice::Append));
+    steps.write("31,oops\n");
+    steps.close();
+    EXPECT_FALSE(w.openRun(folder));
+    EXPECT_TRUE(w.errorText().contains("steps.csv line 32")) << w.errorText().toStdString();
+    EXPECT_EQ(w.currentRun().steps.size(), 30u) << "what was shown stays";
 }
 
 }  // namespace
