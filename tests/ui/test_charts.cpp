@@ -7,7 +7,10 @@
 #include "loss_chart.h"
 #include "synthetic_run.h"
 
+#include <QApplication>
 #include <QAreaSeries>
+#include <QKeyEvent>
+#include <QValueAxis>
 #include <QChartView>
 #include <QXYSeries>
 
@@ -161,6 +164,63 @@ TEST(Charts, ParameterSeriesFollowTheRun) {
     run.name = QStringLiteral("another");
     grads.refresh(run);
     EXPECT_EQ(linesOf(grads).size(), 2u);
+}
+
+}  // namespace
+}  // namespace bnlab::ui
+
+namespace bnlab::ui {
+namespace {
+
+QValueAxis* xAxisOf(QChart* chart) {
+    for (QAbstractAxis* a : chart->axes(Qt::Horizontal))
+        if (auto* v = qobject_cast<QValueAxis*>(a)) return v;
+    return nullptr;
+}
+
+// Zoom by keyboard (as the wheel and a rubber band do), the range kept while new data arrives, and reset back
+// to following the data; a click on a shared legend entry hides and shows its lines.
+TEST(ChartInteraction, AZoomedChartKeepsItsRangeUntilResetAndLegendEntriesToggleTheirLines) {
+    LossChart chart;
+    chart.resize(900, 400);
+    chart.show();
+    chart.refresh(makeRun(400));
+    auto* view = chart.findChildren<ChartView*>().front();
+    QValueAxis* x = xAxisOf(view->chart());
+    ASSERT_NE(x, nullptr);
+    const double fullMax = x->max();
+    EXPECT_GE(fullMax, 400);
+
+    QKeyEvent plus(QEvent::KeyPress, Qt::Key_Plus, Qt::NoModifier);
+    QApplication::sendEvent(view, &plus);
+    EXPECT_TRUE(view->zoomed());
+    const double zoomedMin = x->min(), zoomedMax = x->max();
+    EXPECT_LT(zoomedMax - zoomedMin, 0.9 * fullMax);
+
+    const app::RunData longer = makeRun(800);
+    chart.refresh(longer);
+    EXPECT_EQ(x->min(), zoomedMin) << "new data does not undo the user's zoom";
+    EXPECT_EQ(x->max(), zoomedMax);
+
+    QKeyEvent home(QEvent::KeyPress, Qt::Key_Home, Qt::NoModifier);
+    QApplication::sendEvent(view, &home);  // reset: refits to the run last drawn
+    EXPECT_FALSE(view->zoomed());
+    EXPECT_GE(x->max(), 800);
+
+    auto* legend = chart.findChild<LegendLabel*>();
+    ASSERT_NE(legend, nullptr);
+    auto visibleLines = [&] {
+        int n = 0;
+        for (ChartView* v : chart.findChildren<ChartView*>())
+            for (QAbstractSeries* s : v->chart()->series()) n += s->isVisible() && s->name() == "training batch";
+        return n;
+    };
+    EXPECT_EQ(visibleLines(), 2);  // in the loss and the accuracy chart
+    legend->toggle(0);
+    EXPECT_EQ(visibleLines(), 0);
+    EXPECT_TRUE(legend->text().contains("<s>training batch</s>"));
+    legend->toggle(0);
+    EXPECT_EQ(visibleLines(), 2);
 }
 
 }  // namespace
