@@ -117,10 +117,11 @@ protected:
 
     std::string path(const std::string& name) const { return m_tmp.filePath(QString::fromStdString(name)).toStdString(); }
 
-    // Runs bnlab-cli with `args` (already quoted where needed) from the temporary folder.
-    CliResult run(const std::string& args) {
+    // Runs bnlab-cli with `args` (already quoted where needed) from the temporary folder; `prefix` goes before
+    // the program (e.g. "env -u DISPLAY ").
+    CliResult run(const std::string& args, const std::string& prefix = "") {
         const std::string out = path("cli-stdout.txt"), err = path("cli-stderr.txt");
-        const std::string command = "cd " + quote(m_tmp.path().toStdString()) + " && " + quote(BNLAB_CLI_PATH) +
+        const std::string command = "cd " + quote(m_tmp.path().toStdString()) + " && " + prefix + quote(BNLAB_CLI_PATH) +
                                     " " + args + " >" + quote(out) + " 2>" + quote(err) + " </dev/null";
         const int raw = std::system(command.c_str());
         CliResult r;
@@ -482,17 +483,7 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
     const std::string runDir = path("plotted");
     ASSERT_EQ(shortRun(runDir).status, 0);
     const std::string noDisplay = "env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM ";
-    auto plot = [&](const std::string& args) {
-        const std::string out = path("plot-stdout.txt"), err = path("plot-stderr.txt");
-        const std::string command = noDisplay + quote(BNLAB_CLI_PATH) + " plot " + args + " >" + quote(out) + " 2>" +
-                                    quote(err) + " </dev/null";
-        const int raw = std::system(command.c_str());
-        CliResult r;
-        r.status = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-        r.out = readText(out);
-        r.err = readText(err);
-        return r;
-    };
+    auto plot = [&](const std::string& args) { return run("plot " + args, noDisplay); };
     const std::string png = path("loss.png");
     CliResult r = plot("--run " + quote(runDir) + " --chart loss-accuracy --width 900 --height 400 --scale 2 --out " + quote(png));
     ASSERT_EQ(r.status, 0) << r.err;
