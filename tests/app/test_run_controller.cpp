@@ -2,8 +2,10 @@
 // event loop, pause/resume/stop, restart and destruction mid-run. Run these under TSan too (tsan preset).
 
 #include "dataset.h"
+#include "error.h"
 #include "presets.h"
 #include "run_controller.h"
+#include "trainer.h"
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -194,3 +196,30 @@ TEST(RunController, StepsNotYetTakenDoNotCarryOverIntoTheNextPause) {
 }
 
 }  // namespace
+
+// Live changes from the GUI thread while the run trains on its own: applied between steps and reported back
+// through the queued batches; an impossible one arrives as changeRefused; none once the run is over.
+TEST(RunController, LiveChangesFromTheGuiThreadReachTheRunningTrainer) {
+    RunController controller;
+    QStringList refused;
+    QObject::connect(&controller, &RunController::changeRefused, [&](const QString& m) { refused << m; });
+    controller.start(smallConfig(100000), mnist(), "test", QString());
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() >= 3; }));
+    controller.requestChange(engine::LiveChange::learningRate(0.05));
+    controller.requestChange(engine::LiveChange::batchNormMomentum(0.9));
+    controller.requestChange(engine::LiveChange::normPlacement(0, engine::NormPlacement::None));
+    controller.requestChange(engine::LiveChange::normPlacement(0, engine::NormPlacement::None));  // already none
+    EXPECT_THROW(controller.requestChange(engine::LiveChange::learningRate(-1)), ConfigError);
+    ASSERT_TRUE(waitFor([&] { return controller.run().changes.size() == 4 && refused.size() == 1; }));
+    const auto& changes = controller.run().changes;
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(changes[std::size_t(i)].applied) << changes[std::size_t(i)].description;
+    EXPECT_FALSE(changes[3].applied);
+    EXPECT_TRUE(refused.front().contains("already")) << refused.front().toStdString();
+    EXPECT_FLOAT_EQ(controller.run().current.train.optimizer.learningRate, 0.05f);
+    EXPECT_EQ(controller.run().current.train.network.blocks[0].norm, engine::NormPlacement::None);
+    const std::size_t at = controller.run().steps.size();
+    ASSERT_TRUE(waitFor([&] { return controller.run().steps.size() > at + 5; })) << "the run goes on";
+    controller.stop();
+    ASSERT_TRUE(waitFor([&] { return controller.run().state == RunState::Finished; }));
+    EXPECT_THROW(controller.requestChange(engine::LiveChange::learningRate(0.1)), Error);
+}
