@@ -64,6 +64,62 @@ void kernel(Index kc, const float* a, const float* b, float* c, Index ldc, bool 
 }
 #endif
 
+#if defined(__AVX2__) && defined(__FMA__)
+// out[t·ldo + s] = rows[s][t] for an 8×8 block: row s of the block starts at in + s·ldi.
+void transpose8x8(const float* in, Index ldi, float* out, Index ldo) {
+    __m256 r[8], t[8];
+    for (int s = 0; s < 8; ++s) r[s] = _mm256_loadu_ps(in + s * ldi);
+    for (int s = 0; s < 8; s += 2) {
+        t[s] = _mm256_unpacklo_ps(r[s], r[s + 1]);
+        t[s + 1] = _mm256_unpackhi_ps(r[s], r[s + 1]);
+    }
+    for (int s = 0; s < 8; s += 4) {
+        r[s] = _mm256_shuffle_ps(t[s], t[s + 2], 0x44);
+        r[s + 1] = _mm256_shuffle_ps(t[s], t[s + 2], 0xEE);
+        r[s + 2] = _mm256_shuffle_ps(t[s + 1], t[s + 3], 0x44);
+        r[s + 3] = _mm256_shuffle_ps(t[s + 1], t[s + 3], 0xEE);
+    }
+    for (int s = 0; s < 4; ++s) {
+        _mm256_storeu_ps(out + s * ldo, _mm256_permute2f128_ps(r[s], r[s + 4], 0x20));
+        _mm256_storeu_ps(out + (s + 4) * ldo, _mm256_permute2f128_ps(r[s], r[s + 4], 0x31));
+    }
+}
+// out[t·4 + s] = rows[s][t] for a 4×8 block (4 rows of 8 in, 8 groups of 4 out, contiguous).
+void transpose4x8(const float* in, Index ldi, float* out) {
+    const __m256 r0 = _mm256_loadu_ps(in), r1 = _mm256_loadu_ps(in + ldi);
+    const __m256 r2 = _mm256_loadu_ps(in + 2 * ldi), r3 = _mm256_loadu_ps(in + 3 * ldi);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);  // t = 0|4, 1|5
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);  // t = 2|6, 3|7
+    _mm256_storeu_ps(out, _mm256_permute2f128_ps(u0, u1, 0x20));
+    _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(u2, u3, 0x20));
+    _mm256_storeu_ps(out + 16, _mm256_permute2f128_ps(u0, u1, 0x31));
+    _mm256_storeu_ps(out + 24, _mm256_permute2f128_ps(u2, u3, 0x31));
+}
+constexpr bool kHaveTransposes = true;
+#else
+void transpose8x8(const float*, Index, float*, Index) {}
+void transpose4x8(const float*, Index, float*) {}
+constexpr bool kHaveTransposes = false;
+#endif
+
+// out[kk·ldo + s] = rows[s][kk] for s < count (rows[s] = in + s·ldi, contiguous in kk), kk < kc; 0 for
+// count ≤ s < width. The transposition that packing needs when K is the contiguous index.
+void transposeRows(const float* in, Index ldi, Index count, Index width, Index kc, float* out, Index ldo) {
+    Index s0 = 0, kk0 = 0;  // rows [0, s0) × K [0, kk0) done by the vector transposes
+    if (kHaveTransposes && count == 4 && ldo == 4) {
+        for (Index kk = 0; kk + 8 <= kc; kk += 8) transpose4x8(in + kk, ldi, out + kk * 4);
+        s0 = 4;
+    } else if (kHaveTransposes) {
+        for (; s0 + 8 <= count; s0 += 8)
+            for (Index kk = 0; kk + 8 <= kc; kk += 8) transpose8x8(in + s0 * ldi + kk, ldi, out + kk * ldo + s0, ldo);
+    }
+    kk0 = kc / 8 * 8;
+    for (Index s = 0; s < width; ++s)
+        for (Index kk = (s < s0 ? kk0 : 0); kk < kc; ++kk) out[kk * ldo + s] = s < count ? in[s * ldi + kk] : 0.0f;
+}
+
 // Rows [i0, i0 + mc) and K range [k0, k0 + kc) of op(A), as panels of kMr rows: panel p holds, for each kk,
 // the kMr values of rows i0 + p·kMr + r (zero past the last row).
 void packA(Operand a, Index i0, Index mc, Index k0, Index kc, float* out) {
@@ -75,10 +131,7 @@ void packA(Operand a, Index i0, Index mc, Index k0, Index kc, float* out) {
                 for (Index r = 0; r < kMr; ++r) out[kk * kMr + r] = r < rows ? src[r] : 0.0f;
             }
         } else {
-            for (Index r = 0; r < kMr; ++r) {
-                const float* src = a.data + (i0 + p + r) * a.ld + k0;
-                for (Index kk = 0; kk < kc; ++kk) out[kk * kMr + r] = r < rows ? src[kk] : 0.0f;
-            }
+            transposeRows(a.data + (i0 + p) * a.ld + k0, a.ld, rows, kMr, kc, out, kMr);
         }
     }
 }
@@ -88,10 +141,7 @@ void packB(Operand b, Index k0, Index kc, Index j0, Index nc, float* out) {
     for (Index p = 0; p < nc; p += kNr, out += kc * kNr) {
         const Index cols = std::min(kNr, nc - p);
         if (b.transposed) {  // B(kk, j) = data[j·ld + kk]: each column is contiguous
-            for (Index q = 0; q < kNr; ++q) {
-                const float* src = b.data + (j0 + p + q) * b.ld + k0;
-                for (Index kk = 0; kk < kc; ++kk) out[kk * kNr + q] = q < cols ? src[kk] : 0.0f;
-            }
+            transposeRows(b.data + (j0 + p) * b.ld + k0, b.ld, cols, kNr, kc, out, kNr);
         } else {
             for (Index kk = 0; kk < kc; ++kk) {
                 const float* src = b.data + (k0 + kk) * b.ld + j0 + p;
