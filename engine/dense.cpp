@@ -1,5 +1,6 @@
 #include "dense.h"
 
+#include "gemm.h"
 #include "layer_checks.h"
 #include "parallel.h"
 
@@ -41,9 +42,10 @@ const Matrix& Dense::forward(const Matrix& input, Mode) {
     m_output.resize(input.rows(), m_outputs);
     // y = x·Wᵀ + b, chunk by chunk of samples
     parallel::forChunks(input.rows(), kRowGrain, [&](Index r0, Index r1) {
-        auto y = m_output.middleRows(r0, r1 - r0);
-        y.noalias() = input.middleRows(r0, r1 - r0) * m_weight.transpose();
-        if (m_useBias) y.rowwise() += m_bias.row(0);
+        const Index in = input.cols();
+        gemm::multiply(r1 - r0, m_outputs, in, gemm::plain(input.row(r0).data(), in),
+                       gemm::transposed(m_weight.data(), in), m_output.row(r0).data(), m_outputs, false);
+        if (m_useBias) m_output.middleRows(r0, r1 - r0).rowwise() += m_bias.row(0);
     });
     return m_output;
 }
@@ -53,14 +55,17 @@ const Matrix& Dense::backward(const Matrix& gradOutput) {
     m_gradInput.resize(gradOutput.rows(), m_input->cols());
     // dx = dy·W, split over input features (each chunk reads only its columns of W; splitting over samples
     // made every chunk pack all of W) unless the layer is too narrow for more than one such chunk.
-    const Index inputs = m_input->cols(), grain = inputGrain(inputs);
+    const Index inputs = m_input->cols(), grain = inputGrain(inputs), n = gradOutput.rows();
+    const gemm::Operand dy = gemm::plain(gradOutput.data(), m_outputs);
     if (parallel::chunkCount(inputs, grain) > 1) {
         parallel::forChunks(inputs, grain, [&](Index i0, Index i1) {
-            m_gradInput.middleCols(i0, i1 - i0).noalias() = gradOutput * m_weight.middleCols(i0, i1 - i0);
+            gemm::multiply(n, i1 - i0, m_outputs, dy, gemm::plain(m_weight.data() + i0, inputs),
+                           m_gradInput.data() + i0, inputs, false);
         });
     } else {
-        parallel::forChunks(gradOutput.rows(), kRowGrain, [&](Index r0, Index r1) {
-            m_gradInput.middleRows(r0, r1 - r0).noalias() = gradOutput.middleRows(r0, r1 - r0) * m_weight;
+        parallel::forChunks(n, kRowGrain, [&](Index r0, Index r1) {
+            gemm::multiply(r1 - r0, inputs, m_outputs, gemm::plain(gradOutput.row(r0).data(), m_outputs),
+                           gemm::plain(m_weight.data(), inputs), m_gradInput.row(r0).data(), inputs, false);
         });
     }
     return m_gradInput;
@@ -73,14 +78,16 @@ void Dense::backwardParameters(const Matrix& gradOutput) {
     // dW = dyᵀ·x, split over input features (each chunk writes its own columns of dW and reads only its
     // columns of x; splitting over outputs made every chunk pack all of x) unless the layer is too narrow
     // for more than one such chunk; then over output features (each chunk writes its own rows).
-    const Index grain = inputGrain(x.cols());
-    if (parallel::chunkCount(x.cols(), grain) > 1) {
-        parallel::forChunks(x.cols(), grain, [&](Index i0, Index i1) {
-            m_weightGrad.middleCols(i0, i1 - i0).noalias() = gradOutput.transpose() * x.middleCols(i0, i1 - i0);
+    const Index inputs = x.cols(), grain = inputGrain(inputs), n = x.rows();
+    if (parallel::chunkCount(inputs, grain) > 1) {
+        parallel::forChunks(inputs, grain, [&](Index i0, Index i1) {
+            gemm::multiply(m_outputs, i1 - i0, n, gemm::transposed(gradOutput.data(), m_outputs),
+                           gemm::plain(x.data() + i0, inputs), m_weightGrad.data() + i0, inputs, false);
         });
     } else {
         parallel::forChunks(m_outputs, kFeatureGrain, [&](Index o0, Index o1) {
-            m_weightGrad.middleRows(o0, o1 - o0).noalias() = gradOutput.middleCols(o0, o1 - o0).transpose() * x;
+            gemm::multiply(o1 - o0, inputs, n, gemm::transposed(gradOutput.data() + o0, m_outputs),
+                           gemm::plain(x.data(), inputs), m_weightGrad.row(o0).data(), inputs, false);
         });
     }
     // db = Σ_n dy (N·O additions: not worth a parallel loop)
