@@ -2,7 +2,10 @@
 // one process. Speed is measured here, never asserted in tests.
 //
 //   bnlab-bench [--preset NAME]... [--batch N]... [--threads N] [--seconds S] [--repeats R]
-//               [--mode train|infer|both] [--data DIR] [--json]
+//               [--mode train|infer|both] [--data DIR] [--json] [--profile]
+//
+// --profile also prints, per preset and batch, where a training step spends its time: each layer's
+// forward and backward, the loss and the optimizer (milliseconds per step, median over the steps).
 
 #include "batch_sampler.h"
 #include "data_location.h"
@@ -36,6 +39,7 @@ struct Options {
     int repeats = 3;
     bool train = true, infer = false;
     bool json = false;
+    bool profile = false;
     QString data;
 };
 
@@ -84,6 +88,7 @@ Options parse(const QStringList& args) {
         else if (a == "--repeats") o.repeats = int(number(value()));
         else if (a == "--data") o.data = value();
         else if (a == "--json") o.json = true;
+        else if (a == "--profile") o.profile = true;
         else if (a == "--mode") {
             const QString m = value();
             if (m != "train" && m != "infer" && m != "both") throw Error("--mode: expected train, infer or both");
@@ -91,7 +96,7 @@ Options parse(const QStringList& args) {
             o.infer = m != "train";
         } else if (a == "--help" || a == "-h") {
             std::puts("usage: bnlab-bench [--preset NAME]... [--batch N]... [--threads N] [--seconds S] [--repeats R]\n"
-                      "                   [--mode train|infer|both] [--data DIR] [--json]\n"
+                      "                   [--mode train|infer|both] [--data DIR] [--json] [--profile]\n"
                       "defaults: every preset, batches 32 60 128, all cores, 1 s x 3 repeats, train");
             std::exit(0);
         } else throw Error("unknown option '" + a.toStdString() + "' (bnlab-bench --help)");
@@ -100,6 +105,55 @@ Options parse(const QStringList& args) {
         for (const app::Preset& p : app::presets()) o.presets << p.name;
     if (o.batches.empty()) o.batches = {32, 60, 128};
     return o;
+}
+
+// A training step taken layer by layer (as Network::forward/backward and trainStep do), timing each part.
+// Prints the median milliseconds per step of every part over `steps` steps.
+void profileStep(Network& net, SoftmaxCrossEntropy& ce, Optimizer& optimizer, const Matrix& x,
+                 const std::vector<std::uint8_t>& labels, int steps) {
+    const std::size_t layers = net.layers().size();
+    // parts: forward of each layer, loss, backward of each layer (in network order), optimizer
+    std::vector<std::vector<double>> ms(2 * layers + 2);
+    auto lap = [](Clock::time_point& t) {
+        const auto now = Clock::now();
+        const double d = std::chrono::duration<double, std::milli>(now - t).count();
+        t = now;
+        return d;
+    };
+    for (int s = 0; s < steps + 2; ++s) {
+        const bool keep = s >= 2;  // two warm-up steps
+        auto t = Clock::now();
+        const Matrix* h = &x;
+        std::vector<const Matrix*> inputs(layers);
+        for (std::size_t i = 0; i < layers; ++i) {
+            h = &net.layer(int(i)).forward(*h, Mode::Train);
+            const double d = lap(t);
+            if (keep) ms[i].push_back(d);
+        }
+        ce.forward(*h, labels);
+        const Matrix* g = &ce.backward();
+        if (keep) ms[layers].push_back(lap(t)); else lap(t);
+        for (std::size_t i = layers; i-- > 0;) {
+            if (i > 0) g = &net.layer(int(i)).backward(*g);
+            else net.layer(0).backwardParameters(*g);
+            const double d = lap(t);
+            if (keep) ms[layers + 1 + i].push_back(d);
+        }
+        optimizer.step();
+        if (keep) ms[2 * layers + 1].push_back(lap(t));
+    }
+    double total = 0;
+    std::vector<double> median(ms.size());
+    for (std::size_t i = 0; i < ms.size(); ++i) total += median[i] = stats(ms[i]).median;
+    auto row = [&](const std::string& name, double forward, double backward) {
+        std::printf("  %-22s %9.3f %9.3f %6.1f%%\n", name.c_str(), forward, backward, 100 * (forward + backward) / total);
+    };
+    std::printf("  %-22s %9s %9s %7s\n", "part (ms/step)", "forward", "backward", "share");
+    for (std::size_t i = 0; i < layers; ++i)
+        row(net.layerName(int(i)) + " (" + net.layer(int(i)).kind() + ")", median[i], median[layers + 1 + i]);
+    row("loss", median[layers], 0);
+    row("optimizer", 0, median[2 * layers + 1]);
+    std::printf("  %-22s %19.3f\n", "total", total);
 }
 
 double peakMemoryMb() {
@@ -138,6 +192,10 @@ int main(int argc, char** argv) {
                         Matrix x;
                         std::vector<std::uint8_t> labels;
                         sampler.next(x, labels);  // one fixed batch: the data pipeline is measured by the trainer
+                        if (o.profile && mode == 0) {
+                            std::printf("%s batch %d, %d thread(s):\n", name.toUtf8().constData(), batch, threads);
+                            profileStep(net, ce, optimizer, x, labels, std::max(5, int(o.seconds * 20)));
+                        }
                         for (int r = 0; r < o.repeats; ++r) {
                             if (mode == 0)
                                 rates.push_back(measure([&] { trainStep(net, ce, optimizer, x, labels); }, batch, o.seconds));

@@ -16,6 +16,39 @@ struct Layout {
 
 Layout layoutOf(const Shape& shape, Index rows) { return {rows, shape.c, Index(shape.h) * shape.w}; }
 
+constexpr Index kChannelGrain = 4;  // channels per chunk; fixed, so sums do not depend on the threads
+
+// x ↦ x̂ = (x − μ)·inv for one channel, with the μ and inv of the latest forward (batch or running).
+struct Normalizer {
+    float mean, invStd;
+    float operator()(float x) const { return (x - mean) * invStd; }
+};
+
+// Σ_{i<n} term(i) of a short sum (one sample's S values of a channel): eight float partial sums, element i
+// going to lane i mod 8 (the loop vectorises and the order is fixed by n alone), added in lane order in double.
+constexpr int kLanes = 8;
+template <class Term>
+double laneReduce(Index n, Term term) {
+    float acc[kLanes] = {};
+    Index i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int j = 0; j < kLanes; ++j) acc[j] += term(i + j);
+    for (int j = 0; i + j < n; ++j) acc[j] += term(i + j);
+    double sum = 0;
+    for (float a : acc) sum += a;
+    return sum;
+}
+
+double laneSum(const float* x, Index n) {
+    return laneReduce(n, [x](Index i) { return x[i]; });
+}
+double laneSumSquaredDiff(const float* x, Index n, float mean) {
+    return laneReduce(n, [x, mean](Index i) { return (x[i] - mean) * (x[i] - mean); });
+}
+double laneSumProduct(const float* dy, const float* x, Index n, Normalizer norm) {  // Σ dy·x̂
+    return laneReduce(n, [dy, x, norm](Index i) { return dy[i] * norm(x[i]); });
+}
+
 void checkInput(const Shape& shape, const Matrix& input) {
     if (input.cols() != shape.size())
         throw Error("batchnorm: input has " + std::to_string(input.cols()) + " columns, expected " +
@@ -46,7 +79,7 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
     checkInput(m_inputShape, input);
     const Layout L = layoutOf(m_inputShape, input.rows());
     m_output.resize(input.rows(), input.cols());
-    m_xhat.resize(input.rows(), input.cols());
+    m_input = &input;
     m_lastMode = mode;
     const double eps = m_options.epsilon;
 
@@ -60,37 +93,38 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
         return m_output;
     }
     // Each chunk owns whole channels: statistics are summed in a fixed order, whatever the threads.
-    parallel::forChunks(L.c, 4, [&](Index c0, Index c1) {
+    const Vector& mean = mode == Mode::Train ? m_batchMean : m_runningMean;
+    const Vector& invStd = mode == Mode::Train ? m_batchInvStd : m_evalInvStd;
+    parallel::forChunks(L.c, kChannelGrain, [&](Index c0, Index c1) {
         for (Index c = c0; c < c1; ++c) {
-            double mean, invStd;
+            auto segment = [&](Index n) { return input.row(n).data() + c * L.s; };  // (S) of sample n
             if (mode == Mode::Train) {
-                // μ = (1/m) Σ x ;  σ² = (1/m) Σ (x − μ)²  (two passes, double accumulation)
+                // μ = (1/m) Σ x ;  σ² = (1/m) Σ (x − μ)²  (two passes; each sample's S values in float
+                // lanes, the N partial sums in double)
                 double sum = 0;
-                for (Index n = 0; n < L.n; ++n) sum += input.row(n).segment(c * L.s, L.s).cast<double>().sum();
-                mean = sum / double(L.m());
+                for (Index n = 0; n < L.n; ++n) sum += laneSum(segment(n), L.s);
+                const double mu = sum / double(L.m());
+                const float fm = float(mu);
                 double sq = 0;
-                for (Index n = 0; n < L.n; ++n)
-                    sq += (input.row(n).segment(c * L.s, L.s).cast<double>().array() - mean).square().sum();
+                for (Index n = 0; n < L.n; ++n) sq += laneSumSquaredDiff(segment(n), L.s, fm);
                 const double var = sq / double(L.m());
-                invStd = 1.0 / std::sqrt(var + eps);
-                m_batchMean[c] = float(mean);
+                m_batchMean[c] = fm;
                 m_batchVar[c] = float(var);
-                m_batchInvStd[c] = float(invStd);
+                m_batchInvStd[c] = float(1.0 / std::sqrt(var + eps));
                 // running ← k·running + (1 − k)·batch, with the unbiased variance σ²·m/(m − 1)
                 const double k = m_options.momentum;
-                m_runningMean[c] = float(k * m_runningMean[c] + (1 - k) * mean);
+                m_runningMean[c] = float(k * m_runningMean[c] + (1 - k) * mu);
                 m_runningVar[c] = float(k * m_runningVar[c] + (1 - k) * var * double(L.m()) / double(L.m() - 1));
             } else {
-                mean = m_runningMean[c];
-                invStd = 1.0 / std::sqrt(double(m_runningVar[c]) + eps);
-                m_evalInvStd[c] = float(invStd);
+                m_evalInvStd[c] = float(1.0 / std::sqrt(double(m_runningVar[c]) + eps));
             }
             // x̂ = (x − μ)/√(σ² + ε) ;  y = γ·x̂ + β
-            const float fm = float(mean), fi = float(invStd), g = m_gamma(0, c), b = m_beta(0, c);
+            const Normalizer norm{mean[c], invStd[c]};
+            const float g = m_gamma(0, c), b = m_beta(0, c);
             for (Index n = 0; n < L.n; ++n) {
-                auto xh = m_xhat.row(n).segment(c * L.s, L.s);
-                xh = (input.row(n).segment(c * L.s, L.s).array() - fm) * fi;
-                m_output.row(n).segment(c * L.s, L.s) = xh.array() * g + b;
+                const float* x = segment(n);
+                float* y = m_output.row(n).data() + c * L.s;
+                for (Index i = 0; i < L.s; ++i) y[i] = norm(x[i]) * g + b;
             }
         }
     });
@@ -99,7 +133,7 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
 
 const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
     const Layout L = layoutOf(m_inputShape, gradOutput.rows());
-    if (gradOutput.rows() != m_xhat.rows() || gradOutput.cols() != m_xhat.cols())
+    if (m_input == nullptr || gradOutput.rows() != m_input->rows() || gradOutput.cols() != m_input->cols())
         throw Error("batchnorm: gradient shape does not match the latest forward batch");
     m_gradInput.resize(gradOutput.rows(), gradOutput.cols());
     const bool train = m_lastMode == Mode::Train;
@@ -108,14 +142,19 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
         return m_gradInput;
     }
 
-    parallel::forChunks(L.c, 4, [&](Index c0, Index c1) {
+    const Matrix& x = *m_input;
+    const Vector& mean = train ? m_batchMean : m_runningMean;
+    const Vector& invStd = train ? m_batchInvStd : m_evalInvStd;
+    parallel::forChunks(L.c, kChannelGrain, [&](Index c0, Index c1) {
         for (Index c = c0; c < c1; ++c) {
-            // dβ = Σ dy ;  dγ = Σ dy·x̂
+            const Normalizer norm{mean[c], invStd[c]};
+            // dβ = Σ dy ;  dγ = Σ dy·x̂  (each sample's S values in float lanes, the N partial sums in double)
             double sumDy = 0, sumDyXhat = 0;
             for (Index n = 0; n < L.n; ++n) {
-                auto dy = gradOutput.row(n).segment(c * L.s, L.s).cast<double>().array();
-                sumDy += dy.sum();
-                sumDyXhat += (dy * m_xhat.row(n).segment(c * L.s, L.s).cast<double>().array()).sum();
+                const float* dy = gradOutput.row(n).data() + c * L.s;
+                const float* xn = x.row(n).data() + c * L.s;
+                sumDy += laneSum(dy, L.s);
+                sumDyXhat += laneSumProduct(dy, xn, L.s, norm);
             }
             m_betaGrad(0, c) = float(sumDy);
             m_gammaGrad(0, c) = float(sumDyXhat);
@@ -132,9 +171,10 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
             const float scale = float(g * m_batchInvStd[c] / m);
             const float fm = float(m), fSumDy = float(sumDy), fSumDyXhat = float(sumDyXhat);
             for (Index n = 0; n < L.n; ++n) {
-                m_gradInput.row(n).segment(c * L.s, L.s) =
-                    scale * (fm * gradOutput.row(n).segment(c * L.s, L.s).array() - fSumDy -
-                             m_xhat.row(n).segment(c * L.s, L.s).array() * fSumDyXhat);
+                const float* dy = gradOutput.row(n).data() + c * L.s;
+                const float* xn = x.row(n).data() + c * L.s;
+                float* dx = m_gradInput.row(n).data() + c * L.s;
+                for (Index i = 0; i < L.s; ++i) dx[i] = scale * (fm * dy[i] - fSumDy - norm(xn[i]) * fSumDyXhat);
             }
         }
     });
@@ -172,20 +212,23 @@ void BatchNorm::forwardDense(const Matrix& x, Mode mode) {
     const auto mean = (mode == Mode::Train ? m_batchMean : m_runningMean).array();
     const auto invStd = (mode == Mode::Train ? m_batchInvStd : m_evalInvStd).array();
     // x̂ = (x − μ)/√(σ² + ε) ;  y = γ·x̂ + β
-    for (Index i = 0; i < n; ++i) {
-        m_xhat.row(i) = ((x.row(i).array() - mean.transpose()) * invStd.transpose()).matrix();
-        m_output.row(i) = (m_xhat.row(i).array() * gamma + beta).matrix();
-    }
+    for (Index i = 0; i < n; ++i)
+        m_output.row(i) = (((x.row(i).array() - mean.transpose()) * invStd.transpose()) * gamma + beta).matrix();
 }
 
 void BatchNorm::backwardDense(const Matrix& dy) {
     const Index n = dy.rows();
+    const Matrix& x = *m_input;
+    const bool train = m_lastMode == Mode::Train;
+    const auto mean = (train ? m_batchMean : m_runningMean).array().transpose();
+    const auto invStd = (train ? m_batchInvStd : m_evalInvStd).array().transpose();
+    auto xhat = [&](Index i) { return (x.row(i).array() - mean) * invStd; };  // x̂ of sample i, as forward had it
     // dβ = Σ dy ;  dγ = Σ dy·x̂
     m_sum.setZero(dy.cols());
     m_sumProduct.setZero(dy.cols());
     for (Index i = 0; i < n; ++i) {
         m_sum += dy.row(i).transpose().cast<double>().array();
-        m_sumProduct += (dy.row(i).array() * m_xhat.row(i).array()).transpose().cast<double>();
+        m_sumProduct += (dy.row(i).array() * xhat(i)).transpose().cast<double>();
     }
     m_betaGrad = m_sum.cast<float>().transpose().matrix();
     m_gammaGrad = m_sumProduct.cast<float>().transpose().matrix();
@@ -203,7 +246,7 @@ void BatchNorm::backwardDense(const Matrix& dy) {
     const auto scale = m_scale.row(0).array();
     for (Index i = 0; i < n; ++i)
         m_gradInput.row(i) =
-            (scale * (float(n) * dy.row(i).array() - sumDy - m_xhat.row(i).array() * sumDyXhat)).matrix();
+            (scale * (float(n) * dy.row(i).array() - sumDy - xhat(i) * sumDyXhat)).matrix();
 }
 
 }  // namespace bnlab::engine

@@ -55,7 +55,7 @@ private:
     Vector m_batchMean, m_batchVar;      // (F) of the latest Train batch
     Vector m_batchInvStd;                // (F) 1/√(σ² + ε) of the latest Train batch
     Vector m_evalInvStd;                 // (F) 1/√(running_var + ε) of the latest Eval batch
-    Matrix m_xhat;                       // (N, in) normalised input of the latest forward
+    const Matrix* m_input = nullptr;     // (N, in) the latest forward input; x̂ is recomputed from it
     Mode m_lastMode = Mode::Train;
     Eigen::ArrayXd m_sum, m_sumProduct;  // (F) accumulators of the dense path
     Matrix m_scale;                      // (1, F) γ/(m·√(σ² + ε)) of the dense backward

@@ -1,5 +1,6 @@
 #include "conv2d.h"
 
+#include "gemm.h"
 #include "layer_checks.h"
 #include "parallel.h"
 
@@ -118,13 +119,14 @@ const Matrix& Conv2D::forward(const Matrix& input, Mode) {
     ensureScratch();
     const Index k = m_weight.cols(), p = Index(m_outShape.h) * m_outShape.w;
     parallel::forChunksWithSlot(input.rows(), kSampleGrain, [&](Index n0, Index n1, int slot) {
-        MapMatrix col(slotBuffer(m_slotCol, slot), k, p);
+        float* col = slotBuffer(m_slotCol, slot);
         for (Index n = n0; n < n1; ++n) {
-            im2col(input.row(n).data(), col.data());
+            im2col(input.row(n).data(), col);
             // y_n (F, P) = W (F, K) · col_n (K, P) + b: row n of the output viewed as (F, P)
-            MapMatrix y(m_output.row(n).data(), m_filters, p);
-            y.noalias() = m_weight * col;
-            if (m_useBias) y.colwise() += m_bias.row(0).transpose();
+            float* y = m_output.row(n).data();
+            gemm::multiply(m_filters, p, k, gemm::plain(m_weight.data(), k), gemm::plain(col, p), y, p, false);
+            if (m_useBias)
+                for (Index f = 0; f < m_filters; ++f) MapMatrix(y + f * p, 1, p).array() += m_bias(0, f);
         }
     });
     return m_output;
@@ -151,18 +153,19 @@ void Conv2D::backwardImpl(const Matrix& gradOutput, bool inputGradient) {
     parallel::forChunksWithSlot(N, kSampleGrain, [&](Index n0, Index n1, int slot) {
         Matrix& dW = m_chunkWeightGrad[std::size_t(n0 / kSampleGrain)];
         Matrix& db = m_chunkBiasGrad[std::size_t(n0 / kSampleGrain)];
-        dW.setZero();
         db.setZero();
-        MapMatrix col(slotBuffer(m_slotCol, slot), k, p);
-        MapMatrix dcol(slotBuffer(m_slotDcol, slot), k, p);
+        float* col = slotBuffer(m_slotCol, slot);
+        float* dcol = slotBuffer(m_slotDcol, slot);
         for (Index n = n0; n < n1; ++n) {
-            ConstMapMatrix dy(gradOutput.row(n).data(), m_filters, p);  // (F, P)
-            im2col(x.row(n).data(), col.data());   // recomputed: cheaper than keeping N·K·P floats
-            dW.noalias() += dy * col.transpose();  // dW += dy_n·col_nᵀ
-            db += dy.rowwise().sum().transpose();  // db[f] += Σ_p dy_n[f, p]
+            const float* dy = gradOutput.row(n).data();  // (F, P)
+            im2col(x.row(n).data(), col);  // recomputed: cheaper than keeping N·K·P floats
+            // dW (F, K) += dy_n (F, P) · col_nᵀ (P, K); the chunk's first sample assigns
+            gemm::multiply(m_filters, k, p, gemm::plain(dy, p), gemm::transposed(col, p), dW.data(), k, n > n0);
+            db += ConstMapMatrix(dy, m_filters, p).rowwise().sum().transpose();  // db[f] += Σ_p dy_n[f, p]
             if (!inputGradient) continue;
-            dcol.noalias() = m_weight.transpose() * dy;  // dcol_n = Wᵀ·dy_n
-            col2im(dcol.data(), m_gradInput.row(n).data());
+            // dcol_n (K, P) = Wᵀ (K, F) · dy_n (F, P)
+            gemm::multiply(k, p, m_filters, gemm::transposed(m_weight.data(), k), gemm::plain(dy, p), dcol, p, false);
+            col2im(dcol, m_gradInput.row(n).data());
         }
     });
     // Sum the per-chunk partials in chunk order.

@@ -1,12 +1,22 @@
 #include "dense.h"
 
+#include "gemm.h"
 #include "layer_checks.h"
 #include "parallel.h"
 
 namespace bnlab::engine {
 namespace {
-constexpr Index kRowGrain = 32;      // samples per chunk (forward, dx)
-constexpr Index kFeatureGrain = 16;  // output features per chunk (dW, db)
+constexpr Index kRowGrain = 32;      // samples per chunk (forward; dx of a narrow layer)
+constexpr Index kFeatureGrain = 16;  // output features per chunk (dW of a narrow layer)
+constexpr Index kInputGrain = 128;   // about this many input features per chunk (dW, dx)
+
+// Input features per chunk: chunks of about kInputGrain, evened out (and a multiple of 8, the SIMD width)
+// so that the last chunk is not a sliver. Depends on the layer's width only.
+Index inputGrain(Index inputs) {
+    const Index chunks = parallel::chunkCount(inputs, kInputGrain);
+    const Index grain = (inputs + chunks - 1) / chunks;
+    return (grain + 7) / 8 * 8;
+}
 }  // namespace
 
 Dense::Dense(Shape inputShape, int outputs, bool useBias)
@@ -32,9 +42,10 @@ const Matrix& Dense::forward(const Matrix& input, Mode) {
     m_output.resize(input.rows(), m_outputs);
     // y = x·Wᵀ + b, chunk by chunk of samples
     parallel::forChunks(input.rows(), kRowGrain, [&](Index r0, Index r1) {
-        auto y = m_output.middleRows(r0, r1 - r0);
-        y.noalias() = input.middleRows(r0, r1 - r0) * m_weight.transpose();
-        if (m_useBias) y.rowwise() += m_bias.row(0);
+        const Index in = input.cols();
+        gemm::multiply(r1 - r0, m_outputs, in, gemm::plain(input.row(r0).data(), in),
+                       gemm::transposed(m_weight.data(), in), m_output.row(r0).data(), m_outputs, false);
+        if (m_useBias) m_output.middleRows(r0, r1 - r0).rowwise() += m_bias.row(0);
     });
     return m_output;
 }
@@ -42,10 +53,21 @@ const Matrix& Dense::forward(const Matrix& input, Mode) {
 const Matrix& Dense::backward(const Matrix& gradOutput) {
     backwardParameters(gradOutput);
     m_gradInput.resize(gradOutput.rows(), m_input->cols());
-    // dx = dy·W
-    parallel::forChunks(gradOutput.rows(), kRowGrain, [&](Index r0, Index r1) {
-        m_gradInput.middleRows(r0, r1 - r0).noalias() = gradOutput.middleRows(r0, r1 - r0) * m_weight;
-    });
+    // dx = dy·W, split over input features (each chunk reads only its columns of W; splitting over samples
+    // made every chunk pack all of W) unless the layer is too narrow for more than one such chunk.
+    const Index inputs = m_input->cols(), grain = inputGrain(inputs), n = gradOutput.rows();
+    const gemm::Operand dy = gemm::plain(gradOutput.data(), m_outputs);
+    if (parallel::chunkCount(inputs, grain) > 1) {
+        parallel::forChunks(inputs, grain, [&](Index i0, Index i1) {
+            gemm::multiply(n, i1 - i0, m_outputs, dy, gemm::plain(m_weight.data() + i0, inputs),
+                           m_gradInput.data() + i0, inputs, false);
+        });
+    } else {
+        parallel::forChunks(n, kRowGrain, [&](Index r0, Index r1) {
+            gemm::multiply(r1 - r0, inputs, m_outputs, gemm::plain(gradOutput.row(r0).data(), m_outputs),
+                           gemm::plain(m_weight.data(), inputs), m_gradInput.row(r0).data(), inputs, false);
+        });
+    }
     return m_gradInput;
 }
 
@@ -53,11 +75,23 @@ void Dense::backwardParameters(const Matrix& gradOutput) {
     checkColumns("dense", "gradient", gradOutput, m_outputs);
     checkSameRows("dense", gradOutput, m_input->rows());
     const Matrix& x = *m_input;
-    // dW = dyᵀ·x and db = Σ_n dy, split over output features: each chunk writes its own rows.
-    parallel::forChunks(m_outputs, kFeatureGrain, [&](Index o0, Index o1) {
-        m_weightGrad.middleRows(o0, o1 - o0).noalias() = gradOutput.middleCols(o0, o1 - o0).transpose() * x;
-        if (m_useBias) m_biasGrad.middleCols(o0, o1 - o0) = gradOutput.middleCols(o0, o1 - o0).colwise().sum();
-    });
+    // dW = dyᵀ·x, split over input features (each chunk writes its own columns of dW and reads only its
+    // columns of x; splitting over outputs made every chunk pack all of x) unless the layer is too narrow
+    // for more than one such chunk; then over output features (each chunk writes its own rows).
+    const Index inputs = x.cols(), grain = inputGrain(inputs), n = x.rows();
+    if (parallel::chunkCount(inputs, grain) > 1) {
+        parallel::forChunks(inputs, grain, [&](Index i0, Index i1) {
+            gemm::multiply(m_outputs, i1 - i0, n, gemm::transposed(gradOutput.data(), m_outputs),
+                           gemm::plain(x.data() + i0, inputs), m_weightGrad.data() + i0, inputs, false);
+        });
+    } else {
+        parallel::forChunks(m_outputs, kFeatureGrain, [&](Index o0, Index o1) {
+            gemm::multiply(o1 - o0, inputs, n, gemm::transposed(gradOutput.data() + o0, m_outputs),
+                           gemm::plain(x.data(), inputs), m_weightGrad.row(o0).data(), inputs, false);
+        });
+    }
+    // db = Σ_n dy (N·O additions: not worth a parallel loop)
+    if (m_useBias) m_biasGrad.noalias() = gradOutput.colwise().sum();
 }
 
 }  // namespace bnlab::engine

@@ -7,8 +7,9 @@ namespace bnlab::engine {
 // Fully connected layer: y = x·Wᵀ + b.
 //   x (N, I), W (O, I) as in PyTorch's nn.Linear, b (1, O), y (N, O).
 // Backward: dx = dy·W (N, I); dW = dyᵀ·x (O, I); db = Σ_n dy (1, O).
-// Work is split over samples for forward and dx, and over output features for dW and db, so no two
-// threads ever write the same element and no result depends on the thread count.
+// Products by gemm::multiply. Work is split over samples for forward; over input features for dW and dx (over output features and
+// samples for a layer narrower than two such chunks); db is one short serial sum. No two threads ever write
+// the same element and no result depends on the thread count.
 class Dense final : public Layer {
 public:
     Dense(Shape inputShape, int outputs, bool useBias = true);

@@ -551,6 +551,8 @@ std::function<std::unique_ptr<Layer>()> factory(std::uint64_t seed, Args... args
 TEST(Parallel, DenseIsBitIdenticalToSerial) {
     // 70 samples: 3 chunks of rows; 40 outputs: 3 chunks of features for dW and db.
     expectParallelMatchesSerial(factory<Dense>(90, Shape{24, 1, 1}, 40), 70);
+    // 300 inputs: dW and dx split into 3 chunks of input features.
+    expectParallelMatchesSerial(factory<Dense>(94, Shape{300, 1, 1}, 30), 40);
 }
 
 TEST(Parallel, Conv2DIsBitIdenticalToSerial) {
