@@ -7,6 +7,7 @@
 #include "chart_export.h"
 #include "run_controller.h"
 
+#include <QElapsedTimer>
 #include <QMainWindow>
 
 #include <memory>
@@ -113,6 +114,8 @@ private:
     QLabel* m_statusText = nullptr;
     QTimer* m_redraw = nullptr;
     bool m_dirty = false;    // new records since the last tick
+    QElapsedTimer m_tickClock;  // wall time between redraw ticks
+    double m_lastCpu = 0;       // the GUI thread's CPU seconds at the last tick
     int m_staleCharts = 0;   // bit i: chart i has not drawn the latest records
     int m_nextChart = 0;
     int m_selectorsFilledFor = -1;  // the BN layer whose features the feature selector lists
