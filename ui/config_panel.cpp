@@ -222,6 +222,7 @@ ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
         {m_probeInterval, "probe_interval"}, {m_evalInterval, "eval_interval"}, {m_threads, "threads"}};
     for (const auto& [widget, name] : names) widget->setObjectName(QString::fromLatin1(name));
 
+    connect(this, &ConfigPanel::changed, this, &ConfigPanel::clearProblem);
     selectPreset(app::defaultPresetName());
 }
 
@@ -312,6 +313,29 @@ void ConfigPanel::buildLayerTable() {
     const int rows = m_layers->rowCount();
     const int h = m_layers->horizontalHeader()->height() + (rows > 0 ? rows * m_layers->rowHeight(0) : 0) + 4;
     m_layers->setFixedHeight(h);
+}
+
+bool ConfigPanel::showProblem(const QString& message) {
+    clearProblem();
+    // "key: ..." or "source: key: ..." (a file name first)
+    for (const QString& part : message.split(QStringLiteral(": "))) {
+        auto* w = findChild<QWidget*>(part.trimmed());
+        if (!w || part.isEmpty()) continue;
+        m_problem = w;
+        m_problemTip = w->toolTip();
+        w->setStyleSheet(QStringLiteral("border: 2px solid #d9534f;"));
+        w->setToolTip(message + QStringLiteral("\n\n") + m_problemTip);
+        w->setFocus();
+        return true;
+    }
+    return false;
+}
+
+void ConfigPanel::clearProblem() {
+    if (!m_problem) return;
+    m_problem->setStyleSheet(QString());
+    m_problem->setToolTip(m_problemTip);
+    m_problem = nullptr;
 }
 
 int ConfigPanel::specBlockOfRow(int row) const {

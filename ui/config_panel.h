@@ -36,6 +36,11 @@ public:
     // placement stay editable and each edit is emitted as liveChange (the window applies it to the run from
     // its next step); every other control is locked until the run ends.
     void setLive(bool live);
+
+    // Marks the control that a message ("learning_rate: must be ...", as ConfigError words it) is about: a red
+    // frame and the message as its tooltip, until the value changes. Returns false when no control matches.
+    bool showProblem(const QString& message);
+    void clearProblem();
     [[nodiscard]] bool isLive() const { return m_live; }
 
 Q_SIGNALS:
@@ -72,6 +77,8 @@ private:
     QLabel* m_liveHint;
     bool m_updating = false;
     bool m_live = false;
+    QWidget* m_problem = nullptr;  // the control marked by showProblem
+    QString m_problemTip;          // its tooltip before
     float m_liveLearningRate = 0;  // the learning rate last sent in live mode
 };
 

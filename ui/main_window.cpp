@@ -663,6 +663,7 @@ void MainWindow::startRun(bool paused) {
         m_dirty = true;
     } catch (const std::exception& e) {
         showError(QString::fromStdString(e.what()));
+        m_config->showProblem(QString::fromStdString(e.what()));  // and the field it is about, framed in red
     }
 }
 

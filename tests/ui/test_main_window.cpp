@@ -191,7 +191,10 @@ TEST(MainWindowInput, InvalidInputInEveryFieldIsExplainedAndStartsNothing) {
         w.startRun();
         EXPECT_TRUE(w.errorText().contains(c.mentions)) << w.errorText().toStdString();
         EXPECT_EQ(w.currentRun().state, app::RunState::Idle);
+        EXPECT_TRUE(edit->styleSheet().contains("border")) << "the field itself is marked";
+        EXPECT_TRUE(edit->toolTip().startsWith(w.errorText().section(": ", 0, 0))) << edit->toolTip().toStdString();
         edit->setText(good);
+        EXPECT_TRUE(edit->styleSheet().isEmpty()) << "the mark goes when the value changes";
     }
     // Spin boxes cannot hold a value outside their range; what is left are combinations.
     control<QSpinBox>(w, "batch_size")->setValue(5000);  // more than the 2,000 training images
