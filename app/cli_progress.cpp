@@ -61,6 +61,13 @@ void CliProgress::onEval(const engine::EvalRecord& r) {
     }
 }
 
+void CliProgress::onChange(const engine::ChangeRecord& c) {
+    if (m_terminal) std::fputs("\r\033[K", m_out);
+    std::fprintf(m_out, c.applied ? "after step %ld: %s\n" : "after step %ld: not applied: %s\n", c.step,
+                 c.description.c_str());
+    std::fflush(m_out);
+}
+
 void CliProgress::onFinish(const engine::RunSummary& s) {
     if (m_terminal) std::fputs("\r\033[K", m_out);
     if (s.steps > 0) printLine(m_last, true);

@@ -18,6 +18,7 @@ public:
     void onStart(const engine::RunInfo& info) override;
     void onStep(const engine::StepRecord& r) override;
     void onEval(const engine::EvalRecord& r) override;
+    void onChange(const engine::ChangeRecord& c) override;  // one line per change, applied or not
     void onFinish(const engine::RunSummary& s) override;
 
 private:

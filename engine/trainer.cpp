@@ -466,6 +466,13 @@ RunSummary Trainer::runInArena() {
     }
 
     if (summary.reason == StopReason::Completed || summary.reason == StopReason::MaxSteps) {
+        // Planned changes the run never reached are reported, not silently dropped.
+        for (; nextScheduled < o.schedule.size(); ++nextScheduled) {
+            ChangeRecord r{step, epochsDone(), samples, secondsSince(t0), "", "", "", false, false, info};
+            r.description = "the change planned after step " + std::to_string(o.schedule[nextScheduled].step) +
+                            " never came: the run ended after step " + std::to_string(step);
+            m_sink.onChange(r);
+        }
         if (splits.validation.size() > 0 && step > 0 && lastValidationStep != step) {  // a run cut mid-epoch
             const Evaluation e = emitEval(splits.validation, "validation", false);
             summary.hasValidation = true;

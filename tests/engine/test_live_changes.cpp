@@ -462,6 +462,19 @@ TEST(TrainerLiveChange, ImpossibleChangesAreRefusedAndTheRunGoesOnUnchanged) {
     expectSameSteps(refused.steps, plain.steps, plain.steps.size());
 }
 
+TEST(TrainerLiveChange, APlannedChangeAfterTheLastStepIsReportedAsNotApplied) {
+    TrainOptions o = mlpOptions();  // 40 steps
+    o.schedule = {{10, LiveChange::learningRate(0.2)}, {500, LiveChange::learningRate(0.3)}};
+    const TrainedRun run = train(o);
+    ASSERT_EQ(run.changes.size(), 2u);
+    EXPECT_TRUE(run.changes[0].applied);
+    EXPECT_EQ(run.changes[0].step, 10);
+    EXPECT_FALSE(run.changes[1].applied);
+    EXPECT_NE(run.changes[1].description.find("planned after step 500 never came: the run ended after step 40"),
+              std::string::npos)
+        << run.changes[1].description;
+}
+
 TEST(TrainerLiveChange, BatchNormOffMidRunFoldsItAndTrainingGoesOn) {
     TrainOptions o = mlpOptions();
     o.batchNorm.momentum = 0.5f;
