@@ -62,7 +62,7 @@ ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     auto* bands = new QVBoxLayout;
     bands->setSpacing(0);
     ChartView* bandsView = newChartView(m_bandsChart, this);
-    refitOnZoomReset(bandsView, this);
+    refitOnZoomReset(bandsView, this, m_stamp);
     bands->addWidget(bandsView, 1);
     m_marks.push_back(std::make_unique<ChangeMarks>(m_bandsChart, m_bandsX, m_bandsY));
     bands->addWidget(m_legend);
@@ -71,7 +71,7 @@ ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     layout->setSpacing(2);
     layout->addLayout(bands, 3);
     ChartView* histogramView = newChartView(m_histogramChart, this);
-    refitOnZoomReset(histogramView, this);
+    refitOnZoomReset(histogramView, this, m_stamp);
     layout->addWidget(histogramView, 2);
     paintWhite(this);
     refresh(app::RunData{});

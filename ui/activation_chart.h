@@ -36,12 +36,6 @@ public:
 
     // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
     void refresh(const app::RunData& run);
-    // Draws the run last drawn again from scratch (after the user reset a zoom).
-    void redraw() {
-        const app::RunData* run = m_stamp.run;
-        m_stamp = {};
-        if (run) refresh(*run);
-    }
 
 private:
     struct Band {

@@ -14,7 +14,7 @@ BnStatsChart::BnStatsChart(QWidget* parent) : QWidget(parent) {
     charts->setSpacing(2);
     for (Panel* p : {&m_mean, &m_variance}) {
         ChartView* view = newChartView(p->chart, this);
-        refitOnZoomReset(view, this);
+        refitOnZoomReset(view, this, m_stamp);
         charts->addWidget(view);
         m_marks.push_back(std::make_unique<ChangeMarks>(p->chart, p->x, p->y));
     }

@@ -14,7 +14,6 @@
 #include <QPdfWriter>
 #include <QSvgGenerator>
 
-#include <functional>
 
 namespace bnlab::ui {
 namespace {
@@ -23,9 +22,46 @@ namespace {
 
 constexpr int kTitleHeight = 30;
 
-void settle(QWidget* w) {
+void settle() {
     for (int i = 0; i < 3; ++i) QApplication::processEvents();
-    (void)w;
+}
+
+// Lays the chart out at size and draws run in it (twice: ticks and decimation follow the final plot area).
+template <typename Chart>
+std::unique_ptr<QWidget> drawn(std::unique_ptr<Chart> chart, const app::RunData& run, QSize size) {
+    chart->setAttribute(Qt::WA_DontShowOnScreen);
+    chart->resize(size);
+    chart->show();
+    settle();
+    chart->refresh(run);
+    settle();
+    chart->refresh(run);
+    return chart;
+}
+
+// The block an activations request names (a name or a number from 1; the first when empty).
+int blockOf(const ChartRequest& r, const app::RunData& run) {
+    if (r.layer.isEmpty()) return 0;
+    QStringList blocks;
+    for (const auto& b : run.info.blocks) blocks << QString::fromStdString(b);
+    bool isNumber = false;
+    const int n = r.layer.toInt(&isNumber);
+    const int block = isNumber ? n - 1 : int(blocks.indexOf(r.layer));
+    if (block < 0 || block >= int(blocks.size()))
+        fail("layer: the run has no block '" + r.layer + "' (its blocks: " + blocks.join(", ") + ", or 1.." +
+             QString::number(blocks.size()) + ")");
+    return block;
+}
+
+void checkBatchNormLayer(const ChartRequest& r, const app::RunData& run) {
+    if (r.layer.isEmpty()) return;
+    QStringList layers;
+    for (const auto& p : run.probes)
+        for (const auto& b : p.batchNorm)
+            if (!layers.contains(QString::fromStdString(b.layer))) layers << QString::fromStdString(b.layer);
+    if (!layers.contains(r.layer))
+        fail("layer: the run has no BN layer '" + r.layer + "' (" +
+             (layers.isEmpty() ? QString("it has none") : "its BN layers: " + layers.join(", ")) + ")");
 }
 
 QString known() { return chartNames().join(", "); }
@@ -39,74 +75,36 @@ const QStringList& chartNames() {
 }
 
 std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& run, QSize size) {
-    std::unique_ptr<QWidget> widget;
-    std::function<void()> refresh;
     if (r.chart == "loss" || r.chart == "accuracy" || r.chart == "loss-accuracy") {
-        auto owned = std::make_unique<LossChart>();  // owned at once: a bad layer throws below
-        auto* c = owned.get();
+        auto c = std::make_unique<LossChart>();
         c->setXAxis(r.xAxis);
         c->setSmoothing(r.smoothing);
         c->setPanels(r.chart != "accuracy", r.chart != "loss");
-        refresh = [c, &run] { c->refresh(run); };
-        widget = std::move(owned);
-    } else if (r.chart == "grad-norms" || r.chart == "update-ratios") {
-        auto owned = std::make_unique<GradNormChart>();  // owned at once: a bad layer throws below
-        auto* c = owned.get();
+        return drawn(std::move(c), run, size);
+    }
+    if (r.chart == "grad-norms" || r.chart == "update-ratios") {
+        auto c = std::make_unique<GradNormChart>();
         c->setXAxis(r.xAxis);
         c->setShowUpdateRatio(r.chart == "update-ratios");
-        refresh = [c, &run] { c->refresh(run); };
-        widget = std::move(owned);
-    } else if (r.chart == "activations") {
-        auto owned = std::make_unique<ActivationChart>();  // owned at once: a bad layer throws below
-        auto* c = owned.get();
+        return drawn(std::move(c), run, size);
+    }
+    if (r.chart == "activations") {
+        const int block = blockOf(r, run);
+        auto c = std::make_unique<ActivationChart>();
         c->setXAxis(r.xAxis);
         c->setPostActivation(r.postActivation);
-        int block = 0;
-        if (!r.layer.isEmpty()) {
-            bool isNumber = false;
-            const int n = r.layer.toInt(&isNumber);
-            block = isNumber ? n - 1 : -1;
-            if (!isNumber)
-                for (std::size_t i = 0; i < run.info.blocks.size(); ++i)
-                    if (QString::fromStdString(run.info.blocks[i]) == r.layer) block = int(i);
-            if (block < 0 || block >= int(run.info.blocks.size())) {
-                QStringList blocks;
-                for (const auto& b : run.info.blocks) blocks << QString::fromStdString(b);
-                fail("layer: the run has no block '" + r.layer + "' (its blocks: " + blocks.join(", ") + ", or 1.." +
-                     QString::number(blocks.size()) + ")");
-            }
-        }
         c->setBlock(block);
-        refresh = [c, &run] { c->refresh(run); };
-        widget = std::move(owned);
-    } else if (r.chart == "bn-stats") {
-        auto owned = std::make_unique<BnStatsChart>();  // owned at once: a bad layer throws below
-        auto* c = owned.get();
+        return drawn(std::move(c), run, size);
+    }
+    if (r.chart == "bn-stats") {
+        checkBatchNormLayer(r, run);
+        auto c = std::make_unique<BnStatsChart>();
         c->setXAxis(r.xAxis);
         c->setFeature(r.feature);
-        if (!r.layer.isEmpty()) {
-            QStringList layers;
-            for (const auto& p : run.probes)
-                for (const auto& b : p.batchNorm)
-                    if (!layers.contains(QString::fromStdString(b.layer))) layers << QString::fromStdString(b.layer);
-            if (!layers.contains(r.layer))
-                fail("layer: the run has no BN layer '" + r.layer + "' (" +
-                     (layers.isEmpty() ? QString("it has none") : "its BN layers: " + layers.join(", ")) + ")");
-            c->setLayer(r.layer);
-        }
-        refresh = [c, &run] { c->refresh(run); };
-        widget = std::move(owned);
-    } else {
-        fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
+        if (!r.layer.isEmpty()) c->setLayer(r.layer);
+        return drawn(std::move(c), run, size);
     }
-    widget->setAttribute(Qt::WA_DontShowOnScreen);
-    widget->resize(size);
-    widget->show();
-    settle(widget.get());
-    refresh();  // at the final size: ticks and decimation follow the plot area
-    settle(widget.get());
-    refresh();
-    return widget;
+    fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
 }
 
 void exportWidget(QWidget* widget, const QString& title, const QString& path, double scale) {

@@ -16,6 +16,8 @@
 #include <QWheelEvent>
 #include <QPalette>
 
+#include <QScopeGuard>
+
 #include <array>
 
 namespace bnlab::ui {
@@ -146,7 +148,9 @@ void setTicks(QValueAxis* axis, double lo, double hi, double pixels) {
 }
 
 // Labels every k-th decade of [lo, hi] (rounded out to whole decades), k as small as the length allows.
-void setLogTicks(QLogValueAxis* axis, double lo, double hi, double pixels) {
+// keepRange: only the labelling changes (a range the user zoomed to stays as it is; rounding it out to whole
+// decades would move the plot area, which refits the ticks again, without end).
+void setLogTicks(QLogValueAxis* axis, double lo, double hi, double pixels, bool keepRange = false) {
     double loDecade = std::floor(std::log10(lo) + 1e-6);
     double hiDecade = std::ceil(std::log10(hi) - 1e-6);
     if (hiDecade <= loDecade) hiDecade = loDecade + 1;
@@ -160,17 +164,26 @@ void setLogTicks(QLogValueAxis* axis, double lo, double hi, double pixels) {
     hiDecade = std::ceil(hiDecade / step) * step;
     axis->setBase(std::pow(10.0, step));
     axis->setMinorTickCount(step == 1 ? 8 : 0);  // 2..9 within a decade
+    if (keepRange) return;
     // Slightly outside the decades, so that rounding cannot drop the label of the end ones.
     axis->setRange(std::pow(10.0, loDecade) * (1 - 1e-9), std::pow(10.0, hiDecade) * (1 + 1e-9));
 }
 
-// Sets the ticks again for the current ranges, when the plot area has changed size.
+bool isZoomed(const QChart* chart);
+
+// Sets the ticks again for the current ranges, when the plot area has changed size or the user zoomed.
 void refitTicks(QChart* chart) {
+    // New ticks can change the labels' width and so the plot area, which calls this again: one pass is enough
+    // (without this guard a zoomed range could make the two layouts alternate without end).
+    static thread_local bool active = false;
+    if (active) return;
+    active = true;
+    const auto done = qScopeGuard([] { active = false; });
     for (QAbstractAxis* axis : chart->axes()) {
         if (auto* value = qobject_cast<QValueAxis*>(axis))
             setTicks(value, value->min(), value->max(), lengthOf(chart, value));
         else if (auto* log = qobject_cast<QLogValueAxis*>(axis))
-            setLogTicks(log, log->min(), log->max(), lengthOf(chart, log));
+            setLogTicks(log, log->min(), log->max(), lengthOf(chart, log), isZoomed(chart));
     }
 }
 
@@ -218,13 +231,21 @@ ChartView::ChartView(QChart* chart, QWidget* parent) : QChartView(chart, parent)
     setRenderHint(QPainter::Antialiasing);
     setFrameShape(QFrame::NoFrame);
     setMinimumSize(220, 160);
-    setRubberBand(QChartView::RectangleRubberBand);
+    setRubberBand(zoomable() ? QChartView::RectangleRubberBand : QChartView::NoRubberBand);
     setFocusPolicy(Qt::ClickFocus);
     setToolTip(QStringLiteral("Drag a rectangle to zoom, wheel to zoom, Shift+drag to pan; double-click or "
                               "right-click to follow the data again. Hover a line for its values."));
 }
 
 bool ChartView::zoomed() const { return isZoomed(chart()); }
+
+// Qt Charts 6.4's zoomIn/zoom/scroll on a chart with a log axis can loop forever between the axis and its
+// domain (seen: the gradient chart hung on one turn of the wheel), so such charts are not zoomed or panned.
+bool ChartView::zoomable() const {
+    for (QAbstractAxis* axis : chart()->axes())
+        if (qobject_cast<QLogValueAxis*>(axis)) return false;
+    return true;
+}
 
 void ChartView::markZoomed() {
     chart()->setProperty(kZoomedProperty, true);
@@ -238,7 +259,7 @@ void ChartView::resetZoom() {
 
 void ChartView::wheelEvent(QWheelEvent* event) {
     const double steps = event->angleDelta().y() / 120.0;
-    if (steps == 0) return;
+    if (steps == 0 || !zoomable()) return;
     const double f = std::pow(0.8, steps);  // < 1 zooms in
     const QRectF area = chart()->plotArea();
     const QPointF p = chart()->mapFromScene(mapToScene(event->position().toPoint()));
@@ -250,6 +271,10 @@ void ChartView::wheelEvent(QWheelEvent* event) {
 }
 
 void ChartView::mousePressEvent(QMouseEvent* event) {
+    if (!zoomable()) {
+        QGraphicsView::mousePressEvent(event);  // hover and legend clicks still work
+        return;
+    }
     if (event->button() == Qt::MiddleButton ||
         (event->button() == Qt::LeftButton && (event->modifiers() & Qt::ShiftModifier))) {
         m_panning = true;
@@ -300,6 +325,10 @@ void ChartView::mouseDoubleClickEvent(QMouseEvent* event) {
 }
 
 void ChartView::keyPressEvent(QKeyEvent* event) {
+    if (!zoomable()) {
+        QChartView::keyPressEvent(event);
+        return;
+    }
     const QRectF area = chart()->plotArea();
     switch (event->key()) {
         case Qt::Key_Left: chart()->scroll(-area.width() / 10, 0); break;

@@ -57,6 +57,7 @@ class ChartView final : public QChartView {
 public:
     ChartView(QChart* chart, QWidget* parent);
     [[nodiscard]] bool zoomed() const;
+    [[nodiscard]] bool zoomable() const;  // false for charts with a log axis (see chart_style.cpp)
     void resetZoom();  // back to the automatic range; emits zoomReset
 
 Q_SIGNALS:
@@ -77,11 +78,10 @@ private:
     QRectF m_rangeAtPress;  // x and y ranges when a rubber band started
 };
 [[nodiscard]] ChartView* newChartView(QChart* chart, QWidget* parent);
-// Calls refresh(the run last drawn) with a cleared stamp when the user resets a view's zoom.
+struct RunStamp;
+// When the user resets a view's zoom: widget->refresh(the run last drawn, as stamp says) with a cleared stamp.
 template <typename Widget>
-void refitOnZoomReset(ChartView* view, Widget* widget) {
-    QObject::connect(view, &ChartView::zoomReset, widget, [widget] { widget->redraw(); });
-}
+void refitOnZoomReset(ChartView* view, Widget* widget, RunStamp& stamp);
 [[nodiscard]] QValueAxis* newValueAxis(const QString& title);
 [[nodiscard]] QLogValueAxis* newLogAxis(const QString& title);
 // Adds series to chart and attaches it to both axes (which must already be on the chart). Hovering over the
@@ -178,5 +178,14 @@ struct RunStamp {
     bool operator==(const RunStamp&) const = default;
 };
 [[nodiscard]] RunStamp stampOf(const app::RunData& run, qsizetype budget);
+
+template <typename Widget>
+void refitOnZoomReset(ChartView* view, Widget* widget, RunStamp& stamp) {
+    QObject::connect(view, &ChartView::zoomReset, widget, [widget, &stamp] {
+        const app::RunData* run = stamp.run;
+        stamp = {};
+        if (run) widget->refresh(*run);
+    });
+}
 
 }  // namespace bnlab::ui

@@ -30,7 +30,7 @@ GradNormChart::GradNormChart(QWidget* parent) : QWidget(parent) {
     m_chart->addAxis(m_x, Qt::AlignBottom);
     m_chart->addAxis(m_y, Qt::AlignLeft);
     ChartView* view = newChartView(m_chart, this);
-    refitOnZoomReset(view, this);
+    refitOnZoomReset(view, this, m_stamp);
     layout->addWidget(view);
     m_marks.push_back(std::make_unique<ChangeMarks>(m_chart, m_x, m_y));
     refresh(app::RunData{});

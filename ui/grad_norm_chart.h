@@ -33,12 +33,6 @@ public:
 
     // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
     void refresh(const app::RunData& run);
-    // Draws the run last drawn again from scratch (after the user reset a zoom).
-    void redraw() {
-        const app::RunData* run = m_stamp.run;
-        m_stamp = {};
-        if (run) refresh(*run);
-    }
 
 private:
     void setParams(const std::vector<std::string>& names);  // one series per name, rebuilt when names change

@@ -15,7 +15,7 @@ LossChart::LossChart(QWidget* parent) : QWidget(parent) {
     charts->setSpacing(2);
     for (QChart* chart : {m_loss.chart, m_accuracy.chart}) {
         ChartView* view = newChartView(chart, this);
-        refitOnZoomReset(view, this);
+        refitOnZoomReset(view, this, m_stamp);
         charts->addWidget(view);
         (chart == m_loss.chart ? m_lossView : m_accuracyView) = view;
     }

@@ -28,6 +28,14 @@ std::string errorOf(const std::function<void()>& f) {
     return {};
 }
 
+// Share of coloured pixels (the series; axes, grid and text are grey).
+double colourOf(const QImage& image) {
+    qint64 n = 0;
+    for (int y = 0; y < image.height(); y += 2)
+        for (int x = 0; x < image.width(); x += 2) n += QColor(image.pixel(x, y)).hsvSaturation() > 60;
+    return double(n) / (double(image.width() / 2) * double(image.height() / 2));
+}
+
 // Share of pixels that are not (nearly) white: the drawing, not an empty page.
 double inkOf(const QImage& image) {
     qint64 ink = 0;
@@ -40,6 +48,7 @@ double inkOf(const QImage& image) {
 TEST(ChartExport, EveryChartInEveryFormatIsAValidFileWithContent) {
     QTemporaryDir tmp;
     const app::RunData run = makeRun(400);
+    const app::RunData empty;
     for (const QString& name : chartNames()) {
         SCOPED_TRACE(name.toStdString());
         ChartRequest request;
@@ -52,7 +61,11 @@ TEST(ChartExport, EveryChartInEveryFormatIsAValidFileWithContent) {
         ASSERT_FALSE(image.isNull());
         EXPECT_EQ(image.width(), 1600);
         EXPECT_EQ(image.height(), 2 * (400 + 30));  // the chart and its title line, at 2×
-        EXPECT_GT(inkOf(image), 0.01) << "nearly blank";
+        // More colour than the same chart of an empty run (axes, grid and title alone): the data is drawn.
+        auto bare = makeChart(request, empty, QSize(800, 400));
+        const QString barePng = tmp.filePath(name + "-empty.png");
+        exportWidget(bare.get(), "test — " + name, barePng, 2.0);
+        EXPECT_GT(colourOf(image), 2 * colourOf(QImage(barePng)) + 0.001) << "the series are not in the image";
 
         const QString svg = tmp.filePath(name + ".svg");
         exportWidget(widget.get(), "test — " + name, svg);
