@@ -71,7 +71,7 @@ const char* kUsage =
 
 const char* kPlotUsage =
     "usage: bnlab-cli plot --run DIR [--run DIR]... --chart NAME --out FILE.(png|svg|pdf)\n"
-    "                      [--layer L] [--post] [--feature N] [--x step|epoch|samples] [--smoothing W]\n"
+    "                      [--layer L] [--post] [--feature N] [--x step|epoch|samples|time] [--smoothing W]\n"
     "                      [--width W] [--height H] [--scale S]\n"
     "\n"
     "Draws the window's charts from saved run folders (of bnlab or bnlab-cli), headless: no display needed.\n"
@@ -81,7 +81,7 @@ const char* kPlotUsage =
     "  --layer L      activations: a block name (dense2, conv1) or its number from 1; bn-stats: a BN layer (bn2)\n"
     "  --post         activations: the output of the nonlinearity instead of its input\n"
     "  --feature N    bn-stats: which of the four followed features (0-3, default 0)\n"
-    "  --x AXIS       step (default), epoch or samples\n"
+    "  --x AXIS       step (default), epoch, samples (thousands) or time (wall-clock seconds)\n"
     "  --smoothing W  loss, accuracy: moving-average weight in [0, 1) (default 0.98)\n"
     "  --width W, --height H   size of one chart in logical pixels (default 1000 x 500)\n"
     "  --scale S      PNG pixels per logical pixel (default 2)\n";
@@ -123,10 +123,8 @@ int plot(const QStringList& args) {
         else if (a == "--scale") scale = number(0.25, 8);
         else if (a == "--x") {
             const QString x = value();
-            if (x == "step") request.xAxis = ui::XAxis::Step;
-            else if (x == "epoch") request.xAxis = ui::XAxis::Epoch;
-            else if (x == "samples") request.xAxis = ui::XAxis::Samples;
-            else throw Error("plot: --x: expected step, epoch or samples, got '" + x.toStdString() + "'");
+            if (!ui::xAxisFromName(x, request.xAxis))
+                throw Error("plot: --x: expected step, epoch, samples or time, got '" + x.toStdString() + "'");
         } else throw UsageError("plot: unknown option '" + a.toStdString() + "' (bnlab-cli plot --help)");
     }
     if (runs.isEmpty()) throw UsageError("plot: --run DIR is required (a run folder of bnlab or bnlab-cli)");

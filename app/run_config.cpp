@@ -3,6 +3,8 @@
 #include "error.h"
 
 #include <QFile>
+#include <QHash>
+#include <QSet>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
@@ -327,6 +329,53 @@ QString scheduledChangeText(const RunConfig& config, const engine::ScheduledChan
     if (value.isEmpty()) value = c.kind == engine::LiveChange::Kind::BatchSize ? QString::number(qint64(c.value))
                                                                                : QString::number(c.value, 'g', 9);
     return QString::number(s.step) + ":" + key + "=" + value;
+}
+
+QStringList settingDifferences(const RunConfig& base, const RunConfig& other) {
+    static const QHash<QString, QString> labels{{"norm", "BN"},
+                                                {"batch_size", "batch"},
+                                                {"learning_rate", "learning rate"},
+                                                {"bn_momentum", "BN momentum"},
+                                                {"bn_epsilon", "BN epsilon"},
+                                                {"size", "size"}};
+    auto label = [](const QString& key) { return labels.value(key, key); };
+    const auto& a = base.train.network.blocks;
+    const auto& b = other.train.network.blocks;
+    bool sameLayers = a.size() == b.size();
+    for (std::size_t i = 0; sameLayers && i < a.size(); ++i) sameLayers = a[i].kind == b[i].kind;
+    QStringList out;
+    auto presetName = [](const RunConfig& c) { return c.preset.isEmpty() ? QStringLiteral("custom") : c.preset; };
+    if (!sameLayers) out << "network " + presetName(base) + " → " + presetName(other);
+    QSet<QString> perBlock;  // fields that differ block by block, not as one global value
+    for (const KeyHandler& h : handlers()) {
+        const bool blockField = h.key.name == "norm" || h.key.name == "activation";
+        if (blockField && !sameLayers) continue;
+        const QString va = h.get(base.train), vb = h.get(other.train);
+        if (va == vb) continue;
+        if (blockField && (va == "mixed" || vb == "mixed")) perBlock << h.key.name;
+        else out << label(h.key.name) + " " + va + " → " + vb;
+    }
+    if (sameLayers)
+        for (std::size_t i = 0, ordinal = 0; i < a.size(); ++i) {
+            if (!a[i].isLinear()) continue;
+            ++ordinal;
+            const QJsonObject ja = blockToJson(a[i]), jb = blockToJson(b[i]);
+            for (auto it = ja.begin(); it != ja.end(); ++it) {
+                const QJsonValue vb = jb.value(it.key());
+                if (vb == it.value()) continue;
+                if ((it.key() == "norm" || it.key() == "activation") && !perBlock.contains(it.key())) continue;
+                auto text = [](const QJsonValue& v) { return v.isDouble() ? QString::number(v.toDouble()) : v.toString(); };
+                out << QString("block %1 %2 %3 → %4").arg(ordinal).arg(label(it.key()), text(it.value()), text(vb));
+            }
+        }
+    QStringList planA, planB;
+    for (const engine::ScheduledChange& c : base.train.schedule) planA << scheduledChangeText(base, c);
+    for (const engine::ScheduledChange& c : other.train.schedule) planB << scheduledChangeText(other, c);
+    for (const QString& p : planB)
+        if (!planA.contains(p)) out << "at " + p;
+    for (const QString& p : planA)
+        if (!planB.contains(p)) out << "not at " + p;
+    return out;
 }
 
 QJsonObject toJson(const RunConfig& config) {

@@ -42,6 +42,11 @@ void addScheduledChange(RunConfig& config, const QString& text);
 // The value of a key as text (for --help defaults and tables).
 [[nodiscard]] QString settingValue(const RunConfig& config, const QString& key);
 
+// What other sets differently from base, one text per setting, in the order of configKeys() (each block's
+// settings after the others): "BN before → none", "batch 128 → 8", "seed 1 → 2", "block 2 BN before → none".
+// A network of other layers is one entry ("network keras-cnn → bn-paper-mlp"). Planned changes count too.
+[[nodiscard]] QStringList settingDifferences(const RunConfig& base, const RunConfig& other);
+
 // config.json: {"format": "bnlab-config", "version": 1, "preset": ..., every key..., "network": {...}}.
 [[nodiscard]] QJsonObject toJson(const RunConfig& config);
 // Throws ConfigError naming `source` (a file name) and the key for unknown keys or bad values.

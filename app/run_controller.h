@@ -102,6 +102,7 @@ public:
     // Shows a saved run (loadRun) instead: a run still going is stopped first, and keeps its folder.
     void showSaved(RunData run);
     [[nodiscard]] bool isActive() const { return m_thread != nullptr; }
+    void setName(const QString& name) { m_run.name = name; }
 
     [[nodiscard]] const RunData& run() const { return m_run; }
 

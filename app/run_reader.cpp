@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -83,6 +84,8 @@ ProbeSnapshot probe(const QJsonObject& o, const QString& where) {
     p.step = long(number(o.value("step"), where + ": step"));
     p.epoch = number(o.value("epoch"), where + ": epoch");
     p.samples = std::int64_t(number(o.value("samples"), where + ": samples"));
+    // Folders written before probes had their time: taken from the step record afterwards.
+    p.seconds = o.contains("seconds") ? number(o.value("seconds"), where + ": seconds") : std::nan("");
     for (const QJsonValue& a : o.value("activations").toArray()) {
         const QJsonObject ao = a.toObject();
         p.activations.push_back({ao.value("block").toString().toStdString(), distribution(ao.value("pre"), where + ": pre"),
@@ -221,6 +224,13 @@ RunData loadRun(const QString& folder) {
             }
             run.changes.push_back(std::move(c));
         }
+    }
+
+    for (ProbeSnapshot& p : run.probes) {
+        if (!std::isnan(p.seconds)) continue;
+        const auto at = std::lower_bound(run.steps.begin(), run.steps.end(), p.step,
+                                         [](const StepRecord& r, long step) { return r.step < step; });
+        p.seconds = at != run.steps.end() ? at->seconds : run.steps.empty() ? 0.0 : run.steps.back().seconds;
     }
 
     if (dir.exists("summary.json")) {

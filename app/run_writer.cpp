@@ -58,7 +58,7 @@ QJsonObject toJson(const ProbeSnapshot& p) {
                                {"running_mean", array(b.runningMean)}, {"running_var", array(b.runningVar)}});
     QJsonArray percentiles;
     for (float q : kPercentiles) percentiles.append(q);
-    return {{"step", double(p.step)}, {"epoch", p.epoch}, {"samples", double(p.samples)},
+    return {{"step", double(p.step)}, {"epoch", p.epoch}, {"samples", double(p.samples)}, {"seconds", p.seconds},
             {"percentile_levels", percentiles}, {"activations", acts}, {"params", params}, {"batchnorm", bns}};
 }
 

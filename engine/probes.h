@@ -51,6 +51,7 @@ struct ProbeSnapshot {
     long step = 0;
     double epoch = 0;          // fractional epochs done
     std::int64_t samples = 0;  // training samples seen
+    double seconds = 0;        // wall-clock time since the run started, as StepRecord::seconds
     std::vector<ActivationProbe> activations;
     std::vector<ParamProbe> params;
     std::vector<BatchNormProbe> batchNorm;

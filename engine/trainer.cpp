@@ -447,6 +447,7 @@ RunSummary Trainer::runInArena() {
             snap.step = step;
             snap.epoch = rec.epoch;
             snap.samples = samples;
+            snap.seconds = rec.seconds;
             std::vector<double> updates(params.size());
             for (std::size_t i = 0; i < params.size(); ++i) updates[i] = optimizer.lastUpdateNorm(i);
             probeParams(params, updates, snap);

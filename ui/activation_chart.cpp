@@ -150,7 +150,7 @@ void ActivationChart::fillBands(const app::RunData& run) {
         if (!d) continue;
         const auto& p = d->percentiles;
         if (!std::all_of(p.begin(), p.end(), [](float v) { return std::isfinite(v); })) continue;
-        const double x = xValue(m_xAxis, snapshot.step, snapshot.epoch, snapshot.samples);
+        const double x = xOf(m_xAxis, snapshot);
         xs.add(x);
         ys.add(p.front());
         ys.add(p.back());

@@ -104,7 +104,7 @@ void BnStatsChart::refresh(const app::RunData& run) {
         const engine::BatchNormProbe* p = probe(snapshot, layer);
         if (!p) continue;
         last = p;
-        const double x = xValue(m_xAxis, snapshot.step, snapshot.epoch, snapshot.samples);
+        const double x = xOf(m_xAxis, snapshot);
         xs.add(x);
         auto add = [x](QList<QPointF>& list, Extent& extent, float v) {
             if (!std::isfinite(v)) return;

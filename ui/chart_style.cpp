@@ -19,10 +19,11 @@
 #include <QScopeGuard>
 
 #include <array>
+#include <utility>
 
 namespace bnlab::ui {
 
-double xValue(XAxis axis, long step, double epoch, std::int64_t samples) {
+double xValue(XAxis axis, long step, double epoch, std::int64_t samples, double seconds) {
     switch (axis) {
         case XAxis::Step:
             return static_cast<double>(step);
@@ -30,6 +31,8 @@ double xValue(XAxis axis, long step, double epoch, std::int64_t samples) {
             return epoch;
         case XAxis::Samples:
             return static_cast<double>(samples) / 1000.0;
+        case XAxis::Seconds:
+            return seconds;
     }
     return static_cast<double>(step);
 }
@@ -42,8 +45,30 @@ QString xAxisTitle(XAxis axis) {
             return QStringLiteral("epoch");
         case XAxis::Samples:
             return QStringLiteral("training samples (thousands)");
+        case XAxis::Seconds:
+            return QStringLiteral("wall-clock time (s)");
     }
     return {};
+}
+
+namespace {
+constexpr std::array<std::pair<XAxis, const char*>, 4> kXAxisNames = {
+    {{XAxis::Step, "step"}, {XAxis::Epoch, "epoch"}, {XAxis::Samples, "samples"}, {XAxis::Seconds, "time"}}};
+}  // namespace
+
+QString xAxisName(XAxis axis) {
+    for (const auto& [a, name] : kXAxisNames)
+        if (a == axis) return QString::fromLatin1(name);
+    return {};
+}
+
+bool xAxisFromName(const QString& name, XAxis& axis) {
+    for (const auto& [a, n] : kXAxisNames)
+        if (name == QLatin1String(n)) {
+            axis = a;
+            return true;
+        }
+    return false;
 }
 
 namespace palette {
@@ -422,7 +447,7 @@ void ChangeMarks::update(const app::RunData& run, XAxis axis) {
             m_lines.push_back(line);
         }
         QLineSeries* line = m_lines[std::size_t(n++)];
-        const double x = xValue(axis, c.step, c.epoch, c.samples);
+        const double x = xOf(axis, c);
         line->setName(QStringLiteral("step %1: %2").arg(c.step).arg(QString::fromStdString(c.description)));
         line->replace(QList<QPointF>{{x, lo}, {x, hi}});
         line->setVisible(true);
@@ -457,7 +482,7 @@ AxisFit xAxisFit(XAxis axis) {
     fit.margin = 0.015;  // room for the last marker; the lower side stops at zero
     fit.lowerBound = 0;
     fit.fromZero = true;
-    fit.fallbackHi = axis == XAxis::Step ? 100 : axis == XAxis::Epoch ? 1 : 10;
+    fit.fallbackHi = axis == XAxis::Step ? 100 : axis == XAxis::Epoch ? 1 : 10;  // seconds: 10 too
     return fit;
 }
 

@@ -25,11 +25,20 @@
 
 namespace bnlab::ui {
 
-// What the horizontal axis counts. Samples are shown in thousands.
-enum class XAxis { Step, Epoch, Samples };
+// What the horizontal axis counts. Samples are shown in thousands, time in seconds since the run started
+// (wall-clock: fair between runs that train at different speeds, e.g. with and without BN).
+enum class XAxis { Step, Epoch, Samples, Seconds };
 
-[[nodiscard]] double xValue(XAxis axis, long step, double epoch, std::int64_t samples);
+[[nodiscard]] double xValue(XAxis axis, long step, double epoch, std::int64_t samples, double seconds);
+// The x of any record with step, epoch, samples and seconds (StepRecord, EvalRecord, ProbeSnapshot, ChangeRecord).
+template <typename Record>
+[[nodiscard]] double xOf(XAxis axis, const Record& r) {
+    return xValue(axis, r.step, r.epoch, r.samples, r.seconds);
+}
 [[nodiscard]] QString xAxisTitle(XAxis axis);
+// "step", "epoch", "samples", "time" and back (bnlab-cli plot --x); fromName returns false for another name.
+[[nodiscard]] QString xAxisName(XAxis axis);
+[[nodiscard]] bool xAxisFromName(const QString& name, XAxis& axis);
 
 // The palette (Tableau 10): training blue, validation orange, then the others for categories.
 namespace palette {

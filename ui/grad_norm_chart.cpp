@@ -87,7 +87,7 @@ void GradNormChart::refresh(const app::RunData& run) {
     std::vector<QList<QPointF>> points(names.size());
     Extent xs, ys;
     for (const engine::ProbeSnapshot& snapshot : run.probes) {
-        const double x = xValue(m_xAxis, snapshot.step, snapshot.epoch, snapshot.samples);
+        const double x = xOf(m_xAxis, snapshot);
         xs.add(x);
         for (std::size_t i = 0; i < snapshot.params.size(); ++i) {
             const engine::ParamProbe& p = snapshot.params[i];

@@ -118,8 +118,8 @@ void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
     // Accuracy is shown in percent.
     const double scale = accuracy ? 100.0 : 1.0;
     Extent xs, ys;
-    auto point = [&](long step, double epoch, std::int64_t samples, double value) {
-        const double x = xValue(m_xAxis, step, epoch, samples);
+    auto point = [&](const auto& record, double value) {
+        const double x = xOf(m_xAxis, record);
         xs.add(x);
         ys.add(value * scale);
         return QPointF(x, value * scale);
@@ -135,18 +135,18 @@ void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
     for (const engine::StepRecord& r : run.steps) {
         const double value = accuracy ? r.accuracy : r.loss;
         if (!finite(value)) continue;
-        train.append(point(r.step, r.epoch, r.samples, value));
+        train.append(point(r, value));
         ema = m_smoothing * ema + (1 - m_smoothing) * value;
         power *= m_smoothing;
-        average.append(point(r.step, r.epoch, r.samples, ema / (1 - power)));
+        average.append(point(r, ema / (1 - power)));
     }
     for (const engine::EvalRecord& r : run.evals) {
         const double value = accuracy ? r.accuracy : r.loss;
         if (!finite(value)) continue;
         if (r.split == "validation")
-            validation.append(point(r.step, r.epoch, r.samples, value));
+            validation.append(point(r, value));
         else if (r.split == "test")
-            test.append(point(r.step, r.epoch, r.samples, value));
+            test.append(point(r, value));
     }
 
     const qsizetype budget = budgetOf(p.chart);

@@ -271,9 +271,9 @@ void MainWindow::buildCharts() {
 
     m_loss = new LossChart(central);
     m_xAxis = new QComboBox(central);
-    m_xAxis->addItems({tr("x: step"), tr("x: epoch"), tr("x: samples seen")});
-    m_xAxis->setToolTip(tr("What the horizontal axis counts: training steps, epochs, or samples seen (fair "
-                           "when runs use different batch sizes)."));
+    m_xAxis->addItems({tr("x: step"), tr("x: epoch"), tr("x: samples seen"), tr("x: wall-clock time")});
+    m_xAxis->setToolTip(tr("What the horizontal axis counts: training steps, epochs, samples seen (fair when runs "
+                           "use different batch sizes) or wall-clock seconds (fair when one run is slower per step)."));
     connect(m_xAxis, &QComboBox::currentIndexChanged, this, [this](int i) {
         const auto axis = static_cast<XAxis>(i);
         m_loss->setXAxis(axis);

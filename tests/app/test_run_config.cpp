@@ -597,3 +597,41 @@ TEST(Presets, NoBnTwinsDifferFromTheirPresetOnlyInNorm) {
         expectSameOptions(twin.train, viaKey.train);
     }
 }
+
+TEST(SettingDifferences, NamesEachChangedSettingOnceInWordsPeopleUse) {
+    const RunConfig base = preset("bn-paper-mlp");
+    EXPECT_TRUE(bnlab::app::settingDifferences(base, base).isEmpty());
+
+    RunConfig other = base;
+    applySetting(other, "norm", "none");
+    applySetting(other, "batch_size", "8");
+    applySetting(other, "seed", "2");
+    EXPECT_EQ(bnlab::app::settingDifferences(base, other),
+              (QStringList{"batch 60 → 8", "BN before → none", "seed 1 → 2"}));
+    // And the other way round.
+    EXPECT_EQ(bnlab::app::settingDifferences(other, base),
+              (QStringList{"batch 8 → 60", "BN none → before", "seed 2 → 1"}));
+}
+
+TEST(SettingDifferences, ABlockOnItsOwnIsNamedByItsNumber) {
+    const RunConfig base = preset("keras-cnn");
+    RunConfig other = base;
+    applySetting(other, "block.2.norm", "before");
+    applySetting(other, "block.3.size", "64");
+    EXPECT_EQ(bnlab::app::settingDifferences(base, other),
+              (QStringList{"block 2 BN after → before", "block 3 size 128 → 64"}));
+}
+
+TEST(SettingDifferences, AnotherNetworkAndPlannedChangesAreNamed) {
+    const RunConfig mlp = preset("bn-paper-mlp");
+    const RunConfig cnn = preset("keras-cnn");
+    const QStringList d = bnlab::app::settingDifferences(mlp, cnn);
+    ASSERT_FALSE(d.isEmpty());
+    EXPECT_EQ(d.front(), "network bn-paper-mlp → keras-cnn");
+    for (const QString& s : d) EXPECT_FALSE(s.startsWith("BN ")) << s.toStdString();  // per-block keys are not compared
+
+    RunConfig planned = mlp;
+    bnlab::app::addScheduledChange(planned, "500:learning_rate=1");
+    EXPECT_EQ(bnlab::app::settingDifferences(mlp, planned), QStringList{"at 500:learning_rate=1"});
+    EXPECT_EQ(bnlab::app::settingDifferences(planned, mlp), QStringList{"not at 500:learning_rate=1"});
+}

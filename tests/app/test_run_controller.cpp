@@ -6,6 +6,7 @@
 #include "presets.h"
 #include "run_controller.h"
 #include "trainer.h"
+#include "run_helpers.h"
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
@@ -20,30 +21,7 @@ namespace {
 
 using namespace bnlab;
 using namespace bnlab::app;
-
-std::shared_ptr<const engine::Dataset> mnist() {
-    static auto data = std::make_shared<const engine::Dataset>(
-        engine::loadDataset(std::string(BNLAB_TEST_DATASETS) + "/mnist"));
-    return data;
-}
-
-RunConfig smallConfig(long maxSteps) {
-    RunConfig c = findPreset("bn-paper-mlp").config;
-    applySetting(c, "train_size", "3000");
-    applySetting(c, "validation_size", "500");
-    applySetting(c, "max_steps", QString::number(maxSteps));
-    applySetting(c, "probe_interval", "10");
-    applySetting(c, "eval_interval", "25");
-    return c;
-}
-
-// Processes events until pred() holds or the timeout passes; returns pred().
-template <typename Pred>
-bool waitFor(Pred pred, int timeoutMs = 60000) {
-    QDeadlineTimer deadline(timeoutMs);
-    while (!pred() && !deadline.hasExpired()) QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-    return pred();
-}
+using namespace bnlab::app::testing;
 
 TEST(RunController, DeliversEveryRecordAndTheSummaryToTheOwningThread) {
     RunController controller;

@@ -30,9 +30,9 @@ inline app::RunData makeRun(long steps) {
         const double loss = 2.3 * std::exp(-double(s) / 300) + 0.1 * (s % 7) / 7.0;
         run.steps.push_back({s, s / 469.0, s * 128, s * 0.01, loss, 1 - loss / 2.5, loss, 1 - loss / 2.5});
         if (s % 100 == 0)
-            run.evals.push_back({s, s / 469.0, s * 128, 0, "validation", loss, 1 - loss / 2.5, false});
+            run.evals.push_back({s, s / 469.0, s * 128, s * 0.01, "validation", loss, 1 - loss / 2.5, false});
         if (s % 50 == 0) {
-            engine::ProbeSnapshot p{s, s / 469.0, s * 128, {}, {}, {}};
+            engine::ProbeSnapshot p{s, s / 469.0, s * 128, s * 0.01, {}, {}, {}};
             for (const char* block : {"dense1", "output"})
                 p.activations.push_back({block, distribution(1 + 1.0 / double(s)), distribution(0.5)});
             for (const char* name : {"dense1.weight", "bn1.gamma", "bn1.beta", "output.weight"})

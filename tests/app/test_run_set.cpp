@@ -1,0 +1,153 @@
+// Several runs training at the same time (RunSet): all progress, each is paused, stopped or removed on its own,
+// and what a run measures does not depend on what trains beside it.
+
+#include "error.h"
+#include "run_helpers.h"
+#include "run_set.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace {
+
+using namespace bnlab;
+using namespace bnlab::app;
+using namespace bnlab::app::testing;
+
+// Four configurations that differ the way people compare them: BN on or off, batch size, BN momentum.
+std::vector<RunConfig> fourConfigs(long maxSteps) {
+    std::vector<RunConfig> out(4, smallConfig(maxSteps));
+    applySetting(out[1], "norm", "none");
+    applySetting(out[2], "batch_size", "16");
+    applySetting(out[3], "bn_momentum", "0.9");
+    applySetting(out[3], "seed", "7");
+    return out;
+}
+
+void expectSameRecords(const RunData& together, const RunData& alone, const std::string& what) {
+    SCOPED_TRACE(what);
+    ASSERT_EQ(together.steps.size(), alone.steps.size());
+    for (std::size_t i = 0; i < alone.steps.size(); ++i) {
+        EXPECT_EQ(together.steps[i].step, alone.steps[i].step);
+        EXPECT_EQ(together.steps[i].samples, alone.steps[i].samples);
+        EXPECT_EQ(together.steps[i].loss, alone.steps[i].loss) << "step " << alone.steps[i].step;
+        EXPECT_EQ(together.steps[i].accuracy, alone.steps[i].accuracy) << "step " << alone.steps[i].step;
+    }
+    ASSERT_EQ(together.evals.size(), alone.evals.size());
+    for (std::size_t i = 0; i < alone.evals.size(); ++i) {
+        EXPECT_EQ(together.evals[i].split, alone.evals[i].split);
+        EXPECT_EQ(together.evals[i].loss, alone.evals[i].loss);
+        EXPECT_EQ(together.evals[i].accuracy, alone.evals[i].accuracy);
+    }
+    ASSERT_EQ(together.probes.size(), alone.probes.size());
+    for (std::size_t i = 0; i < alone.probes.size(); ++i) {
+        const auto& a = together.probes[i];
+        const auto& b = alone.probes[i];
+        ASSERT_EQ(a.params.size(), b.params.size());
+        for (std::size_t p = 0; p < b.params.size(); ++p) EXPECT_EQ(a.params[p].gradNorm, b.params[p].gradNorm);
+        ASSERT_EQ(a.activations.size(), b.activations.size());
+        for (std::size_t k = 0; k < b.activations.size(); ++k)
+            EXPECT_EQ(a.activations[k].pre.percentiles, b.activations[k].pre.percentiles);
+    }
+    ASSERT_TRUE(together.summary && alone.summary);
+    EXPECT_EQ(together.summary->testAccuracy, alone.summary->testAccuracy);
+}
+
+TEST(RunSet, FourConcurrentRunsEachEqualTheSameRunTrainedAlone) {
+    const std::vector<RunConfig> configs = fourConfigs(150);
+    RunSet set;
+    std::vector<int> ids;
+    for (std::size_t i = 0; i < configs.size(); ++i)
+        ids.push_back(set.start(configs[i], mnist(), QString("run %1").arg(i), QString()));
+    EXPECT_EQ(set.activeCount(), 4);
+    ASSERT_TRUE(waitFor([&] {
+        return std::all_of(ids.begin(), ids.end(), [&](int id) { return set.find(id)->run().state == RunState::Finished; });
+    }, 180000));
+
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+        RunController alone;
+        alone.start(configs[i], mnist(), "alone", QString());
+        ASSERT_TRUE(waitFor([&] { return alone.run().state == RunState::Finished; }, 120000));
+        const RunData& together = set.find(ids[i])->run();
+        ASSERT_TRUE(together.summary.has_value()) << together.error.toStdString();
+        EXPECT_EQ(together.summary->reason, engine::StopReason::MaxSteps);
+        expectSameRecords(together, alone.run(), "configuration " + std::to_string(i));
+    }
+    // The four really were different runs.
+    EXPECT_NE(set.find(ids[0])->run().steps.back().loss, set.find(ids[1])->run().steps.back().loss);
+    EXPECT_NE(set.find(ids[0])->run().steps.back().samples, set.find(ids[2])->run().steps.back().samples);
+}
+
+TEST(RunSet, AllRunsProgressTogetherAndEachIsControlledOnItsOwn) {
+    RunSet set;
+    std::vector<int> ids;
+    for (const RunConfig& c : fourConfigs(1000000)) ids.push_back(set.start(c, mnist(), "run", QString()));
+    auto steps = [&](int id) { return set.find(id)->run().steps.size(); };
+    // None starves: every run gets well past its start while all four train.
+    ASSERT_TRUE(waitFor([&] { return std::all_of(ids.begin(), ids.end(), [&](int id) { return steps(id) >= 30; }); }, 120000))
+        << steps(ids[0]) << " " << steps(ids[1]) << " " << steps(ids[2]) << " " << steps(ids[3]);
+
+    // Stop the second: it ends as stopped, the others keep training.
+    set.find(ids[1])->controller->stop();
+    ASSERT_TRUE(waitFor([&] { return set.find(ids[1])->run().state == RunState::Finished; }));
+    ASSERT_TRUE(set.find(ids[1])->run().summary.has_value());
+    EXPECT_EQ(set.find(ids[1])->run().summary->reason, engine::StopReason::Stopped);
+    // Pause the third.
+    set.find(ids[2])->controller->setPaused(true);
+    waitFor([] { return false; }, 300);  // what was queued arrives
+    const std::size_t stopped = steps(ids[1]), paused = steps(ids[2]);
+    const std::size_t first = steps(ids[0]), fourth = steps(ids[3]);
+    ASSERT_TRUE(waitFor([&] { return steps(ids[0]) >= first + 20 && steps(ids[3]) >= fourth + 20; }, 120000));
+    EXPECT_EQ(steps(ids[1]), stopped);
+    EXPECT_EQ(steps(ids[2]), paused);
+    EXPECT_EQ(set.activeCount(), 3);  // running or paused
+
+    // Removing a training run stops it and forgets it; the rest carry on.
+    int removed = 0;
+    QObject::connect(&set, &RunSet::removed, [&](int id) { removed = id; });
+    set.remove(ids[0]);
+    EXPECT_EQ(removed, ids[0]);
+    EXPECT_EQ(set.find(ids[0]), nullptr);
+    EXPECT_EQ(set.entries().size(), 3u);
+    const std::size_t before = steps(ids[3]);
+    ASSERT_TRUE(waitFor([&] { return steps(ids[3]) >= before + 10; }, 120000));
+
+    set.stopAll();
+    ASSERT_TRUE(waitFor([&] {
+        return std::all_of(set.entries().begin(), set.entries().end(),
+                           [](const auto& e) { return e->run().state == RunState::Finished; });
+    }));
+    EXPECT_EQ(set.activeCount(), 0);
+}
+
+TEST(RunSet, RefusesMoreRunsThanTheLimitWithAReason) {
+    RunSet set;
+    for (int i = 0; i < RunSet::kMaxActive; ++i) set.start(smallConfig(1000000), mnist(), "run", QString(), true);
+    try {
+        set.start(smallConfig(10), mnist(), "one too many", QString());
+        FAIL() << "a run beyond the limit started";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("stop one first"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(int(set.entries().size()), RunSet::kMaxActive);
+    // A finished run frees its place.
+    set.find(set.entries().front()->id)->controller->stop();
+    ASSERT_TRUE(waitFor([&] { return set.activeCount() < RunSet::kMaxActive; }));
+    EXPECT_NO_THROW(set.start(smallConfig(5), mnist(), "now it fits", QString()));
+}
+
+TEST(RunSet, SavedRunsJoinTheSetWithTheirFolder) {
+    RunSet set;
+    RunData saved;
+    saved.name = "from disk";
+    const int id = set.addSaved(std::move(saved), "/some/folder");
+    ASSERT_NE(set.find(id), nullptr);
+    EXPECT_EQ(set.find(id)->run().name, "from disk");
+    EXPECT_EQ(set.find(id)->run().state, RunState::Finished);
+    EXPECT_EQ(set.find(id)->folder, "/some/folder");
+    EXPECT_EQ(set.activeCount(), 0);
+}
+
+}  // namespace
