@@ -71,15 +71,18 @@ const char* kUsage =
 
 const char* kPlotUsage =
     "usage: bnlab-cli plot --run DIR [--run DIR]... --chart NAME --out FILE.(png|svg|pdf)\n"
-    "                      [--layer L] [--post] [--feature N] [--x step|epoch|samples|time] [--smoothing W]\n"
+    "                      [--layer L] [--post] [--overlay] [--feature N] [--x step|epoch|samples|time] [--smoothing W]\n"
     "                      [--width W] [--height H] [--scale S]\n"
     "\n"
     "Draws the window's charts from saved run folders (of bnlab or bnlab-cli), headless: no display needed.\n"
-    "Several --run draw one chart per run, stacked under each other (runs overlaid on shared axes: not yet).\n"
+    "Several --run: loss, accuracy and loss-accuracy draw every run on the same axes, one colour each, the legend\n"
+    "naming what each run sets differently from the first; activations draws one panel per run with a shared\n"
+    "y axis (--overlay: all on one chart); the other charts are drawn once per run, stacked.\n"
     "\n"
     "  --chart NAME   loss, accuracy, loss-accuracy, grad-norms, update-ratios, activations, bn-stats\n"
     "  --layer L      activations: a block name (dense2, conv1) or its number from 1; bn-stats: a BN layer (bn2)\n"
     "  --post         activations: the output of the nonlinearity instead of its input\n"
+    "  --overlay      activations of several runs: one chart, each run's 15-85th percentile band and median\n"
     "  --feature N    bn-stats: which of the four followed features (0-3, default 0)\n"
     "  --x AXIS       step (default), epoch, samples (thousands) or time (wall-clock seconds)\n"
     "  --smoothing W  loss, accuracy: moving-average weight in [0, 1) (default 0.98)\n"
@@ -116,6 +119,7 @@ int plot(const QStringList& args) {
         else if (a == "--out") out = value();
         else if (a == "--layer") request.layer = value();
         else if (a == "--post") request.postActivation = true;
+        else if (a == "--overlay") request.overlay = true;
         else if (a == "--feature") request.feature = int(number(0, 3));
         else if (a == "--smoothing") request.smoothing = number(0, 0.999);
         else if (a == "--width") width = int(number(200, 10000));
@@ -142,18 +146,26 @@ int plot(const QStringList& args) {
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(4);
     std::vector<std::unique_ptr<QWidget>> charts;
-    for (const RunData& run : data) {
-        charts.push_back(ui::makeChart(request, run, QSize(width, height)));
-        if (data.size() > 1) {
-            auto* label = new QLabel(run.name, &page);
-            label->setContentsMargins(8, 6, 0, 0);
-            QFont font = label->font();
-            font.setBold(true);
-            label->setFont(font);
-            layout->addWidget(label);
+    auto add = [&](std::unique_ptr<QWidget> chart) {
+        chart->setFixedSize(width, height);
+        layout->addWidget(chart.get());
+        charts.push_back(std::move(chart));
+    };
+    const std::vector<ui::ComparedRun> compared = ui::comparedRuns(data);
+    if (data.size() > 1 && ui::comparable(request.chart)) {
+        add(ui::makeComparison(request, compared, QSize(width, height)));
+    } else {
+        for (const RunData& run : data) {
+            if (data.size() > 1) {
+                auto* label = new QLabel(run.name, &page);
+                label->setContentsMargins(8, 6, 0, 0);
+                QFont font = label->font();
+                font.setBold(true);
+                label->setFont(font);
+                layout->addWidget(label);
+            }
+            add(ui::makeChart(request, run, QSize(width, height)));
         }
-        charts.back()->setFixedSize(width, height);
-        layout->addWidget(charts.back().get());
     }
     page.show();
     page.adjustSize();

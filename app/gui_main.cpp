@@ -1,8 +1,11 @@
 // bnlab: the desktop application.
-//   bnlab [--preset NAME] [--data DIR] [--start]
+//   bnlab [--preset NAME] [--data DIR] [--start] [--at STEP:KEY=VALUE]... [--compare KEY=VALUE[,...]]...
+//         [--seeds N] [--open RUN_DIR]... [--tab run|compare|table]
 
 #include "data_location.h"
+#include "config_panel.h"
 #include "main_window.h"
+#include "run_set.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -35,7 +38,13 @@ int main(int argc, char** argv) {
     QCommandLineOption start("start", "Start training at once.");
     QCommandLineOption at("at", "Change a setting after STEP steps of the run (repeatable), as the live controls "
                                 "do: learning_rate, bn_momentum, batch_size or block.N.norm.", "STEP:KEY=VALUE");
-    parser.addOptions({preset, data, start, at});
+    QCommandLineOption compare("compare", "With --start: also start a run with these settings changed, beside the "
+                                          "first (repeatable), e.g. --compare norm=none --compare batch_size=8.",
+                               "KEY=VALUE[,KEY=VALUE]");
+    QCommandLineOption seeds("seeds", "With --start: repeat the first run with N seeds in all (a seed group).", "N");
+    QCommandLineOption open("open", "Open a saved run folder (repeatable).", "RUN_DIR");
+    QCommandLineOption tab("tab", "Show this tab: run, compare or table.", "TAB");
+    parser.addOptions({preset, data, start, at, compare, seeds, open, tab});
     parser.process(app);
 
     bnlab::ui::MainWindow window;
@@ -53,7 +62,34 @@ int main(int argc, char** argv) {
     }
     window.setSchedule(parser.values(at));
     window.show();
-    if (parser.isSet(start) && loaded) window.startRun();
+    for (const QString& run : parser.values(open)) window.openRun(run);
+    if (parser.isSet(start) && loaded) {
+        const bnlab::app::RunConfig base = window.configPanel()->config();
+        window.startRun();
+        const int first = window.currentRunId();
+        for (const QString& changes : parser.values(compare)) {
+            window.newRun();
+            window.configPanel()->setConfig(base);
+            try {
+                window.applySettings(changes.split(',', Qt::SkipEmptyParts));
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "bnlab: --compare %s: %s\n", qPrintable(changes), e.what());
+                return 2;
+            }
+            window.startRun();
+        }
+        if (parser.isSet(seeds) && first != 0) window.repeatWithSeeds(first, parser.value(seeds).toInt());
+        if (!parser.values(compare).isEmpty() || parser.isSet(seeds)) window.showTab(1);
+    }
+    const QString tabName = parser.value(tab);
+    if (!tabName.isEmpty()) {
+        const int index = QStringList{"run", "compare", "table"}.indexOf(tabName);
+        if (index < 0) {
+            std::fprintf(stderr, "bnlab: --tab: expected run, compare or table, got '%s'\n", qPrintable(tabName));
+            return 2;
+        }
+        window.showTab(index);
+    }
 
     // SIGTERM and SIGINT close the window as the user would: the run stops after its current step and its
     // folder gets its summary. (A signal handler may only set a flag; a timer looks at it.)

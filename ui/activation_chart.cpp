@@ -19,19 +19,6 @@ QColor baseColor(bool post) { return post ? palette::kOrange : palette::kBlue; }
 
 }  // namespace
 
-ActivationChart::Band ActivationChart::makeBand(const QString& name, const QColor& fill) {
-    Band band;
-    band.area = new QAreaSeries;
-    band.upper = new QLineSeries(band.area);
-    band.lower = new QLineSeries(band.area);
-    band.area->setUpperSeries(band.upper);
-    band.area->setLowerSeries(band.lower);
-    band.area->setName(name);
-    band.area->setBrush(fill);
-    band.area->setPen(Qt::NoPen);
-    return band;
-}
-
 ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     m_bandsChart = newChart();
     m_bandsChart->legend()->hide();  // the label under it says what the shades are
@@ -42,7 +29,7 @@ ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     const std::array<QString, 3> names = {QStringLiteral("0–100 %"), QStringLiteral("2–98 %"),
                                           QStringLiteral("15–85 %")};
     for (std::size_t i = 0; i < m_bands.size(); ++i) {
-        m_bands[i] = makeBand(names[i], Qt::gray);
+        m_bands[i] = newBand(names[i], Qt::gray);
         addSeries(m_bandsChart, m_bands[i].area, m_bandsX, m_bandsY);
     }
     m_median = new QLineSeries;
@@ -55,7 +42,7 @@ ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     m_histogramY = newValueAxis(QStringLiteral("share of values"));
     m_histogramChart->addAxis(m_histogramX, Qt::AlignBottom);
     m_histogramChart->addAxis(m_histogramY, Qt::AlignLeft);
-    m_histogram = makeBand(QStringLiteral("histogram"), Qt::gray);
+    m_histogram = newBand(QStringLiteral("histogram"), Qt::gray);
     addSeries(m_histogramChart, m_histogram.area, m_histogramX, m_histogramY);
 
     m_legend = newLegendLabel(this);

@@ -38,12 +38,6 @@ public:
     void refresh(const app::RunData& run);
 
 private:
-    struct Band {
-        QAreaSeries* area = nullptr;
-        QLineSeries* upper = nullptr;  // owned by area
-        QLineSeries* lower = nullptr;
-    };
-    static Band makeBand(const QString& name, const QColor& fill);
     void fillBands(const app::RunData& run);
     void fillHistogram(const app::RunData& run);
     [[nodiscard]] const engine::Distribution* distribution(const engine::ProbeSnapshot& snapshot) const;

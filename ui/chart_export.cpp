@@ -5,6 +5,7 @@
 #include "error.h"
 #include "grad_norm_chart.h"
 #include "loss_chart.h"
+#include "run_config.h"
 
 #include <QApplication>
 #include <QFileInfo>
@@ -26,16 +27,16 @@ void settle() {
     for (int i = 0; i < 3; ++i) QApplication::processEvents();
 }
 
-// Lays the chart out at size and draws run in it (twice: ticks and decimation follow the final plot area).
-template <typename Chart>
-std::unique_ptr<QWidget> drawn(std::unique_ptr<Chart> chart, const app::RunData& run, QSize size) {
+// Lays the chart out at size and draws what in it (twice: ticks and decimation follow the final plot area).
+template <typename Chart, typename What>
+std::unique_ptr<QWidget> drawn(std::unique_ptr<Chart> chart, const What& what, QSize size) {
     chart->setAttribute(Qt::WA_DontShowOnScreen);
     chart->resize(size);
     chart->show();
     settle();
-    chart->refresh(run);
+    chart->refresh(what);
     settle();
-    chart->refresh(run);
+    chart->refresh(what);
     return chart;
 }
 
@@ -105,6 +106,42 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
         return drawn(std::move(c), run, size);
     }
     fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
+}
+
+bool comparable(const QString& chart) {
+    return chart == "loss" || chart == "accuracy" || chart == "loss-accuracy" || chart == "activations";
+}
+
+std::vector<ComparedRun> comparedRuns(const std::vector<app::RunData>& runs) {
+    std::vector<ComparedRun> out;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const QStringList d = i == 0 ? QStringList() : app::settingDifferences(runs[0].config, runs[i].config);
+        out.push_back({&runs[i], palette::category(int(i)), d.isEmpty() ? runs[i].name : runs[i].name + ": " + d.join(", ")});
+    }
+    return out;
+}
+
+std::unique_ptr<QWidget> makeComparison(const ChartRequest& r, const std::vector<ComparedRun>& runs, QSize size) {
+    if (runs.empty() || !runs.front().run) fail("no run to compare");
+    if (r.chart == "loss" || r.chart == "accuracy" || r.chart == "loss-accuracy") {
+        auto c = std::make_unique<CompareCharts>();
+        c->setXAxis(r.xAxis);
+        c->setSmoothing(r.smoothing);
+        c->setPanels(r.chart != "accuracy", r.chart != "loss");
+        return drawn(std::move(c), runs, size);
+    }
+    if (r.chart == "activations") {
+        const app::RunData& first = *runs.front().run;
+        const int block = blockOf(r, first);
+        auto c = std::make_unique<ActivationCompare>();
+        c->setXAxis(r.xAxis);
+        c->setPostActivation(r.postActivation);
+        c->setOverlay(r.overlay);
+        c->setBlock(QString::fromStdString(first.info.blocks.at(std::size_t(block))));
+        return drawn(std::move(c), runs, size);
+    }
+    fail("chart: '" + r.chart + "' is drawn one run at a time (compared on shared axes: loss, accuracy, "
+         "loss-accuracy, activations)");
 }
 
 void exportWidget(QWidget* widget, const QString& title, const QString& path, double scale) {

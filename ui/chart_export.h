@@ -5,6 +5,7 @@
 // naming the run above the chart and the chart's own legend under it.
 
 #include "chart_style.h"
+#include "compare_charts.h"
 #include "run_data.h"
 
 #include <QSize>
@@ -23,6 +24,7 @@ struct ChartRequest {
     bool postActivation = false;
     int feature = 0;          // bn-stats: which of the followed features (0-3)
     double smoothing = 0.98;  // loss, accuracy
+    bool overlay = false;     // activations of several runs: on one chart instead of one chart per run
 };
 
 // "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats".
@@ -31,6 +33,14 @@ struct ChartRequest {
 // The chart widget for the request, drawn from run at `size` (logical pixels, without the title). Throws Error
 // for an unknown chart name (listing the known ones) or a layer the run does not have.
 [[nodiscard]] std::unique_ptr<QWidget> makeChart(const ChartRequest& request, const app::RunData& run, QSize size);
+
+// Several runs in one chart: loss, accuracy and loss-accuracy on shared axes, activations as small multiples
+// with one y axis (or overlaid). Other charts return false from comparable(): draw them per run.
+[[nodiscard]] bool comparable(const QString& chart);
+// Each run in a palette colour, labelled with its name and what it sets differently from the first run.
+[[nodiscard]] std::vector<ComparedRun> comparedRuns(const std::vector<app::RunData>& runs);
+[[nodiscard]] std::unique_ptr<QWidget> makeComparison(const ChartRequest& request, const std::vector<ComparedRun>& runs,
+                                                      QSize size);
 
 // Writes widget under a title line to path: .png (at scale× the logical size), .svg or .pdf. Throws Error
 // naming the path for another suffix or when the file cannot be written.

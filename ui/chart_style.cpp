@@ -426,6 +426,24 @@ void addSeries(QChart* chart, QAbstractSeries* series, QAbstractAxis* x, QAbstra
     }
 }
 
+Band newBand(const QString& name, const QColor& fill) {
+    Band band;
+    band.area = new QAreaSeries;
+    band.upper = new QLineSeries(band.area);
+    band.lower = new QLineSeries(band.area);
+    band.area->setUpperSeries(band.upper);
+    band.area->setLowerSeries(band.lower);
+    band.area->setName(name);
+    band.area->setBrush(fill);
+    band.area->setPen(Qt::NoPen);
+    return band;
+}
+
+void showBand(const Band& band, const QList<QPointF>& lower, const QList<QPointF>& upper, qsizetype budget) {
+    showPoints(band.lower, lower, budget);
+    showPoints(band.upper, upper, budget);
+}
+
 void ChangeMarks::update(const app::RunData& run, XAxis axis) {
     double lo = 0, hi = 1;
     if (auto* v = qobject_cast<QValueAxis*>(m_y)) lo = v->min(), hi = v->max();

@@ -5,6 +5,7 @@
 
 #include "run_data.h"
 
+#include <QAreaSeries>
 #include <QChart>
 #include <QChartView>
 #include <QColor>
@@ -97,6 +98,16 @@ void refitOnZoomReset(ChartView* view, Widget* widget, RunStamp& stamp);
 // series shows its name and the exact values under the cursor; clicking its entry in the chart's legend hides
 // or shows it.
 void addSeries(QChart* chart, QAbstractSeries* series, QAbstractAxis* x, QAbstractAxis* y);
+
+// A filled band between two lines (percentile bands, a histogram, the spread of runs with other seeds).
+struct Band {
+    QAreaSeries* area = nullptr;
+    QLineSeries* upper = nullptr;  // owned by area
+    QLineSeries* lower = nullptr;
+};
+[[nodiscard]] Band newBand(const QString& name, const QColor& fill);
+// Shows the band between lower and upper (same x values), decimated to budget points.
+void showBand(const Band& band, const QList<QPointF>& lower, const QList<QPointF>& upper, qsizetype budget);
 
 // Dashed vertical lines at the live changes of a run (learning rate, BN momentum, batch size or BN placement
 // changed mid-run), each with the change as its tooltip, from the bottom to the top of the y axis.

@@ -4,6 +4,8 @@
 #include "bn_stats_chart.h"
 #include "chart_export.h"
 #include "chart_style.h"
+#include "compare_charts.h"
+#include "run_list.h"
 #include "config_panel.h"
 #include "dataset.h"
 #include "error.h"
@@ -41,6 +43,10 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QStyle>
+#include <QTabWidget>
+#include <QColorDialog>
+#include <QFile>
+#include <QTextStream>
 #include <QTimer>
 #include <QToolBar>
 #include <QVBoxLayout>
@@ -66,7 +72,9 @@ double threadCpuSeconds() {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
-constexpr int kChartCount = 4;
+// The charts redrawn in turn: the Run tab's four, the Compare tab's two, and the table.
+constexpr int kChartCount = 7;
+constexpr int kRunCharts = 0b1111, kCompareCharts = 0b110000, kTableChart = 0b1000000;
 
 QString duration(double s) {
     if (!std::isfinite(s) || s < 0) return "--:--";
@@ -112,6 +120,36 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::LeftDockWidgetArea, dock);
 
+    m_runList = new RunList(m_runs, this);
+    auto* runsDock = new QDockWidget(tr("Runs"), this);
+    runsDock->setObjectName("runs");
+    runsDock->setWidget(m_runList);
+    runsDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::BottomDockWidgetArea, runsDock);
+    resizeDocks({runsDock}, {170}, Qt::Vertical);
+    connect(m_runList, &RunList::currentChanged, this, &MainWindow::setCurrentRun);
+    connect(m_runList, &RunList::shownChanged, this, [this] {
+        m_compareDirty = true;
+        m_listDirty = true;
+    });
+    connect(m_runList, &RunList::newRunRequested, this, &MainWindow::newRun);
+    connect(m_runList, &RunList::duplicateRequested, this, &MainWindow::duplicateRun);
+    connect(m_runList, &RunList::toggleBnRequested, this, &MainWindow::toggleBatchNorm);
+    connect(m_runList, &RunList::seedsRequested, this, [this](int id) {
+        bool ok = false;
+        const int count = QInputDialog::getInt(this, tr("Repeat with Seeds"),
+                                               tr("Runs in the group, this one included (each with the next seed):"), 3, 2,
+                                               app::RunSet::kMaxActive, 1, &ok);
+        if (ok) repeatWithSeeds(id, count);
+    });
+    connect(m_runList, &RunList::removeRequested, this, &MainWindow::removeRun);
+    connect(m_runList, &RunList::pauseRequested, this, [this](int id) {
+        if (auto* e = m_runs.find(id)) e->controller->setPaused(e->run().state == app::RunState::Running);
+    });
+    connect(m_runList, &RunList::stopRequested, this, [this](int id) {
+        if (auto* e = m_runs.find(id)) e->controller->stop();
+    });
+
     buildCharts();
     buildActions();
 
@@ -139,31 +177,50 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         m_lastCpu = cpu;
         if (m_dirty) {
             m_dirty = false;
-            m_staleCharts = (1 << kChartCount) - 1;
+            m_staleCharts |= kRunCharts;
             updateStatus();
+        }
+        if (m_compareDirty) {
+            m_compareDirty = false;
+            m_staleCharts |= kCompareCharts | kTableChart;
+        }
+        if (m_listDirty) {
+            m_listDirty = false;
+            m_runList->refresh();
         }
         refreshNextChart();
     });
     m_tickClock.start();
     m_redraw->start();
 
-    connect(&m_controller, &app::RunController::updated, this, [this] {
-        m_dirty = true;
-        reportChanges();
+    connect(&m_runs, &app::RunSet::updated, this, [this](int id) {
+        if (id == m_current) {
+            m_dirty = true;
+            reportChanges();
+        }
+        if (const auto* e = m_runs.find(id); e && e->shown) m_compareDirty = true;
+        m_listDirty = true;
     });
-    connect(&m_controller, &app::RunController::stateChanged, this, [this] {
+    connect(&m_runs, &app::RunSet::stateChanged, this, [this](int id) {
+        m_listDirty = m_compareDirty = true;
+        if (id != m_current) return;
         updateActions();
-        const app::RunState state = m_controller.run().state;
-        m_config->setLive(m_controller.isActive() && (state == app::RunState::Running || state == app::RunState::Paused));
+        const app::RunState state = controller().run().state;
+        if (!m_draft)
+            m_config->setLive(controller().isActive() && (state == app::RunState::Running || state == app::RunState::Paused));
         m_dirty = true;
-        const app::RunData& run = m_controller.run();
+        const app::RunData& run = controller().run();
         if (run.summary && run.summary->reason == engine::StopReason::Diverged)
             showError(tr("The run diverged: %1").arg(QString::fromStdString(run.summary->message)));
     });
-    connect(&m_controller, &app::RunController::failed, this, [this](const QString& message) { showError(message); });
-    connect(&m_controller, &app::RunController::changeRefused, this, [this](const QString& message) {
+    connect(&m_runs, &app::RunSet::failed, this, [this](int id, const QString& message) {
+        const auto* e = m_runs.find(id);
+        showError(id == m_current || !e ? message : tr("%1: %2").arg(e->run().name, message));
+    });
+    connect(&m_runs, &app::RunSet::changeRefused, this, [this](int id, const QString& message) {
+        if (id != m_current) return;
         showError(tr("The change was not applied: %1").arg(message));
-        m_config->setConfig(m_controller.run().current);  // the panel shows what the run really uses
+        m_config->setConfig(controller().run().current);  // the panel shows what the run really uses
     });
     connect(m_config, &ConfigPanel::liveChange, this, &MainWindow::applyLiveChange);
     restoreSettings();
@@ -176,6 +233,8 @@ void MainWindow::restoreSettings() {
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
+    const QString folder = settings.value("runs/folder").toString();
+    if (!folder.isEmpty()) m_runsFolder = folder;
     const QByteArray json = settings.value("config/last").toByteArray();
     if (json.isEmpty()) return;
     try {
@@ -204,22 +263,32 @@ void MainWindow::buildActions() {
     bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     m_start = bar->addAction(style()->standardIcon(QStyle::SP_MediaPlay), tr("Start"), this, [this] { startRun(); });
     m_start->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
-    m_start->setToolTip(tr("Start training with the settings on the left (Ctrl+R). A run in progress is stopped."));
+    m_start->setToolTip(tr("Start a run with the settings on the left (Ctrl+R). Runs already going keep training: "
+                           "compare them on the Compare tab."));
     m_pause = bar->addAction(style()->standardIcon(QStyle::SP_MediaPause), tr("Pause"), this, [this] {
-        m_controller.setPaused(m_controller.run().state == app::RunState::Running);
+        controller().setPaused(controller().run().state == app::RunState::Running);
     });
     m_pause->setShortcut(QKeySequence(Qt::Key_Space));
     m_pause->setToolTip(tr("Pause or resume training (Space). The charts stay live."));
-    m_stop = bar->addAction(style()->standardIcon(QStyle::SP_MediaStop), tr("Stop"), this, [this] { m_controller.stop(); });
+    m_stop = bar->addAction(style()->standardIcon(QStyle::SP_MediaStop), tr("Stop"), this, [this] { controller().stop(); });
     m_stop->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
     m_stop->setToolTip(tr("Stop after the current step (Ctrl+.). Everything measured so far is kept and saved."));
     m_step = bar->addAction(style()->standardIcon(QStyle::SP_MediaSkipForward), tr("Step"), this, &MainWindow::stepRun);
     m_step->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Right));
     m_step->setToolTip(tr("Train on one batch and pause (Ctrl+Right): watch a single update. Starts a paused run if "
                           "none is going."));
-    m_reset = bar->addAction(style()->standardIcon(QStyle::SP_BrowserReload), tr("Reset"), this, &MainWindow::resetRun);
+    m_reset = bar->addAction(style()->standardIcon(QStyle::SP_TrashIcon), tr("Remove"), this, &MainWindow::resetRun);
     m_reset->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
-    m_reset->setToolTip(tr("Stop the run and clear the charts (Ctrl+Shift+R). The run stays saved in its folder."));
+    m_reset->setToolTip(tr("Stop the current run and take it off the Runs list (Ctrl+Shift+R). It stays saved in its "
+                           "folder."));
+    bar->addSeparator();
+    QAction* newRunAction = bar->addAction(style()->standardIcon(QStyle::SP_FileIcon), tr("New Run"), this, &MainWindow::newRun);
+    newRunAction->setShortcut(QKeySequence::New);
+    newRunAction->setToolTip(tr("Set up another run on the left while the others train (Ctrl+N), then press Start."));
+    QAction* twin = bar->addAction(tr("With / Without BN"), this, [this] { toggleBatchNorm(m_current); });
+    twin->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+    twin->setToolTip(tr("Start the current run's twin without Batch Normalization (or with it, before every "
+                        "activation, if it has none), and compare the two (Ctrl+B)."));
 
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("Open &Dataset Folder..."), QKeySequence::Open, this, &MainWindow::chooseDataset);
@@ -228,7 +297,10 @@ void MainWindow::buildActions() {
     rebuildRecentRuns();
     file->addSeparator();
     file->addAction(tr("&Export Chart..."), QKeySequence(Qt::CTRL | Qt::Key_E), this, &MainWindow::exportChart);
-    file->addAction(tr("Export Dash&board as PNG..."), this, &MainWindow::exportDashboard);
+    file->addAction(tr("Export Dash&board or Comparison..."), this, &MainWindow::exportDashboard);
+    file->addAction(tr("Export &Metrics as CSV..."), this, &MainWindow::exportMetricsDialog);
+    file->addSeparator();
+    file->addAction(tr("Runs &Folder..."), this, &MainWindow::chooseRunsFolder);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -240,6 +312,11 @@ void MainWindow::buildActions() {
     run->addAction(m_stop);
     run->addAction(m_step);
     run->addAction(m_reset);
+    run->addSeparator();
+    run->addAction(newRunAction);
+    run->addAction(tr("&Duplicate with Change"), this, [this] { duplicateRun(m_current); });
+    run->addAction(twin);
+    run->addAction(tr("Repeat with &Seeds..."), this, [this] { Q_EMIT m_runList->seedsRequested(m_current); });
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About BN Lab"), this, [this] {
         QMessageBox::about(
@@ -266,8 +343,13 @@ void MainWindow::buildCharts() {
     m_error->hide();
     outer->addWidget(m_error);
 
-    auto* grid = new QGridLayout;
-    outer->addLayout(grid, 1);
+    m_tabs = new QTabWidget(central);
+    m_tabs->setDocumentMode(true);
+    outer->addWidget(m_tabs, 1);
+    auto* runPage = new QWidget(m_tabs);
+    auto* grid = new QGridLayout(runPage);
+    grid->setContentsMargins(0, 4, 0, 0);
+    central = runPage;  // the Run tab's charts are built on it
 
     m_loss = new LossChart(central);
     m_xAxis = new QComboBox(central);
@@ -347,11 +429,84 @@ void MainWindow::buildCharts() {
     grid->setColumnStretch(1, 1);
     grid->setRowStretch(0, 1);
     grid->setRowStretch(1, 1);
-    setCentralWidget(central);
+    m_tabs->addTab(runPage, tr("Run"));
+    m_tabs->setTabToolTip(0, tr("The current run (selected in the Runs list), live"));
+    m_tabs->addTab(buildComparePage(), tr("Compare"));
+    m_tabs->setTabToolTip(1, tr("The runs ticked in the Runs list, on shared axes"));
+    m_runTable = new RunTable(m_runs, m_tabs);
+    m_tabs->addTab(m_runTable, tr("Table"));
+    m_tabs->setTabToolTip(2, tr("Every run's differing settings and results side by side; click a header to sort"));
+    connect(m_tabs, &QTabWidget::currentChanged, this, [this] { m_staleCharts |= kRunCharts | kCompareCharts | kTableChart; });
+    setCentralWidget(m_tabs->parentWidget());
+}
+
+QWidget* MainWindow::buildComparePage() {
+    auto* page = new QWidget(m_tabs);
+    auto* layout = new QVBoxLayout(page);
+    layout->setContentsMargins(0, 4, 0, 0);
+    m_compare = new CompareCharts(page);
+    m_compareX = new QComboBox(page);
+    for (int i = 0; i < m_xAxis->count(); ++i) m_compareX->addItem(m_xAxis->itemText(i));
+    m_compareX->setToolTip(m_xAxis->toolTip());
+    m_compareX->setCurrentIndex(int(XAxis::Samples));  // fair between batch sizes
+    m_compare->setXAxis(XAxis::Samples);
+    m_seedBand = new QComboBox(page);
+    m_seedBand->addItems({tr("seed groups: mean, min–max band"), tr("seed groups: mean ± 1 std"), tr("seed groups: every run")});
+    m_seedBand->setToolTip(tr("How runs repeated with other seeds are drawn: as one line (their mean) with the spread "
+                              "around it, or each run on its own."));
+    auto* smoothingLabel = new QLabel(tr("smoothing"), page);
+    auto* smoothing = new QDoubleSpinBox(page);
+    smoothing->setRange(0, 0.999);
+    smoothing->setDecimals(3);
+    smoothing->setSingleStep(0.01);
+    smoothing->setValue(0.98);
+    smoothing->setToolTip(m_smoothing->toolTip());
+    connect(smoothing, &QDoubleSpinBox::valueChanged, this, [this](double v) {
+        m_compare->setSmoothing(v);
+        m_compareDirty = true;
+    });
+    connect(m_seedBand, &QComboBox::currentIndexChanged, this, [this](int i) {
+        m_compare->setSeedBand(static_cast<SeedBand>(i));
+        m_compareDirty = true;
+    });
+    layout->addWidget(panel(tr("Loss and accuracy of the ticked runs"), m_compare,
+                            {m_compareX, smoothingLabel, smoothing, m_seedBand}, page), 1);
+
+    m_compareActivations = new ActivationCompare(page);
+    m_compareActivations->setXAxis(XAxis::Samples);
+    m_compareBlock = new QComboBox(page);
+    m_compareBlock->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_compareBlock->setToolTip(tr("The layer whose activations are compared."));
+    m_compareSide = new QComboBox(page);
+    for (int i = 0; i < m_activationSide->count(); ++i) m_compareSide->addItem(m_activationSide->itemText(i));
+    m_compareSide->setToolTip(m_activationSide->toolTip());
+    m_overlay = new QCheckBox(tr("overlay"), page);
+    m_overlay->setToolTip(tr("All runs on one chart (each run's 15th-85th percentile band and median in its colour) "
+                             "instead of one chart per run with a shared y axis."));
+    connect(m_compareX, &QComboBox::currentIndexChanged, this, [this](int i) {
+        m_compare->setXAxis(static_cast<XAxis>(i));
+        m_compareActivations->setXAxis(static_cast<XAxis>(i));
+        m_compareDirty = true;
+    });
+    connect(m_compareBlock, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (i >= 0) m_compareActivations->setBlock(m_compareBlock->itemText(i));
+        m_compareDirty = true;
+    });
+    connect(m_compareSide, &QComboBox::currentIndexChanged, this, [this](int i) {
+        m_compareActivations->setPostActivation(i == 1);
+        m_compareDirty = true;
+    });
+    connect(m_overlay, &QCheckBox::toggled, this, [this](bool on) {
+        m_compareActivations->setOverlay(on);
+        m_compareDirty = true;
+    });
+    layout->addWidget(panel(tr("Activations of the ticked runs"), m_compareActivations,
+                            {m_compareBlock, m_compareSide, m_overlay}, page), 1);
+    return page;
 }
 
 void MainWindow::refillChartSelectors() {
-    const app::RunData& run = m_controller.run();
+    const app::RunData& run = controller().run();
     if (run.probes.empty()) return;
     const engine::ProbeSnapshot& last = run.probes.back();
     auto items = [](const QComboBox* box) {
@@ -397,25 +552,55 @@ void MainWindow::refillChartSelectors() {
 }
 
 void MainWindow::refreshNextChart() {
-    if (m_staleCharts == 0) return;
-    const app::RunData& run = m_controller.run();
-    refillChartSelectors();
+    // Only the charts of the tab on screen; the others stay stale until their tab is shown.
+    const int visible = m_tabs->currentIndex() == 0 ? kRunCharts : m_tabs->currentIndex() == 1 ? kCompareCharts : kTableChart;
+    if ((m_staleCharts & visible) == 0) return;
+    const app::RunData& run = controller().run();
+    if (visible == kRunCharts) refillChartSelectors();
     for (int i = 0; i < kChartCount; ++i) {
         m_nextChart = (m_nextChart + 1) % kChartCount;
-        if (!(m_staleCharts & (1 << m_nextChart))) continue;
-        m_staleCharts &= ~(1 << m_nextChart);
+        const int bit = 1 << m_nextChart;
+        if (!(m_staleCharts & visible & bit)) continue;
+        m_staleCharts &= ~bit;
         switch (m_nextChart) {
             case 0: m_loss->refresh(run); break;
             case 1: m_grads->refresh(run); break;
             case 2: m_activations->refresh(run); break;
             case 3: m_bnStats->refresh(run); break;
+            case 4: m_compare->refresh(comparedRuns()); break;
+            case 5: {
+                const std::vector<ComparedRun> runs = comparedRuns();
+                const QStringList blocks = ActivationCompare::blocks(runs);
+                QStringList items;
+                for (int k = 0; k < m_compareBlock->count(); ++k) items << m_compareBlock->itemText(k);
+                if (items != blocks) {
+                    const QSignalBlocker block(m_compareBlock);
+                    const QString current = m_compareBlock->currentText();
+                    m_compareBlock->clear();
+                    m_compareBlock->addItems(blocks);
+                    // The last hidden block by default: where the difference BN makes shows most.
+                    const int index = blocks.contains(current) ? int(blocks.indexOf(current)) : std::max(0, int(blocks.size()) - 2);
+                    m_compareBlock->setCurrentIndex(blocks.isEmpty() ? -1 : index);
+                    m_compareActivations->setBlock(m_compareBlock->currentText());
+                }
+                m_compareActivations->refresh(runs);
+                break;
+            }
+            case 6: m_runTable->refresh(); break;
         }
         return;
     }
 }
 
+std::vector<ComparedRun> MainWindow::comparedRuns() const {
+    std::vector<ComparedRun> out;
+    for (const auto& e : m_runs.entries())
+        if (e->shown) out.push_back({&e->run(), QColor::fromRgb(e->colour), comparisonLabel(m_runs, e->id), e->group});
+    return out;
+}
+
 void MainWindow::updateStatus() {
-    const app::RunData& run = m_controller.run();
+    const app::RunData& run = controller().run();
     const long total = run.info.totalSteps;
     if (run.steps.empty()) {
         m_progress->setRange(0, 1);
@@ -445,7 +630,7 @@ void MainWindow::updateStatus() {
 }
 
 void MainWindow::updateActions() {
-    const app::RunState state = m_controller.run().state;
+    const app::RunState state = controller().run().state;
     const bool active = state == app::RunState::Running || state == app::RunState::Paused;
     m_pause->setEnabled(active);
     m_stop->setEnabled(active);
@@ -453,21 +638,21 @@ void MainWindow::updateActions() {
     m_pause->setIcon(style()->standardIcon(state == app::RunState::Paused ? QStyle::SP_MediaPlay : QStyle::SP_MediaPause));
     m_start->setEnabled(m_data != nullptr);
     m_step->setEnabled(m_data != nullptr);
-    m_reset->setEnabled(state != app::RunState::Idle);
+    m_reset->setEnabled(m_current != 0);
 }
 
 void MainWindow::applyLiveChange(const engine::LiveChange& change) {
     try {
-        m_controller.requestChange(change);
+        controller().requestChange(change);
         clearError();
     } catch (const std::exception& e) {
         showError(tr("The change was not applied: %1").arg(QString::fromStdString(e.what())));
-        if (m_controller.isActive()) m_config->setConfig(m_controller.run().current);
+        if (controller().isActive()) m_config->setConfig(controller().run().current);
     }
 }
 
 void MainWindow::reportChanges() {
-    const auto& changes = m_controller.run().changes;
+    const auto& changes = controller().run().changes;
     if (changes.size() < m_reportedChanges) m_reportedChanges = 0;  // a new run
     bool applied = false;
     for (; m_reportedChanges < changes.size(); ++m_reportedChanges) {
@@ -477,7 +662,7 @@ void MainWindow::reportChanges() {
         statusBar()->showMessage(tr("After step %1: %2").arg(c.step).arg(QString::fromStdString(c.description)), 10000);
     }
     // The panel shows what the run uses now, also for changes planned with --at.
-    if (applied && m_config->isLive()) m_config->setConfig(m_controller.run().current);
+    if (applied && m_config->isLive()) m_config->setConfig(controller().run().current);
 }
 
 QString MainWindow::errorText() const { return m_error->isHidden() ? QString() : m_error->text(); }
@@ -507,7 +692,7 @@ void MainWindow::exportChart() {
                                                       tr("PNG image, 2× (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
     if (path.isEmpty()) return;
     try {
-        const app::RunData& run = m_controller.run();
+        const app::RunData& run = controller().run();
         auto widget = makeChart(currentChartRequest(chart), run, QSize(1200, 600));
         exportWidget(widget.get(), (run.name.isEmpty() ? tr("no run") : run.name) + " — " + chart, path);
         statusBar()->showMessage(tr("Exported %1").arg(path), 8000);
@@ -517,16 +702,70 @@ void MainWindow::exportChart() {
 }
 
 void MainWindow::exportDashboard() {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Dashboard"), QDir::home().filePath("bnlab-dashboard.png"),
-                                                      tr("PNG image, 2× (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
+    const bool comparing = m_tabs->currentIndex() != 0;
+    const QString path = QFileDialog::getSaveFileName(
+        this, comparing ? tr("Export the Comparison") : tr("Export the Dashboard"),
+        QDir::home().filePath(comparing ? "bnlab-comparison.png" : "bnlab-dashboard.png"),
+        tr("PNG image, 2× (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
     if (path.isEmpty()) return;
     try {
-        const app::RunData& run = m_controller.run();
-        exportWidget(centralWidget(), run.name.isEmpty() ? QStringLiteral("BN Lab") : run.name, path);
+        const app::RunData& run = controller().run();
+        const QString title = comparing ? tr("BN Lab — %1 of %2 runs").arg(m_tabs->tabText(m_tabs->currentIndex())).arg(comparedRuns().size())
+                                        : run.name.isEmpty() ? QStringLiteral("BN Lab") : run.name;
+        exportWidget(m_tabs->currentWidget(), title, path);
         statusBar()->showMessage(tr("Exported %1").arg(path), 8000);
     } catch (const std::exception& e) {
         showError(tr("Export failed: %1").arg(QString::fromStdString(e.what())));
     }
+}
+
+void MainWindow::exportMetrics(const QString& path) const {
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text))
+        throw Error((path + ": cannot write (" + file.errorString() + ")").toStdString());
+    QTextStream out(&file);
+    // One row per training step and per evaluation, every ticked run in one long table (as pandas and R like it).
+    out << "run,differences,split,step,epoch,samples,seconds,loss,accuracy\n";
+    auto quoted = [](QString text) { return "\"" + text.replace("\"", "\"\"") + "\""; };
+    auto number = [](double v) { return QString::number(v, 'g', 17); };
+    for (const auto& e : m_runs.entries()) {
+        if (!e->shown) continue;
+        const app::RunData& run = e->run();
+        const QString head = quoted(run.name) + "," + quoted(differencesFromFirst(m_runs, e->id).join("; ")) + ",";
+        for (const engine::StepRecord& r : run.steps)
+            out << head << "train," << r.step << "," << number(r.epoch) << "," << r.samples << "," << number(r.seconds)
+                << "," << number(r.loss) << "," << number(r.accuracy) << "\n";
+        for (const engine::EvalRecord& r : run.evals)
+            out << head << QString::fromStdString(r.split) << "," << r.step << "," << number(r.epoch) << "," << r.samples
+                << "," << number(r.seconds) << "," << number(r.loss) << "," << number(r.accuracy) << "\n";
+    }
+    out.flush();
+    if (out.status() != QTextStream::Ok || !file.flush()) throw Error((path + ": writing failed").toStdString());
+}
+
+void MainWindow::exportMetricsDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the Metrics of the Ticked Runs"),
+                                                      QDir::home().filePath("bnlab-metrics.csv"), tr("CSV (*.csv)"));
+    if (path.isEmpty()) return;
+    try {
+        exportMetrics(path);
+        statusBar()->showMessage(tr("Exported %1").arg(path), 8000);
+    } catch (const std::exception& e) {
+        showError(tr("Export failed: %1").arg(QString::fromStdString(e.what())));
+    }
+}
+
+void MainWindow::chooseRunsFolder() {
+    const QString folder = QFileDialog::getExistingDirectory(this, tr("Folder for new runs (each run gets a folder in it)"),
+                                                             m_runsFolder);
+    if (folder.isEmpty()) return;
+    if (!QFileInfo(folder).isWritable()) {
+        showError(tr("Cannot save runs in %1: the folder is not writable.").arg(folder));
+        return;
+    }
+    m_runsFolder = folder;
+    QSettings().setValue("runs/folder", folder);
+    statusBar()->showMessage(tr("New runs are saved in %1").arg(folder), 10000);
 }
 
 void MainWindow::showError(const QString& message) {
@@ -559,11 +798,12 @@ bool MainWindow::openDataset(const QString& folder) {
 bool MainWindow::openRun(const QString& folder) {
     try {
         app::RunData run = app::loadRun(folder);  // read whole before anything shown changes
-        resetRun();
         const QString name = run.name;
         const bool interrupted = !run.summary.has_value();
-        m_config->setConfig(run.config);  // Start makes it again
-        m_controller.showSaved(std::move(run));
+        const int id = m_runs.addSaved(std::move(run), QFileInfo(folder).absoluteFilePath());
+        m_runs.find(id)->colour = nextColour();
+        setCurrentRun(id);
+        m_listDirty = m_compareDirty = true;
         QSettings settings;
         QStringList recent = settings.value("runs/recent").toStringList();
         recent.removeAll(QFileInfo(folder).absoluteFilePath());
@@ -573,7 +813,6 @@ bool MainWindow::openRun(const QString& folder) {
         statusBar()->showMessage(interrupted ? tr("Opened %1 (interrupted: no summary; showing what was saved)").arg(name)
                                              : tr("Opened %1").arg(name),
                                  10000);
-        m_dirty = true;
         return true;
     } catch (const std::exception& e) {
         showError(tr("Cannot open the run: %1").arg(QString::fromStdString(e.what())));
@@ -623,19 +862,76 @@ void MainWindow::applySettings(const QStringList& settings) {
 }
 
 void MainWindow::stepRun() {
-    if (m_controller.isActive()) m_controller.step();
-    else if (startRun(true), m_controller.isActive()) m_controller.step();
+    if (controller().isActive()) controller().step();
+    else if (startRun(true), controller().isActive()) controller().step();
 }
 
-void MainWindow::resetRun() {
-    m_controller.reset();
-    clearError();
+app::RunController& MainWindow::controller() {
+    app::RunSet::Entry* e = m_runs.find(m_current);
+    return e ? *e->controller : m_idle;
+}
+
+const app::RunController& MainWindow::controller() const {
+    const app::RunSet::Entry* e = m_runs.find(m_current);
+    return e ? *e->controller : m_idle;
+}
+
+void MainWindow::setCurrentRun(int id) {
+    if (!m_runs.find(id)) id = 0;
+    m_current = id;
+    m_draft = false;
+    m_runList->refresh();  // a run just started has no row yet
+    m_runList->setCurrent(id);
+    const app::RunData& run = controller().run();
+    m_selectorsFilledFor = -1;
     m_activationBlock->clear();
     m_bnLayer->clear();
     m_bnFeature->clear();
-    m_selectorsFilledFor = -1;
-    m_reportedChanges = 0;
+    m_reportedChanges = run.changes.size();  // only changes from now on are announced
+    const bool active = controller().isActive() && (run.state == app::RunState::Running || run.state == app::RunState::Paused);
+    if (id != 0) m_config->setConfig(active ? run.current : run.config);  // Start makes a finished run again
+    m_config->setLive(active);
+    if (run.error.isEmpty()) clearError();
+    else showError(run.error);
+    m_staleCharts |= kRunCharts;
     m_dirty = true;
+    updateActions();
+}
+
+void MainWindow::resetRun() { removeRun(m_current); }
+
+void MainWindow::removeRun(int id) {
+    if (!m_runs.find(id)) return;
+    m_runs.remove(id);  // stops the run (at most one step) and forgets it; the folder stays
+    if (id == m_current) setCurrentRun(m_runs.entries().empty() ? 0 : m_runs.entries().back()->id);
+    m_listDirty = m_compareDirty = true;
+}
+
+quint32 MainWindow::nextColour() const {
+    // The first palette colour no run has; the palette again from the start when all ten are taken.
+    for (int i = 0; i < 10; ++i) {
+        const quint32 c = palette::category(i).rgb() & 0xffffff;
+        if (std::none_of(m_runs.entries().begin(), m_runs.entries().end(), [c](const auto& e) { return e->colour == c; }))
+            return c;
+    }
+    return palette::category(int(m_runs.entries().size())).rgb() & 0xffffff;
+}
+
+int MainWindow::launch(const app::RunConfig& config, bool paused, int group) {
+    if (!m_data) throw Error("no dataset is open: use File › Open Dataset Folder");
+    engine::validate(config.train, *m_data);
+    const QDateTime now = QDateTime::currentDateTime();
+    const QString stamp = now.toString("yyyyMMdd-HHmmss");
+    const QString preset = config.preset.isEmpty() ? QStringLiteral("run") : config.preset;
+    const QString base = m_runsFolder + "/" + stamp + "-" + preset;
+    QString folder = base;
+    for (int i = 2; QDir(folder).exists(); ++i) folder = base + "~" + QString::number(i);
+    // Short and unique in the list: a number, the preset and the time.
+    const QString name = QString("#%1 %2 %3").arg(m_runs.entries().empty() ? 1 : m_runs.entries().back()->id + 1).arg(preset, now.toString("HH:mm:ss"));
+    const int id = m_runs.start(config, m_data, name, folder, paused, group);
+    m_runs.find(id)->colour = nextColour();
+    m_listDirty = m_compareDirty = true;
+    return id;
 }
 
 void MainWindow::startRun(bool paused) {
@@ -647,30 +943,77 @@ void MainWindow::startRun(bool paused) {
         app::RunConfig config = m_config->config();
         config.train.schedule.clear();  // the panel may show a finished run's configuration, plan included
         for (const QString& change : m_schedule) app::addScheduledChange(config, change);
-        engine::validate(config.train, *m_data);
+        const int id = launch(config, paused);
         clearError();
-        const QString stamp = QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss");
-        const QString name = config.preset.isEmpty() ? stamp : config.preset + " " + stamp;
-        const QString base = m_runsFolder + "/" + stamp + "-" + (config.preset.isEmpty() ? "run" : config.preset);
-        QString folder = base;
-        for (int i = 2; QDir(folder).exists(); ++i) folder = base + "~" + QString::number(i);
-        m_selectorsFilledFor = -1;
-        m_activationBlock->clear();
-        m_bnLayer->clear();
-        m_bnFeature->clear();
-        m_reportedChanges = 0;
-        m_controller.start(config, m_data, name, folder, paused);
-        m_dirty = true;
+        setCurrentRun(id);
     } catch (const std::exception& e) {
         showError(QString::fromStdString(e.what()));
         m_config->showProblem(QString::fromStdString(e.what()));  // and the field it is about, framed in red
     }
 }
 
+void MainWindow::newRun() {
+    m_draft = true;
+    m_config->setLive(false);
+    m_tabs->setCurrentIndex(0);
+    statusBar()->showMessage(tr("Set up the new run on the left, then press Start: it trains beside the others."), 15000);
+}
+
+void MainWindow::duplicateRun(int id) {
+    const app::RunSet::Entry* e = m_runs.find(id);
+    if (!e) return;
+    newRun();
+    app::RunConfig config = e->run().config;
+    config.train.schedule.clear();
+    m_config->setConfig(config);
+    statusBar()->showMessage(tr("The settings of %1: change what you want to compare, then press Start.").arg(e->run().name), 15000);
+}
+
+int MainWindow::toggleBatchNorm(int id) {
+    const app::RunSet::Entry* e = m_runs.find(id);
+    if (!e) return 0;
+    app::RunConfig config = e->run().config;
+    const bool hasBn = std::any_of(config.train.network.blocks.begin(), config.train.network.blocks.end(),
+                                   [](const engine::BlockSpec& b) { return b.norm != engine::NormPlacement::None; });
+    try {
+        app::applySetting(config, "norm", hasBn ? "none" : "before");
+        const int twin = launch(config, false, 0);
+        clearError();
+        setCurrentRun(twin);
+        if (auto* first = m_runs.find(id)) first->shown = true;
+        m_tabs->setCurrentIndex(1);
+        return twin;
+    } catch (const std::exception& ex) {
+        showError(tr("Cannot start the twin: %1").arg(QString::fromStdString(ex.what())));
+        return 0;
+    }
+}
+
+void MainWindow::repeatWithSeeds(int id, int count) {
+    app::RunSet::Entry* e = m_runs.find(id);
+    if (!e) return;
+    if (e->group == 0) e->group = m_runs.newGroup();
+    const int group = e->group;
+    app::RunConfig config = e->run().config;
+    const std::uint64_t seed = config.train.seed;
+    try {
+        for (int k = 1; k < count; ++k) {
+            config.train.seed = seed + std::uint64_t(k);
+            launch(config, false, group);
+        }
+        clearError();
+    } catch (const std::exception& ex) {
+        showError(tr("Not every seed could start: %1").arg(QString::fromStdString(ex.what())));
+    }
+    m_tabs->setCurrentIndex(1);
+}
+
+void MainWindow::showTab(int index) { m_tabs->setCurrentIndex(index); }
+
 void MainWindow::closeEvent(QCloseEvent* event) {
     saveSettings();
     m_redraw->stop();
-    m_controller.stop();
+    m_runs.stopAll();  // each run ends as 'stopped' with its folder complete; the threads are joined on destruction
     QMainWindow::closeEvent(event);
 }
 

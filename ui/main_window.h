@@ -1,11 +1,14 @@
 #pragma once
 
-// The main window: configuration on the left, run controls in the toolbar, live charts in the middle,
-// progress in the status bar. Charts are redrawn by a timer at most 10 times a second, from the run data
-// that the RunController appends as metric batches arrive from the training thread.
+// The main window: configuration on the left, run controls in the toolbar, the runs of the session in a list
+// below, and three tabs in the middle: the current run's live charts (Run), the ticked runs on shared axes
+// (Compare) and a table of their settings and results (Table). Progress is in the status bar. Charts are redrawn
+// by a timer, one at a time, from the run data that each run's RunController appends as metric batches arrive
+// from its training thread.
 
 #include "chart_export.h"
 #include "run_controller.h"
+#include "run_set.h"
 
 #include <QElapsedTimer>
 #include <QMainWindow>
@@ -32,6 +35,10 @@ class BnStatsChart;
 class ConfigPanel;
 class GradNormChart;
 class LossChart;
+class CompareCharts;
+class ActivationCompare;
+class RunList;
+class RunTable;
 
 class MainWindow final : public QMainWindow {
     Q_OBJECT
@@ -46,11 +53,33 @@ public:
     // Shows a saved run folder (of bnlab or bnlab-cli) in the charts; on failure shows why and keeps what is shown.
     bool openRun(const QString& folder);
     void selectPreset(const QString& name);
+    // Starts a run with the panel's settings beside the runs already going; it becomes the current run.
     void startRun(bool paused = false);
-    void stepRun();   // one training step (starting a paused run if none is active)
-    void resetRun();  // stop and clear the charts
-    // The run shown (for tests and benchmarks).
-    [[nodiscard]] const app::RunData& currentRun() const { return m_controller.run(); }
+    void stepRun();   // one training step of the current run (starting a paused run if none is active)
+    void resetRun();  // stops the current run and takes it off the list (its folder stays)
+    // The current run: the one the Run tab shows and the toolbar and the panel act on (for tests and benchmarks).
+    [[nodiscard]] const app::RunData& currentRun() const { return controller().run(); }
+    [[nodiscard]] int currentRunId() const { return m_current; }
+    void setCurrentRun(int id);
+    [[nodiscard]] app::RunSet& runs() { return m_runs; }
+
+    // Comparing runs. newRun: the panel becomes editable for another run (Start starts it). duplicateRun: the
+    // same, with run id's settings in the panel. toggleBatchNorm: starts id's twin without BN (or with BN before
+    // every activation if id has none) and returns its id. repeatWithSeeds: starts count - 1 more runs of id's
+    // settings with the next seeds, grouped with id. Failures (too many runs, no dataset) show in the banner and
+    // return 0 / start nothing.
+    void newRun();
+    void duplicateRun(int id);
+    int toggleBatchNorm(int id);
+    void repeatWithSeeds(int id, int count);
+    void removeRun(int id);
+    // The metrics of the ticked runs as one CSV file (one row per step or evaluation). Throws Error naming the path.
+    void exportMetrics(const QString& path) const;
+    [[nodiscard]] CompareCharts* compareCharts() const { return m_compare; }
+    [[nodiscard]] ActivationCompare* compareActivations() const { return m_compareActivations; }
+    [[nodiscard]] RunTable* runTable() const { return m_runTable; }
+    [[nodiscard]] RunList* runList() const { return m_runList; }
+    void showTab(int index);  // 0 Run, 1 Compare, 2 Table
     // Applies KEY=VALUE settings on top of the panel's configuration (as bnlab-cli's --set does).
     void applySettings(const QStringList& settings);
     // Planned changes ("STEP:KEY=VALUE") for the runs started from now on (bnlab --at).
@@ -68,6 +97,15 @@ protected:
 private:
     void buildActions();
     void buildCharts();
+    QWidget* buildComparePage();
+    [[nodiscard]] app::RunController& controller();
+    [[nodiscard]] const app::RunController& controller() const;
+    // Starts config beside the other runs and returns its id; throws Error/ConfigError with the reason.
+    int launch(const app::RunConfig& config, bool paused = false, int group = 0);
+    [[nodiscard]] quint32 nextColour() const;
+    [[nodiscard]] std::vector<struct ComparedRun> comparedRuns() const;
+    void chooseRunsFolder();
+    void exportMetricsDialog();
     void refreshNextChart();  // refreshes the next stale chart in turn
     void updateStatus();
     void updateActions();
@@ -86,7 +124,22 @@ private:
     void saveSettings() const;
 
     ConfigPanel* m_config = nullptr;
-    app::RunController m_controller;
+    app::RunSet m_runs;
+    app::RunController m_idle;  // stands for the current run when there is none
+    int m_current = 0;          // id of the current run in m_runs (0: none)
+    bool m_draft = false;       // the panel holds settings for a new run, not the current run's
+    RunList* m_runList = nullptr;
+    RunTable* m_runTable = nullptr;
+    class QTabWidget* m_tabs = nullptr;
+    CompareCharts* m_compare = nullptr;
+    ActivationCompare* m_compareActivations = nullptr;
+    QComboBox* m_compareX = nullptr;
+    QComboBox* m_compareBlock = nullptr;
+    QComboBox* m_compareSide = nullptr;
+    QComboBox* m_seedBand = nullptr;
+    QCheckBox* m_overlay = nullptr;
+    bool m_compareDirty = false;  // records of any run arrived, or what is compared changed
+    bool m_listDirty = false;
     std::shared_ptr<const engine::Dataset> m_data;
     QString m_runsFolder;
     QStringList m_schedule;

@@ -488,6 +488,16 @@ TEST_F(CliTest, APlannedChangeOfASettingThatCannotChangeIsRefused) {
 }
 
 #ifdef BNLAB_HAVE_PLOT
+// Width and height from a PNG's header (zeros for a file too short to be one).
+static std::pair<unsigned, unsigned> pngSize(const std::string& bytes) {
+    if (bytes.size() < 24) return {0u, 0u};
+    auto be32 = [&](std::size_t at) {
+        return (unsigned(std::uint8_t(bytes[at])) << 24) | (unsigned(std::uint8_t(bytes[at + 1])) << 16) |
+               (unsigned(std::uint8_t(bytes[at + 2])) << 8) | unsigned(std::uint8_t(bytes[at + 3]));
+    };
+    return {be32(16), be32(20)};
+}
+
 // bnlab-cli plot, with no display at all: PNG of the requested size (width × scale, read from its header),
 // SVG and PDF; clear one-line errors for an unknown chart, a missing run and an unwritable path.
 TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
@@ -502,12 +512,7 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
     const std::string bytes = readText(png);
     ASSERT_GT(bytes.size(), 24u);
     EXPECT_EQ(bytes.substr(1, 3), "PNG");
-    auto be32 = [&](std::size_t at) {
-        return (std::uint32_t(std::uint8_t(bytes[at])) << 24) | (std::uint32_t(std::uint8_t(bytes[at + 1])) << 16) |
-               (std::uint32_t(std::uint8_t(bytes[at + 2])) << 8) | std::uint32_t(std::uint8_t(bytes[at + 3]));
-    };
-    EXPECT_EQ(be32(16), 1800u);
-    EXPECT_EQ(be32(20), 2u * (400 + 30));
+    EXPECT_EQ(pngSize(bytes), std::make_pair(1800u, 2u * (400 + 30)));
     EXPECT_GT(bytes.size(), 20000u) << "a real drawing compresses to more than a blank page";
 
     for (const char* chart : {"grad-norms", "activations", "bn-stats"}) {
@@ -518,6 +523,15 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
         r = plot("--run " + quote(runDir) + " --run " + quote(runDir) + " --chart " + chart + " --out " + quote(pdf));
         ASSERT_EQ(r.status, 0) << r.err;
         EXPECT_THAT(readText(pdf), StartsWith("%PDF-"));
+    }
+
+    // Two runs on shared axes and overlaid activations, each one image of the size asked for.
+    for (const char* args : {"--chart loss-accuracy", "--chart activations --overlay --x time"}) {
+        const std::string both = path("both.png");
+        r = plot("--run " + quote(runDir) + " --run " + quote(runDir) + " " + args + " --width 700 --height 300 --scale 1 --out " +
+                 quote(both));
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(pngSize(readText(both)), std::make_pair(700u, 330u)) << args << ": one chart, not one per run";
     }
 
     r = plot("--run " + quote(runDir) + " --chart histogram --out " + quote(path("x.png")));

@@ -22,6 +22,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 
+#include "wait.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -34,23 +36,6 @@ namespace bnlab::test {
 namespace {
 
 using ui::MainWindow;
-
-// Processes events until done() or the timeout; true when done.
-bool waitUntil(const std::function<bool()>& done, int timeoutMs = 60000) {
-    QElapsedTimer timer;
-    timer.start();
-    while (!done()) {
-        if (timer.elapsed() > timeoutMs) return false;
-        QApplication::processEvents(QEventLoop::AllEvents, 20);
-    }
-    return true;
-}
-
-void processFor(int ms) {
-    QElapsedTimer timer;
-    timer.start();
-    while (timer.elapsed() < ms) QApplication::processEvents(QEventLoop::AllEvents, 10);
-}
 
 QAction* action(MainWindow& w, const QString& text) {
     for (QAction* a : w.findChildren<QAction*>())

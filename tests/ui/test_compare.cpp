@@ -1,0 +1,269 @@
+// Comparing runs: the comparison charts (several runs on shared axes, seed groups as mean and band,
+// activations as small multiples with one y axis or overlaid) and, in the real window, several runs training
+// side by side with the run list, the table, duplicate / with-without-BN / seeds, and the metrics as CSV.
+
+#include "chart_export.h"
+#include "compare_charts.h"
+#include "config_panel.h"
+#include "main_window.h"
+#include "run_list.h"
+#include "synthetic_run.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QHeaderView>
+#include <QImage>
+#include <QLineSeries>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTreeWidget>
+
+#include "wait.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace bnlab::test {
+namespace {
+
+using namespace bnlab::ui;
+
+std::vector<const QLineSeries*> linesOf(const QChart* chart) {
+    std::vector<const QLineSeries*> out;
+    for (QAbstractSeries* s : chart->series())
+        if (auto* l = qobject_cast<QLineSeries*>(s)) out.push_back(l);
+    return out;
+}
+
+TEST(SeedSpread, MeanAndBandsOfSeveralCurves) {
+    const std::vector<QList<QPointF>> curves = {{{0, 1}, {1, 2}, {2, 3}}, {{0, 3}, {1, 4}}, {{0, 2}, {1, 3}, {2, 9}}};
+    const Spread minMax = spreadOf(curves, SeedBand::MinMax);
+    ASSERT_EQ(minMax.mean.size(), 2);  // the points every curve has
+    EXPECT_DOUBLE_EQ(minMax.mean[0].y(), 2);
+    EXPECT_DOUBLE_EQ(minMax.mean[1].y(), 3);
+    EXPECT_DOUBLE_EQ(minMax.lower[1].y(), 2);
+    EXPECT_DOUBLE_EQ(minMax.upper[1].y(), 4);
+    const Spread sd = spreadOf(curves, SeedBand::StdDev);
+    EXPECT_DOUBLE_EQ(sd.lower[0].y(), 1);  // 2 - 1 (sample std of 1, 3, 2)
+    EXPECT_DOUBLE_EQ(sd.upper[0].y(), 3);
+    const Spread one = spreadOf({curves[0]}, SeedBand::MinMax);
+    EXPECT_EQ(one.mean, curves[0]);
+    EXPECT_TRUE(one.lower.isEmpty());
+}
+
+TEST(CompareCharts, OneColouredLinePerRunAndOneMeanPerSeedGroup) {
+    app::RunData a = makeRun(300), b = makeRun(300), c = makeRun(300);
+    for (auto& s : b.steps) s.loss += 0.5;
+    for (auto& s : c.steps) s.loss += 1.0;
+    CompareCharts charts;
+    charts.resize(900, 400);
+    charts.show();
+    charts.refresh({{&a, Qt::red, "a"}, {&b, Qt::blue, "b"}, {&c, Qt::green, "c"}});
+    EXPECT_EQ(charts.lineCount(), 3);
+    std::vector<const QLineSeries*> lines = linesOf(charts.lossChart());
+    ASSERT_EQ(lines.size(), 6u);  // training and validation of each run
+    EXPECT_EQ(lines[0]->pen().color(), QColor(Qt::red));
+    EXPECT_EQ(lines[2]->pen().color(), QColor(Qt::blue));
+    // Runs b and c as one seed group: one mean line (between them) and a band.
+    charts.refresh({{&a, Qt::red, "a"}, {&b, Qt::blue, "b", 1}, {&c, Qt::green, "c", 1}});
+    EXPECT_EQ(charts.lineCount(), 2);
+    lines = linesOf(charts.lossChart());
+    ASSERT_EQ(lines.size(), 4u);
+    const QLineSeries* mean = lines[2];
+    ASSERT_GT(mean->count(), 0);
+    EXPECT_TRUE(mean->name().contains("2 seeds")) << mean->name().toStdString();
+    EXPECT_EQ(mean->pen().color(), QColor(Qt::blue));
+    const double smoothedA = linesOf(charts.lossChart())[0]->points().back().y();
+    EXPECT_NEAR(mean->points().back().y(), smoothedA + 0.75, 1e-6);  // (0.5 + 1.0) / 2 above run a
+    int bands = 0;
+    for (QAbstractSeries* s : charts.lossChart()->series()) bands += s->type() == QAbstractSeries::SeriesTypeArea;
+    EXPECT_EQ(bands, 2);  // training and validation spread of the group
+    // "Every run" draws the group's runs again one by one.
+    charts.setSeedBand(SeedBand::EveryRun);
+    charts.refresh({{&a, Qt::red, "a"}, {&b, Qt::blue, "b", 1}, {&c, Qt::green, "c", 1}});
+    EXPECT_EQ(charts.lineCount(), 3);
+}
+
+TEST(ActivationCompare, SmallMultiplesShareOneYAxisAndOverlayIsOneChart) {
+    app::RunData a = makeRun(300), b = makeRun(300);
+    for (auto& p : b.probes)
+        for (auto& act : p.activations)
+            for (float& q : act.pre.percentiles) q *= 3;  // b's distribution three times as wide
+    ActivationCompare compare;
+    compare.resize(900, 400);
+    compare.show();
+    compare.setBlock("dense1");
+    compare.refresh({{&a, Qt::red, "a"}, {&b, Qt::blue, "b"}});
+    ASSERT_EQ(compare.chartCount(), 2);
+    auto yRange = [](QChart* chart) {
+        auto* y = qobject_cast<QValueAxis*>(chart->axes(Qt::Vertical).front());
+        return std::pair(y->min(), y->max());
+    };
+    EXPECT_EQ(yRange(compare.charts()[0]), yRange(compare.charts()[1]));
+    EXPECT_LE(yRange(compare.charts()[0]).first, 3 * a.probes.back().activations[0].pre.percentiles[0]);
+    compare.setOverlay(true);
+    compare.refresh({{&a, Qt::red, "a"}, {&b, Qt::blue, "b"}});
+    EXPECT_EQ(compare.chartCount(), 1);
+    EXPECT_EQ(linesOf(compare.charts()[0]).size(), 2u);  // two medians
+    EXPECT_EQ(ActivationCompare::blocks({{&a, Qt::red, "a"}}), (QStringList{"dense1", "output"}));
+}
+
+TEST(CompareExport, SeveralRunsInOneImageWithContent) {
+    QTemporaryDir tmp;
+    std::vector<app::RunData> runs{makeRun(300), makeRun(300)};
+    runs[1].name = "other";
+    for (auto& s : runs[1].steps) s.loss *= 0.5;
+    const std::vector<ComparedRun> compared = comparedRuns(runs);
+    ASSERT_EQ(compared.size(), 2u);
+    EXPECT_NE(compared[0].colour, compared[1].colour);
+    for (const QString chart : {"loss-accuracy", "activations"}) {
+        ChartRequest request;
+        request.chart = chart;
+        auto widget = makeComparison(request, compared, QSize(800, 400));
+        const QString png = tmp.filePath(chart + ".png");
+        exportWidget(widget.get(), chart, png, 1.0);
+        const QImage image(png);
+        ASSERT_FALSE(image.isNull());
+        EXPECT_EQ(image.size(), QSize(800, 430));
+        // Both runs' colours are in the image: lines in the colour, bands in lighter shades of it.
+        auto shadesOf = [](const QColor& c) {
+            return std::vector<QColor>{c, c.darker(115), c.darker(120), palette::mix(c, Qt::white, 0.45),
+                                       palette::mix(c, Qt::white, 0.8)};
+        };
+        auto near = [](const QColor& a, const std::vector<QColor>& shades) {
+            for (const QColor& b : shades)
+                if (std::abs(a.red() - b.red()) + std::abs(a.green() - b.green()) + std::abs(a.blue() - b.blue()) <= 6)
+                    return true;
+            return false;
+        };
+        const auto shades0 = shadesOf(compared[0].colour), shades1 = shadesOf(compared[1].colour);
+        int first = 0, second = 0;
+        for (int y = 0; y < image.height(); ++y)
+            for (int x = 0; x < image.width(); ++x) {
+                const QColor c = image.pixelColor(x, y);
+                first += near(c, shades0);
+                second += near(c, shades1);
+            }
+        EXPECT_GT(first, 50) << chart.toStdString();
+        EXPECT_GT(second, 50) << chart.toStdString();
+    }
+    ChartRequest request;
+    request.chart = "bn-stats";
+    EXPECT_THROW((void)makeComparison(request, compared, QSize(400, 300)), std::exception);
+}
+
+// The window with several runs: a short bn-paper-mlp run on 2,000 images.
+void shortRuns(MainWindow& w) {
+    ASSERT_TRUE(w.openDataset(QStringLiteral(BNLAB_TEST_DATASETS "/mnist"))) << w.errorText().toStdString();
+    w.selectPreset(QStringLiteral("bn-paper-mlp"));
+    w.applySettings({"train_size=2000", "validation_size=500", "max_steps=60", "probe_interval=5", "eval_interval=20",
+                     "threads=1"});
+}
+
+bool allFinished(MainWindow& w) {
+    for (const auto& e : w.runs().entries())
+        if (e->run().state != app::RunState::Finished) return false;
+    return true;
+}
+
+TEST(MainWindowCompare, RunsSideBySideInTheListTheComparisonAndTheTable) {
+    MainWindow w;
+    w.resize(1400, 900);
+    w.show();
+    shortRuns(w);
+    w.startRun();
+    const int first = w.currentRunId();
+    ASSERT_NE(first, 0) << w.errorText().toStdString();
+    // A second run while the first trains: New Run, a change, Start.
+    w.newRun();
+    EXPECT_FALSE(w.configPanel()->isLive()) << "the panel is for the new run, not the running one";
+    w.applySettings({"norm=none"});
+    w.startRun();
+    const int second = w.currentRunId();
+    ASSERT_NE(second, first);
+    ASSERT_EQ(w.runs().entries().size(), 2u);
+    EXPECT_NE(w.runs().find(first)->colour, w.runs().find(second)->colour);
+    ASSERT_TRUE(waitUntil([&] { return allFinished(w); }, 120000));
+    EXPECT_EQ(w.runs().find(first)->run().steps.size(), 60u);
+    EXPECT_EQ(w.runs().find(second)->run().steps.size(), 60u);
+    EXPECT_EQ(w.runs().find(second)->run().config.train.network.blocks[0].norm, engine::NormPlacement::None);
+
+    // The list: a row per run, the second naming what it changes.
+    ASSERT_TRUE(waitUntil([&] { return w.runList()->tree()->topLevelItemCount() == 2; }, 5000));
+    EXPECT_EQ(w.runList()->tree()->topLevelItem(1)->text(1), "BN before → none");
+    // Selecting the first run makes it current; its finished configuration is in the panel.
+    w.runList()->tree()->setCurrentItem(w.runList()->tree()->topLevelItem(0));
+    EXPECT_EQ(w.currentRunId(), first);
+    EXPECT_EQ(w.configPanel()->config().train.network.blocks[0].norm, engine::NormPlacement::Before);
+
+    // The comparison draws both.
+    w.showTab(1);
+    ASSERT_TRUE(waitUntil([&] { return w.compareCharts()->lineCount() == 2 && w.compareActivations()->chartCount() == 2; }, 10000));
+    // The table: a row per run, the differing setting as a column, sortable by test accuracy.
+    w.showTab(2);
+    QTableWidget* table = w.runTable()->table();
+    ASSERT_TRUE(waitUntil([&] { return table->rowCount() == 2; }, 10000));
+    QStringList headers;
+    for (int c = 0; c < table->columnCount(); ++c) headers << table->horizontalHeaderItem(c)->text();
+    EXPECT_TRUE(headers.contains("norm")) << headers.join(",").toStdString();
+    const int test = int(headers.indexOf("test accuracy"));
+    ASSERT_GE(test, 0);
+    table->sortByColumn(test, Qt::DescendingOrder);
+    EXPECT_GE(table->item(0, test)->data(Qt::UserRole).toDouble(), table->item(1, test)->data(Qt::UserRole).toDouble());
+
+    // Metrics as CSV: a header and a row per step and per evaluation of both runs.
+    QTemporaryDir tmp;
+    w.exportMetrics(tmp.filePath("metrics.csv"));
+    QFile csv(tmp.filePath("metrics.csv"));
+    ASSERT_TRUE(csv.open(QIODevice::ReadOnly));
+    const QList<QByteArray> rows = csv.readAll().trimmed().split('\n');
+    std::size_t expected = 1;
+    for (const auto& e : w.runs().entries()) expected += e->run().steps.size() + e->run().evals.size();
+    EXPECT_EQ(std::size_t(rows.size()), expected);
+    EXPECT_EQ(rows[0], "run,differences,split,step,epoch,samples,seconds,loss,accuracy");
+    EXPECT_TRUE(rows.back().contains("BN before → none"));
+    EXPECT_THROW(w.exportMetrics("/nonexistent-folder/metrics.csv"), std::exception);
+
+    // Removing a run keeps the other.
+    w.removeRun(second);
+    EXPECT_EQ(w.runs().entries().size(), 1u);
+    EXPECT_EQ(w.currentRunId(), first);
+}
+
+TEST(MainWindowCompare, WithWithoutBnAndSeedsStartTheirRunsInOneClick) {
+    MainWindow w;
+    w.resize(1400, 900);
+    w.show();
+    shortRuns(w);
+    w.startRun();
+    const int first = w.currentRunId();
+    const int twin = w.toggleBatchNorm(first);
+    ASSERT_NE(twin, 0) << w.errorText().toStdString();
+    const app::RunConfig& twinConfig = w.runs().find(twin)->run().config;
+    for (const auto& b : twinConfig.train.network.blocks) EXPECT_EQ(b.norm, engine::NormPlacement::None);
+    EXPECT_EQ(twinConfig.train.seed, w.runs().find(first)->run().config.train.seed);
+    // And back: the twin of a run without BN has BN before every activation.
+    const int back = w.toggleBatchNorm(twin);
+    ASSERT_NE(back, 0);
+    for (const auto& b : w.runs().find(back)->run().config.train.network.blocks)
+        if (b.isLinear() && b.activation) EXPECT_EQ(b.norm, engine::NormPlacement::Before);
+
+    w.repeatWithSeeds(first, 3);
+    ASSERT_EQ(w.runs().entries().size(), 5u);
+    const int group = w.runs().find(first)->group;
+    EXPECT_NE(group, 0);
+    std::vector<std::uint64_t> seeds;
+    for (const auto& e : w.runs().entries())
+        if (e->group == group) seeds.push_back(e->run().config.train.seed);
+    const std::uint64_t seed = w.runs().find(first)->run().config.train.seed;
+    EXPECT_EQ(seeds, (std::vector<std::uint64_t>{seed, seed + 1, seed + 2}));
+    ASSERT_TRUE(waitUntil([&] { return allFinished(w); }, 180000));
+    // Five runs, drawn as three lines and a group: first + two seeds as one mean.
+    w.showTab(1);
+    ASSERT_TRUE(waitUntil([&] { return w.compareCharts()->lineCount() == 3; }, 10000)) << w.compareCharts()->lineCount();
+}
+
+}  // namespace
+}  // namespace bnlab::test
