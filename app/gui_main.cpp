@@ -1,5 +1,5 @@
 // bnlab: the desktop application.
-//   bnlab [--preset NAME] [--data DIR] [--start] [--at STEP:KEY=VALUE]... [--compare KEY=VALUE[,...]]...
+//   bnlab [--preset NAME] [--set KEY=VALUE]... [--data DIR] [--start] [--at STEP:KEY=VALUE]... [--compare KEY=VALUE[,...]]...
 //         [--seeds N] [--open RUN_DIR]... [--tab run|compare|table]
 
 #include "data_location.h"
@@ -38,13 +38,14 @@ int main(int argc, char** argv) {
     QCommandLineOption start("start", "Start training at once.");
     QCommandLineOption at("at", "Change a setting after STEP steps of the run (repeatable), as the live controls "
                                 "do: learning_rate, bn_momentum, batch_size or block.N.norm.", "STEP:KEY=VALUE");
+    QCommandLineOption set("set", "Change a setting of the preset (repeatable), as bnlab-cli's --set.", "KEY=VALUE");
     QCommandLineOption compare("compare", "With --start: also start a run with these settings changed, beside the "
                                           "first (repeatable), e.g. --compare norm=none --compare batch_size=8.",
                                "KEY=VALUE[,KEY=VALUE]");
     QCommandLineOption seeds("seeds", "With --start: repeat the first run with N seeds in all (a seed group).", "N");
     QCommandLineOption open("open", "Open a saved run folder (repeatable).", "RUN_DIR");
     QCommandLineOption tab("tab", "Show this tab: run, compare or table.", "TAB");
-    parser.addOptions({preset, data, start, at, compare, seeds, open, tab});
+    parser.addOptions({preset, data, start, at, set, compare, seeds, open, tab});
     parser.process(app);
 
     bnlab::ui::MainWindow window;
@@ -59,6 +60,12 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "bnlab: %s\n", e.what());
             return 2;
         }
+    }
+    try {
+        window.applySettings(parser.values(set));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bnlab: --set: %s\n", e.what());
+        return 2;
     }
     window.setSchedule(parser.values(at));
     window.show();

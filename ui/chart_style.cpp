@@ -517,6 +517,7 @@ LegendLabel::LegendLabel(QWidget* parent) : QLabel(parent) {
     setAlignment(Qt::AlignCenter);
     setTextFormat(Qt::RichText);
     setContentsMargins(0, 0, 0, 4);
+    setWordWrap(true);  // long entries (run names with what they change) wrap between entries, never widen the window
     setTextInteractionFlags(Qt::LinksAccessibleByMouse);
     connect(this, &QLabel::linkActivated, this, [this](const QString& link) { toggle(link.toInt()); });
 }
@@ -548,7 +549,7 @@ void LegendLabel::render() {
                                          .arg(hidden ? QStringLiteral("#bbbbbb") : kText.name(), text));
     }
     setText(QStringLiteral("<span style='color:%1'>%2</span>")
-                .arg(kText.name(), parts.join(QStringLiteral("&nbsp;&nbsp;&nbsp;&nbsp;"))));
+                .arg(kText.name(), parts.join(QStringLiteral("&nbsp;&nbsp;&nbsp; "))));
     setToolTip(std::any_of(m_entries.begin(), m_entries.end(), [](const LegendEntry& e) { return !e.series.empty(); })
                    ? QStringLiteral("Click an entry to hide or show its lines.")
                    : QString());

@@ -134,7 +134,7 @@ QList<QPointF> validationCurve(const app::RunData& run, XAxis axis, bool accurac
 // --- CompareCharts ---------------------------------------------------------------------------------------
 
 CompareCharts::CompareCharts(QWidget* parent) : QWidget(parent) {
-    m_loss = makePanel(QStringLiteral("cross-entropy loss"));
+    m_loss = makePanel(QStringLiteral("loss"));
     m_accuracy = makePanel(QStringLiteral("accuracy"));
     m_legend = newLegendLabel(this);
     auto* charts = new QHBoxLayout;
@@ -353,12 +353,13 @@ QChart* ActivationCompare::addChart(const QString& title, int total) {
     chart->addAxis(x, Qt::AlignBottom);
     chart->addAxis(y, Qt::AlignLeft);
     auto* view = newChartView(chart, this);
+    view->setMinimumSize(160, 90);  // four or more panels still leave room for the legend under them
     connect(view, &ChartView::zoomReset, this, [this] { m_stamps.clear(); });
     const int n = int(m_views.size());
     m_views.push_back(view);
     m_charts.push_back(chart);
-    // Small multiples in rows of up to 4, square-ish (2×2 for four runs) so that each stays readable.
-    const int columns = total <= 3 ? total : total <= 4 ? 2 : total <= 6 ? 3 : 4;
+    // Small multiples side by side in one row for up to four runs (the panel is wide and short), then rows of 4.
+    const int columns = std::min(total, 4);
     m_grid->addWidget(view, n / columns, n % columns);
     return chart;
 }
