@@ -1,6 +1,7 @@
 #include "run_set.h"
 
 #include "error.h"
+#include "trainer.h"
 
 #include <algorithm>
 #include <string>
@@ -76,6 +77,23 @@ int RunSet::activeCount() const {
         return e->controller->isActive() &&
                (e->run().state == RunState::Running || e->run().state == RunState::Paused);
     }));
+}
+
+RunConfig forkConfig(const RunData& parent, long step, const QStringList& changes) {
+    const long last = parent.steps.empty() ? 0 : parent.steps.back().step;
+    if (step < 1 || step > last)
+        throw ConfigError("fork: step " + std::to_string(step) + " is not in the run (it has steps 1.." +
+                          std::to_string(last) + ")");
+    RunConfig config = parent.config;
+    config.train.schedule.clear();
+    for (const engine::ChangeRecord& c : parent.changes)
+        if (c.applied && c.step < step)
+            addScheduledChange(config, QString("%1:%2=%3").arg(c.step).arg(QString::fromStdString(c.key), QString::fromStdString(c.value)));
+    for (const QString& change : changes) {
+        addScheduledChange(config, QString("%1:%2").arg(step).arg(change.trimmed()));
+        engine::Trainer::checkChange(config.train.schedule.back().change, config.train);  // a negative rate, ...
+    }
+    return config;
 }
 
 }  // namespace bnlab::app

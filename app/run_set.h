@@ -71,4 +71,11 @@ private:
     int m_lastGroup = 0;
 };
 
+// A branch of parent at `step`: the parent's start configuration, its applied changes before `step` as planned
+// changes, and `changes` (KEY=VALUE, the keys that can change during a run) planned after `step`. Training is
+// deterministic (the tests prove parallel = serial, bit for bit), so the branch's first `step` steps are
+// the parent's exactly; it replays them rather than loading a saved state. Throws ConfigError naming what is
+// wrong: a step outside 1 .. the parent's last step, a bad change.
+[[nodiscard]] RunConfig forkConfig(const RunData& parent, long step, const QStringList& changes);
+
 }  // namespace bnlab::app

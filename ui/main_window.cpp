@@ -44,6 +44,11 @@
 #include <QStatusBar>
 #include <QStyle>
 #include <QTabWidget>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QFormLayout>
+#include <QLineEdit>
+#include <QSpinBox>
 #include <QColorDialog>
 #include <QFile>
 #include <QTextStream>
@@ -143,6 +148,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         if (ok) repeatWithSeeds(id, count);
     });
     connect(m_runList, &RunList::removeRequested, this, &MainWindow::removeRun);
+    connect(m_runList, &RunList::forkRequested, this, &MainWindow::chooseFork);
     connect(m_runList, &RunList::pauseRequested, this, [this](int id) {
         if (auto* e = m_runs.find(id)) e->controller->setPaused(e->run().state == app::RunState::Running);
     });
@@ -1009,6 +1015,52 @@ void MainWindow::repeatWithSeeds(int id, int count) {
 }
 
 void MainWindow::showTab(int index) { m_tabs->setCurrentIndex(index); }
+
+int MainWindow::forkRun(int id, long step, const QStringList& changes) {
+    const app::RunSet::Entry* e = m_runs.find(id);
+    if (!e) return 0;
+    try {
+        const app::RunConfig config = app::forkConfig(e->run(), step, changes);
+        const QString parent = e->run().name;
+        const int branch = launch(config);
+        m_runs.find(branch)->controller->setName(tr("%1 fork of %2 at %3").arg(m_runs.find(branch)->run().name.section(' ', 0, 0), parent.section(' ', 0, 0)).arg(step));
+        clearError();
+        setCurrentRun(branch);
+        m_tabs->setCurrentIndex(1);
+        return branch;
+    } catch (const std::exception& ex) {
+        showError(tr("Cannot fork: %1").arg(QString::fromStdString(ex.what())));
+        return 0;
+    }
+}
+
+void MainWindow::chooseFork(int id) {
+    const app::RunSet::Entry* e = m_runs.find(id);
+    if (!e || e->run().steps.empty()) return;
+    QDialog dialog(this);
+    dialog.setWindowTitle(tr("Fork %1").arg(e->run().name));
+    auto* form = new QFormLayout(&dialog);
+    auto* explanation = new QLabel(tr("A new run that shares this run's first steps exactly (it replays them: training "
+                                      "is deterministic), then trains with the changes below. Changes: learning_rate, "
+                                      "bn_momentum, batch_size, block.N.norm (none, before, after), separated by "
+                                      "commas."), &dialog);
+    explanation->setWordWrap(true);
+    form->addRow(explanation);
+    auto* step = new QSpinBox(&dialog);
+    const long last = e->run().steps.back().step;
+    step->setRange(1, int(last));
+    step->setValue(int(last / 2));
+    form->addRow(tr("After step"), step);
+    auto* changes = new QLineEdit(&dialog);
+    changes->setPlaceholderText("block.1.norm=none, learning_rate=0.5");
+    form->addRow(tr("Changes"), changes);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    if (dialog.exec() != QDialog::Accepted) return;
+    forkRun(id, step->value(), changes->text().split(',', Qt::SkipEmptyParts));
+}
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     saveSettings();

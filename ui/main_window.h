@@ -73,6 +73,9 @@ public:
     int toggleBatchNorm(int id);
     void repeatWithSeeds(int id, int count);
     void removeRun(int id);
+    // A branch of run id at `step` with `changes` (KEY=VALUE) from then on, beside it (see app::forkConfig);
+    // returns its id, or 0 with the reason in the banner.
+    int forkRun(int id, long step, const QStringList& changes);
     // The metrics of the ticked runs as one CSV file (one row per step or evaluation). Throws Error naming the path.
     void exportMetrics(const QString& path) const;
     [[nodiscard]] CompareCharts* compareCharts() const { return m_compare; }
@@ -105,6 +108,7 @@ private:
     [[nodiscard]] quint32 nextColour() const;
     [[nodiscard]] std::vector<struct ComparedRun> comparedRuns() const;
     void chooseRunsFolder();
+    void chooseFork(int id);
     void exportMetricsDialog();
     void refreshNextChart();  // refreshes the next stale chart in turn
     void updateStatus();

@@ -271,6 +271,7 @@ void RunList::showMenu(const QPoint& pos) {
     menu.addAction(m_duplicate->text(), this, [this, id] { Q_EMIT duplicateRequested(id); });
     menu.addAction(m_toggleBn->text(), this, [this, id] { Q_EMIT toggleBnRequested(id); });
     menu.addAction(m_seeds->text(), this, [this, id] { Q_EMIT seedsRequested(id); });
+    menu.addAction(tr("Fork at Step..."), this, [this, id] { Q_EMIT forkRequested(id); })->setEnabled(!e->run().steps.empty());
     menu.addSeparator();
     menu.addAction(m_remove->text(), this, [this, id] { Q_EMIT removeRequested(id); });
     menu.exec(m_tree->viewport()->mapToGlobal(pos));

@@ -46,6 +46,7 @@ Q_SIGNALS:
     void duplicateRequested(int id);
     void toggleBnRequested(int id);
     void seedsRequested(int id);
+    void forkRequested(int id);
     void removeRequested(int id);
     void pauseRequested(int id);   // pause or resume
     void stopRequested(int id);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 namespace {
@@ -148,6 +149,62 @@ TEST(RunSet, SavedRunsJoinTheSetWithTheirFolder) {
     EXPECT_EQ(set.find(id)->run().state, RunState::Finished);
     EXPECT_EQ(set.find(id)->folder, "/some/folder");
     EXPECT_EQ(set.activeCount(), 0);
+}
+
+}  // namespace
+
+namespace {
+
+RunData trainAlone(const RunConfig& config, const std::function<void(RunController&)>& during = {}) {
+    RunController c;
+    c.start(config, mnist(), "run", QString());
+    if (during) during(c);
+    EXPECT_TRUE(waitFor([&] { return c.run().state == RunState::Finished; }, 120000));
+    return c.run();
+}
+
+TEST(Fork, TheBranchSharesItsParentsPastExactlyThenFollowsItsOwnSettings) {
+    RunConfig parentConfig = smallConfig(120);
+    addScheduledChange(parentConfig, "30:learning_rate=0.3");
+    // A live change too, at whatever step the run has reached: the branch replays it at that step.
+    const RunData parent = trainAlone(parentConfig, [](RunController& c) {
+        ASSERT_TRUE(waitFor([&] { return c.run().steps.size() >= 40; }));
+        c.requestChange(engine::LiveChange::batchNormMomentum(0.9));
+    });
+    ASSERT_EQ(parent.steps.size(), 120u);
+    long liveStep = 0;
+    for (const auto& c : parent.changes)
+        if (c.key == "bn_momentum") liveStep = c.step;
+    ASSERT_GE(liveStep, 40);
+    ASSERT_LT(liveStep, 110) << "the live change came too late for this test";
+
+    const long at = liveStep + 5;
+    const RunConfig branchConfig = forkConfig(parent, at, {"block.2.norm=none", "learning_rate=0.05"});
+    EXPECT_EQ(branchConfig.train.schedule.size(), 4u);  // the two past changes and the two new ones
+    const RunData branch = trainAlone(branchConfig);
+    ASSERT_EQ(branch.steps.size(), 120u);
+    for (long i = 0; i < at; ++i) {
+        ASSERT_EQ(branch.steps[std::size_t(i)].loss, parent.steps[std::size_t(i)].loss) << "step " << i + 1;
+        ASSERT_EQ(branch.steps[std::size_t(i)].accuracy, parent.steps[std::size_t(i)].accuracy) << "step " << i + 1;
+    }
+    for (std::size_t i = 0; i < parent.evals.size() && parent.evals[i].step <= at; ++i)
+        EXPECT_EQ(branch.evals[i].loss, parent.evals[i].loss) << "evaluation at step " << parent.evals[i].step;
+    // From the fork on, the branch trains with its own settings.
+    EXPECT_NE(branch.steps[std::size_t(at)].loss, parent.steps[std::size_t(at)].loss);
+    EXPECT_FLOAT_EQ(branch.current.train.optimizer.learningRate, 0.05f);
+    EXPECT_EQ(branch.current.train.network.blocks[1].norm, engine::NormPlacement::None);
+    EXPECT_FLOAT_EQ(branch.current.train.batchNorm.momentum, 0.9f) << "the parent's live change is part of the past";
+}
+
+TEST(Fork, RefusesAStepOutsideTheRunAndABadChange) {
+    RunData parent;
+    parent.config = smallConfig(10);
+    for (long s = 1; s <= 10; ++s) parent.steps.push_back({s, 0, s * 60, 0, 1, 0, 1, 0});
+    EXPECT_THROW((void)forkConfig(parent, 0, {}), ConfigError);
+    EXPECT_THROW((void)forkConfig(parent, 11, {}), ConfigError);
+    EXPECT_THROW((void)forkConfig(parent, 5, {"epochs=3"}), ConfigError);  // cannot change during a run
+    EXPECT_THROW((void)forkConfig(parent, 5, {"learning_rate=-1"}), ConfigError);
+    EXPECT_NO_THROW((void)forkConfig(parent, 10, {"batch_size=30"}));
 }
 
 }  // namespace

@@ -263,6 +263,19 @@ TEST(MainWindowCompare, WithWithoutBnAndSeedsStartTheirRunsInOneClick) {
     // Five runs, drawn as three lines and a group: first + two seeds as one mean.
     w.showTab(1);
     ASSERT_TRUE(waitUntil([&] { return w.compareCharts()->lineCount() == 3; }, 10000)) << w.compareCharts()->lineCount();
+
+    // Fork the first run after step 30 with BN off in the first block: the branch shares the first 30 steps.
+    EXPECT_EQ(w.forkRun(first, 0, {}), 0);
+    EXPECT_TRUE(w.errorText().contains("not in the run")) << w.errorText().toStdString();
+    const int branch = w.forkRun(first, 30, {"block.1.norm=none"});
+    ASSERT_NE(branch, 0) << w.errorText().toStdString();
+    EXPECT_TRUE(w.runs().find(branch)->run().name.contains("fork of #1 at 30")) << w.runs().find(branch)->run().name.toStdString();
+    ASSERT_TRUE(waitUntil([&] { return allFinished(w); }, 120000));
+    const auto& parentSteps = w.runs().find(first)->run().steps;
+    const auto& branchSteps = w.runs().find(branch)->run().steps;
+    ASSERT_EQ(branchSteps.size(), parentSteps.size());
+    for (std::size_t i = 0; i < 30; ++i) EXPECT_EQ(branchSteps[i].loss, parentSteps[i].loss) << "step " << i + 1;
+    EXPECT_NE(branchSteps[30].loss, parentSteps[30].loss);
 }
 
 }  // namespace
