@@ -2,7 +2,7 @@
 """Training and inference throughput of BN Lab's presets in PyTorch, measured as bnlab-bench measures ours.
 
   /usr/bin/python3 bench/pytorch_reference.py [--preset NAME]... [--batch N]... [--threads N]...
-                   [--mode train|infer|both] [--seconds S] [--repeats R] [--json] [--quick] [--reference-blas]
+                   [--mode train|infer|both] [--seconds S] [--repeats R] [--json] [--quick] [--system-blas]
 
 Same networks as the presets (bench/pytorch_accuracy.py builds them: layers, BN placement, momentum and
 epsilon, initialiser, optimizer), float32. As bnlab-bench does: one fixed batch of real MNIST training
@@ -10,10 +10,14 @@ images (pixels / 255), 3 warm-up steps, then steps for at least --seconds (and 3
 such measurements give min, median and max. A training step is zero_grad(set_to_none) + forward +
 cross-entropy + backward + optimizer step; inference is a forward in eval mode under no_grad.
 
-Debian's python3-torch uses the slow reference BLAS unless OpenBLAS is put first on LD_LIBRARY_PATH; this
-script does that itself (it re-executes with LD_LIBRARY_PATH pointing at the folder `dpkg -L
-libopenblas0-openmp` lists) unless --reference-blas, and says which BLAS library torch has loaded.
-Convolutions go through oneDNN (mkldnn) when torch has it, whatever the BLAS.
+Debian's python3-torch uses the slow reference BLAS unless OpenBLAS is put first on LD_LIBRARY_PATH; or the
+system's alternatives already choose it; this script re-executes itself with LD_LIBRARY_PATH pointing at the
+folder `dpkg -L libopenblas0-openmp` lists (unless --system-blas) and says which BLAS library torch has
+loaded. Convolutions go through oneDNN (mkldnn) when torch has it, whatever the BLAS.
+
+Each thread count is measured in a process of its own (OMP_NUM_THREADS set before torch is imported):
+changing torch's thread count within a process left 2 threads at 135 samples/s on bn-paper-mlp after
+1 thread had run, against about 50,000 in a fresh process.
 """
 import argparse, json, os, subprocess, sys, time
 
@@ -32,7 +36,7 @@ def openblas_dir():
 
 def ensure_openblas(args):
     """Re-executes this script with OpenBLAS first on LD_LIBRARY_PATH (the loader reads it only at start)."""
-    if args.reference_blas or os.environ.get('BNLAB_TORCH_BLAS_SET'):
+    if args.system_blas or os.environ.get('BNLAB_TORCH_BLAS_SET'):
         return
     folder = openblas_dir()
     if folder is None:
@@ -89,7 +93,8 @@ def parse():
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--json', action='store_true', help='one JSON object per line')
     p.add_argument('--quick', action='store_true', help='bn-paper-mlp batch 60 and keras-cnn batch 128, 0.3 s x 3')
-    p.add_argument('--reference-blas', action='store_true', help="keep torch's default BLAS")
+    p.add_argument('--system-blas', action='store_true', help='leave LD_LIBRARY_PATH alone (the libblas.so.3 '
+                   "that the system's alternatives choose)")
     p.add_argument('--data', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'datasets', 'mnist'))
     a = p.parse_args()
     if a.quick:
@@ -108,9 +113,28 @@ def configurations(a):
             yield preset, batch
 
 
+def without_threads(argv):
+    """The command line without its --threads options."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == '--threads':
+            skip = True
+        elif not arg.startswith('--threads='):
+            out.append(arg)
+    return out
+
+
 def main():
     a = parse()
     ensure_openblas(a)
+    if len(a.threads) > 1:
+        for threads in a.threads:
+            subprocess.run([sys.executable, os.path.abspath(__file__)] + without_threads(sys.argv[1:]) +
+                           ['--threads', str(threads)], check=True)
+        return
+    os.environ['OMP_NUM_THREADS'] = str(a.threads[0])
     import numpy as np
     import torch
     import torch.nn as nn
