@@ -1,6 +1,7 @@
 // bnlab: the desktop application.
 //   bnlab [--preset NAME] [--data DIR] [--start]
 
+#include "allocation.h"
 #include "data_location.h"
 #include "main_window.h"
 
@@ -20,6 +21,7 @@ extern "C" void onTerminate(int) { gTerminate.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
+    bnlab::app::returnLargeBlocksToTheSystem();
     QApplication app(argc, argv);
     QApplication::setApplicationName("bnlab");
     QApplication::setOrganizationName("BN Lab");

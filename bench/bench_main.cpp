@@ -21,6 +21,7 @@
 // --profile (in-process) also prints, per preset and batch, where a training step spends its time: each
 // layer's forward and backward, the loss and the optimizer (milliseconds per step, median over the steps).
 
+#include "allocation.h"
 #include "batch_sampler.h"
 #include "data_location.h"
 #include "dataset.h"
@@ -329,6 +330,7 @@ void printRow(const QJsonObject& j, const std::map<int, double>& gemm) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    app::returnLargeBlocksToTheSystem();  // as bnlab-cli, so that the memory column is comparable
     QCoreApplication qapp(argc, argv);
     try {
         const Options o = parse(QCoreApplication::arguments().mid(1));
