@@ -1,5 +1,6 @@
 // bnlab-cli: the headless trainer. `bnlab-cli --help` lists the commands.
 
+#include "allocation.h"
 #include "cli_progress.h"
 #include "data_location.h"
 #include "dataset.h"
@@ -284,6 +285,7 @@ int train(const QStringList& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    app::returnLargeBlocksToTheSystem();
     // plot draws widgets: a QApplication, on the offscreen platform when there is no display.
     const bool plotting = argc > 1 && std::string(argv[1]) == "plot";
     if (plotting && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY") &&

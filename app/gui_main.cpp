@@ -2,6 +2,7 @@
 //   bnlab [--preset NAME] [--set KEY=VALUE]... [--data DIR] [--start] [--at STEP:KEY=VALUE]... [--compare KEY=VALUE[,...]]...
 //         [--seeds N] [--open RUN_DIR]... [--tab run|compare|table]
 
+#include "allocation.h"
 #include "data_location.h"
 #include "config_panel.h"
 #include "main_window.h"
@@ -23,6 +24,7 @@ extern "C" void onTerminate(int) { gTerminate.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
+    bnlab::app::returnLargeBlocksToTheSystem();
     QApplication app(argc, argv);
     QApplication::setApplicationName("bnlab");
     QApplication::setOrganizationName("BN Lab");

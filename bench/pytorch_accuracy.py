@@ -49,6 +49,20 @@ def build(preset, norm, bn_momentum, bn_eps):
     return nn.Sequential(*layers)
 
 
+def initialise(model, init):
+    """He normal or Glorot uniform weights, zero biases, as bnlab's initialisers."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            if init == 'he': nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
+            else: nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def optimizer(model, mlp, lr):
+    """The presets' optimizers: SGD for the MLPs, Adam (Keras' epsilon 1e-7) for the convnets."""
+    return torch.optim.SGD(model.parameters(), lr=lr) if mlp else torch.optim.Adam(model.parameters(), lr=lr, eps=1e-7)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--preset', required=True)
@@ -76,12 +90,8 @@ def main():
     Xtr, Ytr, Xv, Yv = X[:55000], Y[:55000], X[55000:], Y[55000:]
 
     model = build(a.preset, norm, a.bn_momentum, a.bn_epsilon)
-    for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            if init == 'he': nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
-            else: nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    opt = torch.optim.SGD(model.parameters(), lr=lr) if mlp else torch.optim.Adam(model.parameters(), lr=lr, eps=1e-7)
+    initialise(model, init)
+    opt = optimizer(model, mlp, lr)
     loss_fn = nn.CrossEntropyLoss()
 
     def evaluate(Xe, Ye):

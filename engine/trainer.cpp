@@ -211,19 +211,34 @@ StepResult trainStep(Network& net, SoftmaxCrossEntropy& loss, Optimizer& optimiz
     return r;
 }
 
-Evaluation evaluate(Network& net, const DataView& view, Index chunkSize) {
+Index evalRows(const Network& net, Index batchSize) {
+    constexpr double kBudget = 64.0 * 1024 * 1024;  // bytes of layer outputs
+    double perSample = 0;
+    for (const auto& layer : net.layers()) perSample += double(layer->outputShape().size()) * sizeof(float);
+    return std::max(batchSize, Index(kBudget / perSample));
+}
+
+Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows) {
     Evaluation result;
     if (chunkSize < 1) throw ConfigError("eval_batch_size: must be at least 1, got " + std::to_string(chunkSize));
     if (view.size() == 0) return result;
-    Matrix x;
-    std::vector<std::uint8_t> labels;
+    const Index piece = maxRows > 0 ? std::min(maxRows, chunkSize) : chunkSize;
+    Matrix x, logits;  // logits (chunk, classes)
+    std::vector<std::uint8_t> labels, pieceLabels;
     SoftmaxCrossEntropy ce;
     double lossSum = 0;
     Index correct = 0;
     for (Index b = 0; b < view.size(); b += chunkSize) {
         const Index e = std::min(view.size(), b + chunkSize);
-        gatherRange(view, b, e, x, labels);
-        lossSum += ce.forward(net.forward(x, Mode::Eval), labels) * double(e - b);
+        labels.clear();
+        logits.resize(e - b, net.classes());
+        for (Index p = b; p < e; p += piece) {
+            const Index q = std::min(e, p + piece);
+            gatherRange(view, p, q, x, pieceLabels);
+            logits.middleRows(p - b, q - p) = net.forward(x, Mode::Eval);
+            labels.insert(labels.end(), pieceLabels.begin(), pieceLabels.end());
+        }
+        lossSum += ce.forward(logits, labels) * double(e - b);
         correct += ce.correct();
     }
     result.loss = lossSum / double(view.size());
@@ -297,7 +312,7 @@ RunSummary Trainer::runInArena() {
     long lastValidationStep = -1;
     auto epochsDone = [&] { return double(sampler.epoch() - 1) + double(sampler.position()) / double(splits.train.size()); };
     auto emitEval = [&](const DataView& view, const std::string& split, bool epochEnd) {
-        const Evaluation e = evaluate(net, view, o.evalBatchSize);
+        const Evaluation e = evaluate(net, view, o.evalBatchSize, evalRows(net, o.batchSize));
         m_sink.onEval({step, epochsDone(), samples, secondsSince(t0), split, e.loss, e.accuracy, epochEnd});
         return e;
     };

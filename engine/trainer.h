@@ -79,8 +79,18 @@ struct StepResult {
 StepResult trainStep(Network& net, SoftmaxCrossEntropy& loss, Optimizer& optimizer, const Matrix& x,
                      const std::vector<std::uint8_t>& labels);
 
-// Evaluates a split in Eval mode (running statistics), chunkSize samples at a time.
-[[nodiscard]] Evaluation evaluate(Network& net, const DataView& view, Index chunkSize);
+// Evaluates a split in Eval mode (running statistics), chunkSize samples at a time. The network is given at
+// most maxRows samples per forward (0: the whole chunk), so that its activation buffers need not grow past
+// what training uses. The result does not depend on maxRows: in Eval mode a sample's logits do not depend on
+// the other samples of the forward, and each chunk's loss is computed on its gathered logits.
+// The exception: an exp-based activation (sigmoid, tanh) computes a row chunk's last few values on Eigen's
+// scalar path, so its last bits can follow the forward's size.
+[[nodiscard]] Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows = 0);
+
+// The trainer's maxRows for evaluate(): the training batch size, or more while the layer outputs of one
+// forward stay within 64 MB. So keras-cnn evaluates in forwards of 128 (the 500 of eval_batch_size took its
+// peak memory from about 300 to 620 MB), and the MLPs, whose outputs are a few kB per sample, are not split.
+[[nodiscard]] Index evalRows(const Network& net, Index batchSize);
 
 class Trainer final {
 public:

@@ -1036,7 +1036,9 @@ void trainBriefly(Network& net, const DataView& train, OptimizerOptions optimize
     }
 }
 
-void expectChunkingDoesNotMatter(Network& net, const DataView& view) {
+// exactPieces: forwards of fewer rows than the chunk give the very same numbers (not with sigmoid, whose
+// scalar tail values follow the forward's size: there within 1e-6).
+void expectChunkingDoesNotMatter(Network& net, const DataView& view, bool exactPieces) {
     std::vector<Vector> means, vars;
     for (BatchNorm* bn : net.batchNormLayers()) {
         means.push_back(bn->runningMean());
@@ -1050,6 +1052,12 @@ void expectChunkingDoesNotMatter(Network& net, const DataView& view) {
         const Evaluation e = evaluate(net, view, chunk);
         EXPECT_EQ(e.accuracy, whole.accuracy);
         EXPECT_NEAR(e.loss, whole.loss, 1e-6 * whole.loss);
+        for (Index rows : {Index(3), Index(64)}) {  // forwards of fewer rows (the trainer's memory bound)
+            const Evaluation pieces = evaluate(net, view, chunk, rows);
+            EXPECT_EQ(pieces.accuracy, e.accuracy) << "rows " << rows;
+            if (exactPieces) EXPECT_EQ(pieces.loss, e.loss) << "rows " << rows;
+            else EXPECT_NEAR(pieces.loss, e.loss, 1e-6 * e.loss) << "rows " << rows;
+        }
     }
     // Evaluation changes nothing: running statistics as before.
     const std::vector<BatchNorm*> bns = net.batchNormLayers();
@@ -1085,7 +1093,7 @@ TEST(TrainerEvaluate, ChunkSizeDoesNotChangeTheResultMlp) {
     sgd.learningRate = 0.5f;
     trainBriefly(net, splits.train, sgd, 60, 40);
     ASSERT_EQ(splits.validation.size(), 1000);
-    expectChunkingDoesNotMatter(net, splits.validation);
+    expectChunkingDoesNotMatter(net, splits.validation, false);
 }
 
 TEST(TrainerEvaluate, ChunkSizeDoesNotChangeTheResultCnn) {
@@ -1098,7 +1106,22 @@ TEST(TrainerEvaluate, ChunkSizeDoesNotChangeTheResultCnn) {
     adam.kind = OptimizerKind::Adam;
     adam.learningRate = 3e-3f;
     trainBriefly(net, splits.train, adam, 32, 40);
-    expectChunkingDoesNotMatter(net, splits.validation);
+    expectChunkingDoesNotMatter(net, splits.validation, true);
+}
+
+TEST(TrainerEvaluate, EvalRowsSplitOnlyLargeActivations) {
+    const Dataset& data = mnist();
+    NetworkSpec cnn;  // the Keras convnet: about 0.8 MB of layer outputs per sample
+    cnn.blocks = {convBlock(32, 3, kRelu, kAfter), convBlock(64, 3, kRelu, kAfter), maxPoolBlock(2), flattenBlock(),
+                  denseBlock(128, kRelu, kAfter)};
+    Network big(cnn, data.inputShape(), data.numClasses, BatchNormOptions{}, InitOptions{}, 1);
+    EXPECT_EQ(evalRows(big, 128), 128);  // no more than a training batch
+    EXPECT_GT(evalRows(big, 8), 8);      // but not tiny forwards either
+    EXPECT_LT(evalRows(big, 8), 128);
+    NetworkSpec mlp;
+    mlp.blocks = {denseBlock(100, kSigmoid, kBefore), denseBlock(100, kSigmoid, kBefore), denseBlock(100, kSigmoid, kBefore)};
+    Network small(mlp, data.inputShape(), data.numClasses, BatchNormOptions{}, InitOptions{}, 1);
+    EXPECT_GT(evalRows(small, 60), 10000);  // the MLPs evaluate their chunks whole
 }
 
 TEST(TrainerEvaluate, AnEmptySplitGivesZeros) {
