@@ -5,6 +5,7 @@
 #include "data_location.h"
 #include "dataset.h"
 #include "error.h"
+#include "experiments.h"
 #include "presets.h"
 #include "run_reader.h"
 #include "run_writer.h"
@@ -22,6 +23,8 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QFile>
+#include <QRegularExpression>
 
 #include <unistd.h>
 
@@ -68,6 +71,8 @@ const char* kUsage =
     "  presets                 list the built-in presets\n"
     "  train                   train a network and write a run folder (bnlab-cli train --help)\n"
     "  plot                    draw a chart of saved runs to PNG, SVG or PDF (bnlab-cli plot --help)\n"
+    "  experiments             list the guided experiments\n"
+    "  experiment NAME         train a guided experiment's runs, write its figures and table (--help)\n"
     "  help [COMMAND]          show this text or a command's\n";
 
 const char* kPlotUsage =
@@ -219,6 +224,34 @@ int listPresets() {
     return 0;
 }
 
+QString datasetFolder(QString dataDir) {
+    if (dataDir.isEmpty()) dataDir = findBundledMnist(QCoreApplication::applicationDirPath());
+    if (dataDir.isEmpty())
+        throw Error("the bundled MNIST was not found next to the program or in its source tree; use --data DIR");
+    return dataDir;
+}
+
+// Trains config into the run folder outDir (Ctrl-C stops after the current step, keeping what was measured).
+engine::RunSummary trainInto(const RunConfig& config, const engine::Dataset& data, const QString& dataDir,
+                             const QString& outDir, bool quiet) {
+    RunWriter writer(outDir, config, QFileInfo(dataDir).absoluteFilePath());
+    engine::Trainer* trainerPtr = nullptr;
+    CliProgress progress(stderr, isatty(fileno(stderr)) != 0);
+    StopOnInterrupt interrupt(trainerPtr);
+    std::vector<engine::MetricsSink*> sinks{&writer, &interrupt};
+    if (!quiet) sinks.push_back(&progress);
+    TeeSink tee(sinks);
+    engine::Trainer trainer(data, config.train, tee);
+    trainerPtr = &trainer;
+    std::signal(SIGINT, onSigint);
+    if (!quiet)
+        std::fprintf(stderr, "bnlab-cli: %s on %s -> %s\n", config.preset.toUtf8().constData(), data.name.c_str(),
+                     outDir.toUtf8().constData());
+    const engine::RunSummary summary = trainer.run();
+    std::signal(SIGINT, SIG_DFL);
+    return summary;
+}
+
 int train(const QStringList& args) {
     QString preset, configFile, dataDir, outDir;
     QStringList settings, planned;
@@ -250,29 +283,11 @@ int train(const QStringList& args) {
     for (const QString& s : settings) applySetting(config, s);
     for (const QString& p : planned) addScheduledChange(config, p);
 
-    if (dataDir.isEmpty()) {
-        dataDir = findBundledMnist(QCoreApplication::applicationDirPath());
-        if (dataDir.isEmpty())
-            throw Error("the bundled MNIST was not found next to the program or in its source tree; use --data DIR");
-    }
+    dataDir = datasetFolder(dataDir);
     const engine::Dataset data = engine::loadDataset(dataDir.toStdString());
     engine::validate(config.train, data);  // every setting is checked before anything is written
 
-    RunWriter writer(outDir, config, QFileInfo(dataDir).absoluteFilePath());
-    engine::Trainer* trainerPtr = nullptr;
-    CliProgress progress(stderr, isatty(fileno(stderr)) != 0);
-    StopOnInterrupt interrupt(trainerPtr);
-    std::vector<engine::MetricsSink*> sinks{&writer, &interrupt};
-    if (!quiet) sinks.push_back(&progress);
-    TeeSink tee(sinks);
-    engine::Trainer trainer(data, config.train, tee);
-    trainerPtr = &trainer;
-    std::signal(SIGINT, onSigint);
-    if (!quiet)
-        std::fprintf(stderr, "bnlab-cli: %s on %s -> %s\n", config.preset.toUtf8().constData(),
-                     data.name.c_str(), outDir.toUtf8().constData());
-    const engine::RunSummary summary = trainer.run();
-    std::signal(SIGINT, SIG_DFL);
+    const engine::RunSummary summary = trainInto(config, data, dataDir, outDir, quiet);
     switch (summary.reason) {
         case engine::StopReason::Diverged:
             std::fprintf(stderr, "bnlab-cli: %s\n", summary.message.c_str());
@@ -282,12 +297,119 @@ int train(const QStringList& args) {
     }
 }
 
+const char* kExperimentUsage =
+    "usage: bnlab-cli experiment NAME --out DIR [--quick] [--set KEY=VALUE]... [--data DIR] [--quiet]\n"
+    "       bnlab-cli experiments\n"
+    "\n"
+    "Trains every run of a guided experiment (one after the other, each a run folder under DIR/runs/), then\n"
+    "writes its figures (DIR/*.png and *.svg), DIR/summary.csv (one row per run) and DIR/README.md (the claim,\n"
+    "what to look for, what to try next). --quick: the short version (about a minute on 2 cores); --set\n"
+    "changes a setting of every run (after the experiment's own). `bnlab-cli experiments` lists them.\n";
+
+int listExperiments() {
+    for (const Experiment& e : experiments())
+        std::printf("%-18s %s (%zu runs)\n", e.name.toUtf8().constData(), e.title.toUtf8().constData(), e.runs.size());
+    return 0;
+}
+
+#ifdef BNLAB_HAVE_PLOT
+// A file-name-safe form of a run label: "no BN, lr 3" -> "no-bn-lr-3".
+QString slug(const QString& label) {
+    QString out;
+    for (const QChar c : label.toLower()) out += c.isLetterOrNumber() || c == '.' ? c : QChar('-');
+    while (out.contains("--")) out.replace("--", "-");
+    return out.remove(QRegularExpression("^-|-$"));
+}
+
+void writeText(const QString& path, const QString& text) {
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text) || f.write(text.toUtf8()) < 0)
+        throw Error((path + ": cannot write (" + f.errorString() + ")").toStdString());
+}
+
+int experiment(const QStringList& args) {
+    QString name, outDir, dataDir;
+    QStringList overrides;
+    bool quick = false, quiet = false;
+    for (int i = 0; i < args.size(); ++i) {
+        const QString& a = args[i];
+        auto value = [&]() -> QString {
+            if (i + 1 >= args.size()) throw UsageError("experiment: " + a.toStdString() + " needs a value");
+            return args[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            std::fputs(kExperimentUsage, stdout);
+            return 0;
+        } else if (a == "--out") outDir = value();
+        else if (a == "--data") dataDir = value();
+        else if (a == "--set") overrides << value();
+        else if (a == "--quick") quick = true;
+        else if (a == "--quiet") quiet = true;
+        else if (!a.startsWith("-") && name.isEmpty()) name = a;
+        else throw UsageError("experiment: unknown option '" + a.toStdString() + "' (bnlab-cli experiment --help)");
+    }
+    if (name.isEmpty()) throw UsageError("experiment: NAME is required (bnlab-cli experiments lists them)");
+    if (outDir.isEmpty()) throw UsageError("experiment: --out DIR is required");
+    const Experiment& e = findExperiment(name);
+    const std::vector<RunConfig> configs = experimentConfigs(e, quick, overrides);
+    dataDir = datasetFolder(dataDir);
+    const engine::Dataset data = engine::loadDataset(dataDir.toStdString());
+    for (std::size_t i = 0; i < configs.size(); ++i) {  // every run is checked before anything trains
+        try {
+            engine::validate(configs[i].train, data);
+        } catch (const std::exception& ex) {
+            throw Error("run '" + e.runs[i].label.toStdString() + "': " + ex.what());
+        }
+    }
+    if (QDir(outDir).exists("runs")) throw Error(outDir.toStdString() + ": holds an experiment already (runs/); choose another --out");
+    if (!QDir().mkpath(outDir + "/runs")) throw Error(outDir.toStdString() + ": cannot create the folder");
+
+    std::vector<RunData> runs;
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+        const QString folder = QString("%1/runs/%2-%3").arg(outDir).arg(i + 1, 2, 10, QChar('0')).arg(slug(e.runs[i].label));
+        if (!quiet) std::fprintf(stderr, "bnlab-cli: %s, run %zu of %zu: %s\n", e.name.toUtf8().constData(), i + 1,
+                                 configs.size(), e.runs[i].label.toUtf8().constData());
+        const engine::RunSummary s = trainInto(configs[i], data, dataDir, folder, quiet);
+        if (s.reason == engine::StopReason::Stopped) return 130;
+        runs.push_back(loadRun(folder));
+        runs.back().name = e.runs[i].label;
+    }
+    writeText(outDir + "/summary.csv", experimentSummaryCsv(e, runs));
+
+    QString readme = "# " + e.title + "\n\n`bnlab-cli experiment " + e.name + (quick ? " --quick" : "") + "`" +
+                     (overrides.isEmpty() ? QString() : " with `--set " + overrides.join("` `--set ") + "`") +
+                     " on " + QString::fromStdString(data.name) + ".\n\n**The claim.** " + e.claim +
+                     "\n\n**What to look for.** " + e.lookFor + "\n\n**Try next.** " + e.tryNext + "\n\n";
+    for (const ExperimentFigure& f : e.figures) {
+        std::vector<RunData> drawn;
+        for (const RunData& r : runs)
+            if (f.runs.isEmpty() || f.runs.contains(r.name)) drawn.push_back(r);
+        ui::ChartRequest request;
+        request.chart = f.chart;
+        request.layer = f.layer;
+        request.postActivation = f.post;
+        if (!ui::xAxisFromName(f.x, request.xAxis)) throw Error("figure " + f.file.toStdString() + ": bad x axis");
+        const QSize size(1000, f.chart == "activations" ? 330 : 420);
+        std::unique_ptr<QWidget> chart = drawn.size() > 1 ? ui::makeComparison(request, ui::comparedRuns(drawn), size)
+                                                          : ui::makeChart(request, drawn.front(), size);
+        const QString title = e.title + " — " + f.file;
+        ui::exportWidget(chart.get(), title, outDir + "/" + f.file + ".png", 1.5);
+        ui::exportWidget(chart.get(), title, outDir + "/" + f.file + ".svg");
+        readme += "![" + f.file + "](" + f.file + ".png)\n\n";
+    }
+    readme += "Runs (`runs/`, open them with `bnlab --open` or File › Open Run) and final numbers: `summary.csv`.\n";
+    writeText(outDir + "/README.md", readme);
+    std::printf("%s\n", outDir.toUtf8().constData());
+    return 0;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
     app::returnLargeBlocksToTheSystem();
     // plot draws widgets: a QApplication, on the offscreen platform when there is no display.
-    const bool plotting = argc > 1 && std::string(argv[1]) == "plot";
+    const bool plotting = argc > 1 && (std::string(argv[1]) == "plot" || std::string(argv[1]) == "experiment");
     if (plotting && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY") &&
         qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -315,11 +437,20 @@ int main(int argc, char** argv) {
         if (command == "help") {
             if (args.first() == "train") printTrainHelp();
             else if (args.first() == "plot") std::fputs(kPlotUsage, stdout);
+            else if (args.first() == "experiment" || args.first() == "experiments") std::fputs(kExperimentUsage, stdout);
             else if (args.first() == "presets") std::puts("usage: bnlab-cli presets\nLists the built-in presets with a one-line description each.");
             else throw UsageError("help: unknown command '" + args.first().toStdString() + "'");
             return 0;
         }
         if (command == "presets") return listPresets();
+        if (command == "experiments") return listExperiments();
+        if (command == "experiment") {
+#ifdef BNLAB_HAVE_PLOT
+            return experiment(args);
+#else
+            throw Error("experiment: this bnlab-cli was built without the charts (BNLAB_BUILD_GUI=OFF)");
+#endif
+        }
         if (command == "train") return train(args);
         if (command == "plot") {
 #ifdef BNLAB_HAVE_PLOT

@@ -1,6 +1,6 @@
 // bnlab: the desktop application.
 //   bnlab [--preset NAME] [--set KEY=VALUE]... [--data DIR] [--start] [--at STEP:KEY=VALUE]... [--compare KEY=VALUE[,...]]...
-//         [--seeds N] [--open RUN_DIR]... [--tab run|compare|table]
+//         [--seeds N] [--open RUN_DIR]... [--tab run|compare|table] [--experiment NAME [--full]]
 
 #include "allocation.h"
 #include "data_location.h"
@@ -47,7 +47,9 @@ int main(int argc, char** argv) {
     QCommandLineOption seeds("seeds", "With --start: repeat the first run with N seeds in all (a seed group).", "N");
     QCommandLineOption open("open", "Open a saved run folder (repeatable).", "RUN_DIR");
     QCommandLineOption tab("tab", "Show this tab: run, compare or table.", "TAB");
-    parser.addOptions({preset, data, start, at, set, compare, seeds, open, tab});
+    QCommandLineOption experiment("experiment", "Start a guided experiment (bnlab-cli experiments lists them).", "NAME");
+    QCommandLineOption full("full", "With --experiment: the full version instead of the quick one.");
+    parser.addOptions({preset, data, start, at, set, compare, seeds, open, tab, experiment, full});
     parser.process(app);
 
     bnlab::ui::MainWindow window;
@@ -89,6 +91,12 @@ int main(int argc, char** argv) {
         }
         if (parser.isSet(seeds) && first != 0) window.repeatWithSeeds(first, parser.value(seeds).toInt());
         if (!parser.values(compare).isEmpty() || parser.isSet(seeds)) window.showTab(1);
+    }
+    if (parser.isSet(experiment) && loaded) {
+        if (window.startExperiment(parser.value(experiment), !parser.isSet(full)).empty()) {
+            std::fprintf(stderr, "bnlab: %s\n", qPrintable(window.errorText()));
+            return 2;
+        }
     }
     const QString tabName = parser.value(tab);
     if (!tabName.isEmpty()) {

@@ -6,6 +6,7 @@
 #include "chart_style.h"
 #include "compare_charts.h"
 #include "run_list.h"
+#include "experiments.h"
 #include "config_panel.h"
 #include "dataset.h"
 #include "error.h"
@@ -44,6 +45,7 @@
 #include <QStatusBar>
 #include <QStyle>
 #include <QTabWidget>
+#include <QTextBrowser>
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QFormLayout>
@@ -155,6 +157,17 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(m_runList, &RunList::stopRequested, this, [this](int id) {
         if (auto* e = m_runs.find(id)) e->controller->stop();
     });
+
+    m_experimentText = new QTextBrowser(this);
+    m_experimentText->setOpenExternalLinks(true);
+    m_experimentDock = new QDockWidget(tr("Experiment"), this);
+    m_experimentDock->setObjectName("experiment");
+    m_experimentDock->setWidget(m_experimentText);
+    m_experimentDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
+                                  QDockWidget::DockWidgetClosable);
+    addDockWidget(Qt::RightDockWidgetArea, m_experimentDock);
+    resizeDocks({m_experimentDock}, {300}, Qt::Horizontal);
+    m_experimentDock->hide();  // shown when an experiment starts
 
     buildCharts();
     buildActions();
@@ -323,6 +336,21 @@ void MainWindow::buildActions() {
     run->addAction(tr("&Duplicate with Change"), this, [this] { duplicateRun(m_current); });
     run->addAction(twin);
     run->addAction(tr("Repeat with &Seeds..."), this, [this] { Q_EMIT m_runList->seedsRequested(m_current); });
+    QMenu* experimentsMenu = menuBar()->addMenu(tr("E&xperiments"));
+    m_quickExperiments = experimentsMenu->addAction(tr("&Quick Versions (about a minute each)"));
+    m_quickExperiments->setCheckable(true);
+    m_quickExperiments->setChecked(true);
+    m_quickExperiments->setToolTip(tr("Shorter runs; untick for the full, published setup (minutes to an hour)."));
+    experimentsMenu->addSeparator();
+    for (const app::Experiment& e : app::experiments()) {
+        QAction* a = experimentsMenu->addAction(e.title, this, [this, name = e.name] {
+            startExperiment(name, m_quickExperiments->isChecked());
+        });
+        a->setToolTip(e.claim);
+        a->setStatusTip(e.claim);
+    }
+    experimentsMenu->setToolTipsVisible(true);
+
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About BN Lab"), this, [this] {
         QMessageBox::about(
@@ -1015,6 +1043,57 @@ void MainWindow::repeatWithSeeds(int id, int count) {
 }
 
 void MainWindow::showTab(int index) { m_tabs->setCurrentIndex(index); }
+
+std::vector<int> MainWindow::startExperiment(const QString& name, bool quick) {
+    std::vector<int> ids;
+    try {
+        const app::Experiment& e = app::findExperiment(name);
+        if (!m_data) throw Error("no dataset is open: use File › Open Dataset Folder");
+        const std::vector<app::RunConfig> configs = app::experimentConfigs(e, quick);
+        if (m_runs.activeCount() + int(configs.size()) > app::RunSet::kMaxActive)
+            throw Error(QString("the experiment has %1 runs and %2 are training already (at most %3 at once): stop some "
+                                "first")
+                            .arg(configs.size())
+                            .arg(m_runs.activeCount())
+                            .arg(app::RunSet::kMaxActive)
+                            .toStdString());
+        for (const app::RunConfig& c : configs) engine::validate(c.train, *m_data);
+        // Only the experiment's runs in the comparison.
+        for (const auto& entry : m_runs.entries()) entry->shown = false;
+        for (std::size_t i = 0; i < configs.size(); ++i) {
+            const int id = launch(configs[i]);
+            m_runs.find(id)->controller->setName(QString("#%1 %2").arg(id).arg(e.runs[i].label));
+            ids.push_back(id);
+        }
+        clearError();
+        setCurrentRun(ids.front());
+        XAxis x = XAxis::Step;
+        if (xAxisFromName(e.x, x)) m_compareX->setCurrentIndex(int(x));
+        m_compareBlock->clear();  // refilled at the next refresh, then set to the experiment's layer
+        m_compareActivations->setBlock(e.layer);
+        m_compareBlock->addItem(e.layer);
+        m_compareSide->setCurrentIndex(0);
+        for (const app::ExperimentFigure& f : e.figures)
+            if (f.chart == "activations") m_compareSide->setCurrentIndex(f.post ? 1 : 0);
+        m_tabs->setCurrentIndex(1);
+        m_experimentText->setHtml(
+            tr("<h3>%1</h3><p><b>The claim.</b> %2</p><p><b>What to look for.</b> %3</p><p><b>Try next.</b> %4</p>"
+               "<p style='color:#666'>%5 runs%6. The same from the command line: <tt>bnlab-cli experiment %7%8 --out "
+               "DIR</tt> (figures and a table of the final numbers).</p>")
+                .arg(e.title.toHtmlEscaped(), e.claim.toHtmlEscaped(), e.lookFor.toHtmlEscaped(), e.tryNext.toHtmlEscaped())
+                .arg(configs.size())
+                .arg(quick ? tr(", quick version") : QString())
+                .arg(e.name, quick ? QStringLiteral(" --quick") : QString()));
+        m_experimentDock->show();
+        m_experimentDock->raise();
+        m_listDirty = m_compareDirty = true;
+    } catch (const std::exception& ex) {
+        showError(tr("Cannot start the experiment: %1").arg(QString::fromStdString(ex.what())));
+    }
+    return ids;
+}
+
+QString MainWindow::experimentText() const { return m_experimentText->toPlainText(); }
 
 int MainWindow::forkRun(int id, long step, const QStringList& changes) {
     const app::RunSet::Entry* e = m_runs.find(id);

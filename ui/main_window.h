@@ -22,6 +22,8 @@ class QProgressBar;
 class QTimer;
 class QCheckBox;
 class QDoubleSpinBox;
+class QDockWidget;
+class QTextBrowser;
 
 namespace bnlab::engine {
 struct Dataset;
@@ -76,6 +78,11 @@ public:
     // A branch of run id at `step` with `changes` (KEY=VALUE) from then on, beside it (see app::forkConfig);
     // returns its id, or 0 with the reason in the banner.
     int forkRun(int id, long step, const QStringList& changes);
+    // Starts a guided experiment's runs (app::experiments()) beside the others, shows only them on the Compare
+    // tab and its explanation in the Experiment panel. Returns the ids started (none, with the reason in the
+    // banner, when there is no room or no dataset).
+    std::vector<int> startExperiment(const QString& name, bool quick);
+    [[nodiscard]] QString experimentText() const;  // the Experiment panel's text (for tests)
     // The metrics of the ticked runs as one CSV file (one row per step or evaluation). Throws Error naming the path.
     void exportMetrics(const QString& path) const;
     [[nodiscard]] CompareCharts* compareCharts() const { return m_compare; }
@@ -144,6 +151,9 @@ private:
     QCheckBox* m_overlay = nullptr;
     bool m_compareDirty = false;  // records of any run arrived, or what is compared changed
     bool m_listDirty = false;
+    QTextBrowser* m_experimentText = nullptr;
+    QDockWidget* m_experimentDock = nullptr;
+    QAction* m_quickExperiments = nullptr;
     std::shared_ptr<const engine::Dataset> m_data;
     QString m_runsFolder;
     QStringList m_schedule;

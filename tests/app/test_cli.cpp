@@ -5,6 +5,7 @@
 
 #include "run_config.h"
 #include "presets.h"
+#include "experiments.h"
 
 #include <QDir>
 #include <QFile>
@@ -544,5 +545,58 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
     EXPECT_EQ(r.status, 1);
     EXPECT_THAT(r.err, HasSubstr("missing/x.png: cannot write"));
     EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+}
+
+// Every guided experiment's quick version, on a small subset: its runs, figures, table and notes.
+TEST_F(CliTest, EveryExperimentRunsAndWritesItsFiguresAndTable) {
+    const CliResult list = run("experiments");
+    ASSERT_EQ(list.status, 0) << list.err;
+    for (const bnlab::app::Experiment& e : bnlab::app::experiments()) {
+        SCOPED_TRACE(e.name.toStdString());
+        EXPECT_THAT(list.out, HasSubstr(e.name.toStdString()));
+        const std::string out = path("exp-" + e.name.toStdString());
+        const CliResult r = run("experiment " + e.name.toStdString() + " --quick --quiet --out " + quote(out) +
+                                " --data " + quote(kMnist) +
+                                " --set train_size=600 --set validation_size=200 --set max_steps=6 --set probe_interval=3",
+                                "env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM ");
+        ASSERT_EQ(r.status, 0) << r.err;
+        // summary.csv: a header and one row per run, in the experiment's order.
+        const std::vector<std::string> rows = lines(readText(out + "/summary.csv"));
+        ASSERT_EQ(rows.size(), e.runs.size() + 1);
+        EXPECT_THAT(rows[0], StartsWith("run,preset,settings,steps,"));
+        for (std::size_t i = 0; i < e.runs.size(); ++i) {
+            EXPECT_THAT(rows[i + 1], StartsWith("\"" + e.runs[i].label.toStdString() + "\","));
+            // 6 steps each, or fewer when 600 images make a shorter epoch (batch 128: 5).
+            EXPECT_THAT(rows[i + 1], ::testing::AnyOf(HasSubstr(",6,"), HasSubstr(",completed,")));
+            EXPECT_THAT(rows[i + 1], ::testing::Not(HasSubstr(",0,")));
+        }
+        // A run folder per run, finished.
+        const QStringList folders = QDir(QString::fromStdString(out + "/runs")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        ASSERT_EQ(std::size_t(folders.size()), e.runs.size());
+        for (const QString& f : folders) EXPECT_TRUE(exists(out + "/runs/" + f.toStdString() + "/summary.json")) << f.toStdString();
+        // Each figure in PNG and SVG, and the notes naming them.
+        const std::string readme = readText(out + "/README.md");
+        EXPECT_THAT(readme, HasSubstr(e.claim.left(40).toStdString()));
+        for (const bnlab::app::ExperimentFigure& f : e.figures) {
+            const std::string png = out + "/" + f.file.toStdString() + ".png";
+            EXPECT_EQ(readText(png).substr(1, 3), "PNG") << png;
+            EXPECT_GT(readText(png).size(), 10000u) << png << ": a drawing, not a blank page";
+            EXPECT_THAT(readText(out + "/" + f.file.toStdString() + ".svg"), HasSubstr("<svg"));
+            EXPECT_THAT(readme, HasSubstr(f.file.toStdString() + ".png"));
+        }
+    }
+}
+
+TEST_F(CliTest, ExperimentErrorsNameTheProblem) {
+    CliResult r = run("experiment no-such --out " + quote(path("x")));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.err, HasSubstr("unknown 'no-such' (known: covariate-shift,"));
+    r = run("experiment momentum --quick --out " + quote(path("m")) + " --set batch_size=0");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.err, HasSubstr("batch_size"));
+    EXPECT_FALSE(exists(path("m") + "/runs")) << "nothing is written when a run cannot start";
+    r = run("experiment momentum");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_THAT(r.err, HasSubstr("--out DIR is required"));
 }
 #endif

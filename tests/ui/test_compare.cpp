@@ -3,6 +3,7 @@
 // side by side with the run list, the table, duplicate / with-without-BN / seeds, and the metrics as CSV.
 
 #include "chart_export.h"
+#include "experiments.h"
 #include "compare_charts.h"
 #include "config_panel.h"
 #include "main_window.h"
@@ -276,6 +277,38 @@ TEST(MainWindowCompare, WithWithoutBnAndSeedsStartTheirRunsInOneClick) {
     ASSERT_EQ(branchSteps.size(), parentSteps.size());
     for (std::size_t i = 0; i < 30; ++i) EXPECT_EQ(branchSteps[i].loss, parentSteps[i].loss) << "step " << i + 1;
     EXPECT_NE(branchSteps[30].loss, parentSteps[30].loss);
+}
+
+}  // namespace
+}  // namespace bnlab::test
+
+namespace bnlab::test {
+namespace {
+
+TEST(MainWindowExperiments, AnExperimentStartsItsRunsExplainsItselfAndRespectsTheLimit) {
+    ui::MainWindow w;
+    w.resize(1400, 900);
+    w.show();
+    ASSERT_TRUE(w.openDataset(QStringLiteral(BNLAB_TEST_DATASETS "/mnist"))) << w.errorText().toStdString();
+    const app::Experiment& e = app::findExperiment("learning-rate");
+    const std::vector<int> ids = w.startExperiment("learning-rate", true);
+    ASSERT_EQ(ids.size(), e.runs.size()) << w.errorText().toStdString();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const auto* entry = w.runs().find(ids[i]);
+        ASSERT_NE(entry, nullptr);
+        EXPECT_TRUE(entry->run().name.endsWith(e.runs[i].label)) << entry->run().name.toStdString();
+        EXPECT_EQ(entry->run().config.train.maxSteps, 3000) << "the quick version";
+    }
+    EXPECT_FLOAT_EQ(w.runs().find(ids[2])->run().config.train.optimizer.learningRate, 3.0f);
+    EXPECT_TRUE(w.experimentText().contains(e.claim)) << w.experimentText().toStdString();
+    ASSERT_TRUE(waitUntil([&] { return w.compareCharts()->lineCount() == int(ids.size()); }, 20000));
+    // Six are training: a second experiment of four would pass the limit of eight and starts nothing.
+    const std::size_t before = w.runs().entries().size();
+    EXPECT_TRUE(w.startExperiment("momentum", true).empty());
+    EXPECT_TRUE(w.errorText().contains("at most 8")) << w.errorText().toStdString();
+    EXPECT_EQ(w.runs().entries().size(), before);
+    w.runs().stopAll();
+    ASSERT_TRUE(waitUntil([&] { return w.runs().activeCount() == 0; }, 30000));
 }
 
 }  // namespace
