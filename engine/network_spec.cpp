@@ -98,6 +98,11 @@ std::optional<ActivationKind> activationFromString(const std::string& s) {
     throw ConfigError("activation: unknown '" + s + "' (expected relu, sigmoid, tanh or none)");
 }
 
+void setNormKind(NetworkSpec& spec, NormKind kind) {
+    for (BlockSpec& b : spec.blocks)
+        if (b.isLinear()) b.normKind = kind == NormKind::Group && b.kind == BlockKind::Dense ? NormKind::Layer : kind;
+}
+
 std::string describe(const NetworkSpec& spec) {
     std::ostringstream out;
     for (const BlockSpec& b : spec.blocks) {
@@ -154,6 +159,10 @@ void validate(const NetworkSpec& spec, Shape input) {
         if (!(b.dropout >= 0 && b.dropout < 1))  // NaN fails too
             throw ConfigError(where + "the dropout rate must be in [0, 1), got " + std::to_string(b.dropout));
         if (!b.isLinear() && b.dropout != 0) throw ConfigError(where + "Dropout applies to dense and conv2d blocks only");
+        if (b.kind == BlockKind::Dense && b.norm != NormPlacement::None && b.normKind == NormKind::Group)
+            throw ConfigError(where + "GroupNorm normalises groups of channels of a feature map, which a dense block "
+                              "does not have (groups of a few units would normalise to ±1 or 0); use norm_kind "
+                              "layer, GroupNorm's one-group case");
     }
 }
 

@@ -25,7 +25,7 @@ enum class NormPlacement {
 enum class NormKind {
     Batch,   // Batch Normalization: statistics over the batch (BatchNorm)
     Layer,   // LayerNorm: over each sample's features (C·H·W for conv), per-channel γ, β (GroupNorm with 1 group)
-    Group,   // GroupNorm: over each sample's groups of channels (GroupNorm)
+    Group,   // GroupNorm: over each sample's groups of channels (GroupNorm); conv blocks only
     Renorm,  // Batch Renormalization: batch statistics corrected towards the running ones (BatchNorm)
 };
 
@@ -69,11 +69,16 @@ struct NetworkSpec {
 [[nodiscard]] inline bool usesBatchStatistics(NormKind kind) { return kind == NormKind::Batch || kind == NormKind::Renorm; }
 [[nodiscard]] std::optional<ActivationKind> activationFromString(const std::string& s);  // "none" → nullopt
 
+// Sets the norm kind of every dense and conv block (the norm_kind key); Group becomes Layer, GroupNorm's
+// one-group case, in dense blocks, which have no channels to group.
+void setNormKind(NetworkSpec& spec, NormKind kind);
+
 // One line per block, e.g. "dense 100 sigmoid bn-before", "conv2d 32 3x3 relu gn-after dropout 0.25".
 [[nodiscard]] std::string describe(const NetworkSpec& spec);
 
 // Checks that the blocks fit the input shape (kernels fit, Dense after images needs no Flatten since rows
-// are flat, sizes ≥ 1, a dropout rate in [0, 1)); throws ConfigError naming the block ("block 2 (conv2d): ...").
+// are flat, sizes ≥ 1, a dropout rate in [0, 1), GroupNorm on conv blocks only); throws ConfigError naming the
+// block ("block 2 (conv2d): ...").
 void validate(const NetworkSpec& spec, Shape input);
 
 }  // namespace bnlab::engine
