@@ -122,8 +122,8 @@ const std::vector<KeyHandler>& handlers() {
                  [](TrainOptions& t) -> float& { return t.batchNorm.momentum; });
         floatKey("bn_epsilon", "> 0", "added to the batch variance before the square root",
                  [](TrainOptions& t) -> float& { return t.batchNorm.epsilon; });
-        h.push_back({{"norm", "none|before|after", "BN placement for every dense and conv block at once: before or "
-                      "after the activation, or none"},
+        h.push_back({{"norm", "none|before|after", "normalisation placement for every dense and conv block at once: "
+                      "before or after the activation, or none (norm_kind says which normalisation)"},
                      [](TrainOptions& t, const QString& v) {
                          const NormPlacement n = normFromString(v.toStdString());
                          for (BlockSpec* b : linearBlocks(t)) b->norm = n;
@@ -132,6 +132,37 @@ const std::vector<KeyHandler>& handlers() {
                          return commonValue(t, [](const BlockSpec& b) { return QString::fromStdString(toString(b.norm)); });
                      },
                      false});
+        h.push_back({{"norm_kind", "batch|layer|group|renorm", "the normalisation of every dense and conv block at once: "
+                      "Batch Normalization, LayerNorm (each sample over its C*H*W values), GroupNorm (each sample over "
+                      "groups of channels; conv blocks, dense blocks get LayerNorm) or Batch Renormalization; layer "
+                      "and group work with any batch size"},
+                     [](TrainOptions& t, const QString& v) { setNormKind(t.network, normKindFromString(v.toStdString())); },
+                     [](const TrainOptions& t) {
+                         // the kind that, set with this key, gives every block's kind; "mixed" when none does
+                         for (NormKind k : {NormKind::Batch, NormKind::Layer, NormKind::Group, NormKind::Renorm}) {
+                             TrainOptions copy = t;
+                             setNormKind(copy.network, k);
+                             if (copy.network == t.network) return QString::fromStdString(toString(k));
+                         }
+                         return QString("mixed");
+                     },
+                     false});
+        h.push_back({{"dropout", "[0, 1)", "Dropout rate p at the end of every dense and conv block (inverted "
+                      "dropout: kept values are scaled by 1/(1-p); none in evaluation); 0 = no Dropout layer"},
+                     [](TrainOptions& t, const QString& v) {
+                         const float p = parseFloat("dropout", v);
+                         for (BlockSpec* b : linearBlocks(t)) b->dropout = p;
+                     },
+                     [](const TrainOptions& t) { return commonValue(t, [](const BlockSpec& b) { return num(b.dropout); }); },
+                     false});
+        h.push_back({{"group_norm_groups", "1..", "GroupNorm: at most this many groups of channels per layer (the "
+                      "largest divisor of the channels not above it; 32 as in Wu & He 2018)"},
+                     [](TrainOptions& t, const QString& v) { t.batchNorm.groups = parseInt("group_norm_groups", v); },
+                     [](const TrainOptions& t) { return QString::number(t.batchNorm.groups); }});
+        floatKey("renorm_rmax", ">= 1", "Batch Renormalization: r = sigma_batch/sigma_running is clipped to "
+                 "[1/rmax, rmax] (1 = plain BN)", [](TrainOptions& t) -> float& { return t.batchNorm.rMax; });
+        floatKey("renorm_dmax", ">= 0", "Batch Renormalization: d = (mu_batch - mu_running)/sigma_running is clipped to "
+                 "[-dmax, dmax] (0 = plain BN)", [](TrainOptions& t) -> float& { return t.batchNorm.dMax; });
         h.push_back({{"activation", "relu|sigmoid|tanh|none", "the nonlinearity of every dense and conv block"},
                      [](TrainOptions& t, const QString& v) {
                          const auto a = activationFromString(v.toStdString());
@@ -177,7 +208,7 @@ const KeyHandler* findHandler(const QString& key) {
 
 // block.N.field, N from 1 over the linear blocks.
 bool applyBlockSetting(TrainOptions& t, const QString& key, const QString& value) {
-    static const QRegularExpression re("^block\\.(\\d+)\\.(norm|activation|size)$");
+    static const QRegularExpression re("^block\\.(\\d+)\\.(norm|norm_kind|activation|size|dropout)$");
     const auto m = re.match(key);
     if (!m.hasMatch()) return false;
     const auto blocks = linearBlocks(t);
@@ -189,7 +220,9 @@ bool applyBlockSetting(TrainOptions& t, const QString& key, const QString& value
     const QString field = m.captured(2);
     try {
         if (field == "norm") b.norm = normFromString(value.toStdString());
+        else if (field == "norm_kind") b.normKind = normKindFromString(value.toStdString());
         else if (field == "activation") b.activation = activationFromString(value.toStdString());
+        else if (field == "dropout") b.dropout = parseFloat(key, value);
         else b.size = parseInt(key, value);
     } catch (const ConfigError& e) {
         const QString msg = QString::fromStdString(e.what());
@@ -205,6 +238,8 @@ QJsonObject blockToJson(const BlockSpec& b) {
         o["size"] = b.size;
         o["activation"] = activationName(b);
         o["norm"] = QString::fromStdString(toString(b.norm));
+        o["norm_kind"] = QString::fromStdString(toString(b.normKind));
+        o["dropout"] = num(b.dropout).toDouble();  // the shortest text of the float: 0.3, not 0.30000001192092896
     }
     if (b.kind == BlockKind::Conv2D || b.kind == BlockKind::MaxPool2D) {
         o["kernel"] = b.kernel;
@@ -233,6 +268,11 @@ BlockSpec blockFromJson(const QJsonValue& value, const QString& where) {
             else if (k == "padding") b.padding = integer();
             else if (k == "activation") b.activation = activationFromString(v.toString().toStdString());
             else if (k == "norm") b.norm = normFromString(v.toString().toStdString());
+            else if (k == "norm_kind") b.normKind = normKindFromString(v.toString().toStdString());  // absent: batch
+            else if (k == "dropout") {
+                if (!v.isDouble()) fail(k + ": expected a number");
+                b.dropout = float(v.toDouble());
+            }
             else fail("unknown key '" + k + "'");
         }
     } catch (const ConfigError& e) {
@@ -247,7 +287,9 @@ const std::vector<ConfigKey>& configKeys() {
     static const std::vector<ConfigKey> keys = [] {
         std::vector<ConfigKey> k;
         for (const KeyHandler& h : handlers()) k.push_back(h.key);
-        k.push_back({"block.N.norm", "none|before|after", "BN placement of the N-th dense/conv block"});
+        k.push_back({"block.N.norm", "none|before|after", "normalisation placement of the N-th dense/conv block"});
+        k.push_back({"block.N.norm_kind", "batch|layer|group|renorm", "normalisation of the N-th dense/conv block"});
+        k.push_back({"block.N.dropout", "[0, 1)", "Dropout rate at the end of the N-th dense/conv block (0 = none)"});
         k.push_back({"block.N.activation", "relu|sigmoid|tanh|none", "activation of the N-th dense/conv block"});
         k.push_back({"block.N.size", "1..", "units (dense) or filters (conv) of the N-th dense/conv block"});
         return k;
@@ -381,7 +423,8 @@ QStringList settingDifferences(const RunConfig& base, const RunConfig& other) {
 QJsonObject toJson(const RunConfig& config) {
     QJsonObject o{{"format", "bnlab-config"}, {"version", 1}, {"preset", config.preset}};
     for (const KeyHandler& h : handlers()) {
-        if (h.key.name == "norm" || h.key.name == "activation") continue;  // stored per block
+        if (h.key.name == "norm" || h.key.name == "norm_kind" || h.key.name == "activation" || h.key.name == "dropout")
+            continue;  // stored per block
         const QString v = h.get(config.train);
         if (h.key.name == "seed") o[h.key.name] = v;  // as text: a uint64 does not fit a JSON double
         else if (h.numeric) o[h.key.name] = v.toDouble();

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "parallel.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace bnlab::engine {
@@ -57,9 +58,10 @@ void checkInput(const Shape& shape, const Matrix& input) {
 
 }  // namespace
 
-BatchNorm::BatchNorm(Shape inputShape, BatchNormOptions options)
+BatchNorm::BatchNorm(Shape inputShape, BatchNormOptions options, bool renormalize)
     : Layer(inputShape),
       m_options(options),
+      m_renorm(renormalize),
       m_gamma(Matrix::Ones(1, inputShape.c)),
       m_gammaGrad(Matrix::Zero(1, inputShape.c)),
       m_beta(Matrix::Zero(1, inputShape.c)),
@@ -69,7 +71,18 @@ BatchNorm::BatchNorm(Shape inputShape, BatchNormOptions options)
       m_batchMean(Vector::Zero(inputShape.c)),
       m_batchVar(Vector::Ones(inputShape.c)),
       m_batchInvStd(Vector::Ones(inputShape.c)),
-      m_evalInvStd(Vector::Ones(inputShape.c)) {}
+      m_evalInvStd(Vector::Ones(inputShape.c)),
+      m_r(Vector::Ones(inputShape.c)),
+      m_d(Vector::Zero(inputShape.c)) {}
+
+void BatchNorm::renormCorrections(Index c, double mu, double var) {
+    // r = clip(σ_B/σ, 1/rMax, rMax) ;  d = clip((μ − running_mean)/σ, −dMax, dMax), with the running statistics
+    // of before this batch
+    const double eps = m_options.epsilon, rMax = m_options.rMax, dMax = m_options.dMax;
+    const double sigma = std::sqrt(double(m_runningVar[c]) + eps);
+    m_r[c] = float(std::clamp(std::sqrt(var + eps) / sigma, 1.0 / rMax, rMax));
+    m_d[c] = float(std::clamp((mu - double(m_runningMean[c])) / sigma, -dMax, dMax));
+}
 
 std::vector<Param> BatchNorm::params() {
     return {{"gamma", &m_gamma, &m_gammaGrad, false}, {"beta", &m_beta, &m_betaGrad, false}};
@@ -111,6 +124,7 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
                 m_batchMean[c] = fm;
                 m_batchVar[c] = float(var);
                 m_batchInvStd[c] = float(1.0 / std::sqrt(var + eps));
+                if (m_renorm) renormCorrections(c, mu, var);
                 // running ← k·running + (1 − k)·batch, with the unbiased variance σ²·m/(m − 1)
                 const double k = m_options.momentum;
                 m_runningMean[c] = float(k * m_runningMean[c] + (1 - k) * mu);
@@ -118,9 +132,10 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
             } else {
                 m_evalInvStd[c] = float(1.0 / std::sqrt(double(m_runningVar[c]) + eps));
             }
-            // x̂ = (x − μ)/√(σ² + ε) ;  y = γ·x̂ + β
+            // x̂ = (x − μ)/√(σ² + ε) ;  y = γ·x̂ + β  (renorm: y = γ·(r·x̂ + d) + β = (γ·r)·x̂ + (γ·d + β))
             const Normalizer norm{mean[c], invStd[c]};
-            const float g = m_gamma(0, c), b = m_beta(0, c);
+            const float r = mode == Mode::Train ? m_r[c] : 1.0f, d = mode == Mode::Train ? m_d[c] : 0.0f;
+            const float g = m_gamma(0, c) * r, b = m_gamma(0, c) * d + m_beta(0, c);
             for (Index n = 0; n < L.n; ++n) {
                 const float* x = segment(n);
                 float* y = m_output.row(n).data() + c * L.s;
@@ -156,8 +171,10 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
                 sumDy += laneSum(dy, L.s);
                 sumDyXhat += laneSumProduct(dy, xn, L.s, norm);
             }
+            // renorm: dγ = Σ dy·(r·x̂ + d) = r·Σ(dy·x̂) + d·Σdy
+            const float r = train ? m_r[c] : 1.0f, d = train ? m_d[c] : 0.0f;
             m_betaGrad(0, c) = float(sumDy);
-            m_gammaGrad(0, c) = float(sumDyXhat);
+            m_gammaGrad(0, c) = float(double(r) * sumDyXhat + double(d) * sumDy);
             const float g = m_gamma(0, c);
             if (!train) {
                 // Eval: y = γ·(x − running_mean)·inv + β is affine in x, so dx = γ·inv·dy.
@@ -166,9 +183,9 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
                     m_gradInput.row(n).segment(c * L.s, L.s) = gradOutput.row(n).segment(c * L.s, L.s) * scale;
                 continue;
             }
-            // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))
+            // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))  (renorm: times r)
             const double m = double(L.m());
-            const float scale = float(g * m_batchInvStd[c] / m);
+            const float scale = float(g * m_batchInvStd[c] * r / m);
             const float fm = float(m), fSumDy = float(sumDy), fSumDyXhat = float(sumDyXhat);
             for (Index n = 0; n < L.n; ++n) {
                 const float* dy = gradOutput.row(n).data() + c * L.s;
@@ -200,6 +217,8 @@ void BatchNorm::forwardDense(const Matrix& x, Mode mode) {
         m_batchMean = mu.cast<float>().matrix();
         m_batchVar = var.cast<float>().matrix();
         m_batchInvStd = (var + eps).rsqrt().cast<float>().matrix();
+        if (m_renorm)
+            for (Index c = 0; c < x.cols(); ++c) renormCorrections(c, mu[c], var[c]);
         // running ← k·running + (1 − k)·batch, with the unbiased variance σ²·m/(m − 1)
         const double k = m_options.momentum;
         m_runningMean = (k * m_runningMean.cast<double>().array() + (1 - k) * mu).cast<float>().matrix();
@@ -211,9 +230,17 @@ void BatchNorm::forwardDense(const Matrix& x, Mode mode) {
     }
     const auto mean = (mode == Mode::Train ? m_batchMean : m_runningMean).array();
     const auto invStd = (mode == Mode::Train ? m_batchInvStd : m_evalInvStd).array();
+    // renorm: y = γ·(r·x̂ + d) + β = (γ·r)·x̂ + (γ·d + β)
+    const bool corrected = m_renorm && mode == Mode::Train;
+    if (corrected) {
+        m_scale = (gamma * m_r.transpose().array()).matrix();
+        m_shift = (gamma * m_d.transpose().array() + beta).matrix();
+    }
+    const auto g = (corrected ? m_scale : m_gamma).row(0).array();
+    const auto b = (corrected ? m_shift : m_beta).row(0).array();
     // x̂ = (x − μ)/√(σ² + ε) ;  y = γ·x̂ + β
     for (Index i = 0; i < n; ++i)
-        m_output.row(i) = (((x.row(i).array() - mean.transpose()) * invStd.transpose()) * gamma + beta).matrix();
+        m_output.row(i) = (((x.row(i).array() - mean.transpose()) * invStd.transpose()) * g + b).matrix();
 }
 
 void BatchNorm::backwardDense(const Matrix& dy) {
@@ -238,15 +265,20 @@ void BatchNorm::backwardDense(const Matrix& dy) {
             m_gradInput.row(i) = (dy.row(i).array() * gamma * m_evalInvStd.transpose().array()).matrix();
         return;
     }
-    // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))
-
-    m_scale = (gamma * m_batchInvStd.transpose().array() / float(n)).matrix();
+    // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))  (renorm: times r)
+    m_scale = (gamma * m_batchInvStd.transpose().array() * m_r.transpose().array() / float(n)).matrix();
     const auto sumDy = m_betaGrad.row(0).array();
     const auto sumDyXhat = m_gammaGrad.row(0).array();
     const auto scale = m_scale.row(0).array();
     for (Index i = 0; i < n; ++i)
         m_gradInput.row(i) =
             (scale * (float(n) * dy.row(i).array() - sumDy - xhat(i) * sumDyXhat)).matrix();
+    // renorm: dγ = Σ dy·(r·x̂ + d) = r·Σ(dy·x̂) + d·Σdy
+    if (m_renorm)
+        m_gammaGrad = (m_r.cast<double>().array() * m_sumProduct + m_d.cast<double>().array() * m_sum)
+                          .cast<float>()
+                          .matrix()
+                          .transpose();
 }
 
 }  // namespace bnlab::engine

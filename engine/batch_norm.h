@@ -4,9 +4,13 @@
 
 namespace bnlab::engine {
 
+// The settings of the normalisation layers (BatchNorm, its renormalising form, and GroupNorm/LayerNorm).
 struct BatchNormOptions {
     float momentum = 0.99f;  // Keras convention: the weight kept on the old running value (PyTorch: 1 − this)
-    float epsilon = 1e-3f;   // added to the variance
+    float epsilon = 1e-3f;   // added to the variance (every norm kind)
+    float rMax = 3.0f;       // Batch Renormalization: r is clipped to [1/rMax, rMax] (the paper's final value)
+    float dMax = 5.0f;       // Batch Renormalization: d is clipped to [−dMax, dMax] (the paper's final value)
+    int groups = 32;         // GroupNorm: at most this many groups (GroupNorm::groupsFor; the paper's default)
 };
 
 // Batch Normalization (Ioffe & Szegedy 2015), per feature of a dense input or per channel of a conv input.
@@ -20,11 +24,21 @@ struct BatchNormOptions {
 // Matches torch.nn.BatchNorm1d/2d with momentum = 1 − k and eps = ε.
 // Training mode needs m ≥ 2 (the variance of one value is 0 and its unbiased estimate undefined):
 // forward throws ConfigError for a batch that gives m = 1.
+//
+// With renormalize = true it is Batch Renormalization (Ioffe 2017, Algorithm 1), kind "batchrenorm". In
+// training mode, with σ_B = √(σ² + ε) and σ = √(running_var + ε) (the running statistics before this batch):
+//   r = clip(σ_B/σ, 1/rMax, rMax),  d = clip((μ − running_mean)/σ, −dMax, dMax),  both treated as constants;
+//   x̂ = r·(x − μ)/σ_B + d,  y = γ·x̂ + β;  the running statistics are updated as above.
+// Backward: dx = r·(γ/(m·σ_B))·(m·dy − Σdy − x̂_B·Σ(dy·x̂_B)) with x̂_B = (x − μ)/σ_B (r, d stop the gradient),
+// dγ = Σ dy·x̂ = r·Σ(dy·x̂_B) + d·Σdy, dβ = Σ dy. Eval is BN's. With r = 1, d = 0 it is BN exactly.
+// The paper keeps a running σ; this layer keeps the running variance as BN does (σ = √(running_var + ε)),
+// so that probes, the inference form and the mid-run fold are shared with BN.
 class BatchNorm final : public Layer {
 public:
-    BatchNorm(Shape inputShape, BatchNormOptions options = {});
+    BatchNorm(Shape inputShape, BatchNormOptions options = {}, bool renormalize = false);
 
-    [[nodiscard]] std::string kind() const override { return "batchnorm"; }
+    [[nodiscard]] std::string kind() const override { return m_renorm ? "batchrenorm" : "batchnorm"; }
+    [[nodiscard]] bool renormalizes() const { return m_renorm; }
     [[nodiscard]] Shape outputShape() const override { return m_inputShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
@@ -43,22 +57,30 @@ public:
     // Statistics of the latest Train forward (biased variance), for the probes.
     [[nodiscard]] const Vector& batchMean() const { return m_batchMean; }  // (F)
     [[nodiscard]] const Vector& batchVar() const { return m_batchVar; }    // (F)
+    // Batch Renormalization's corrections of the latest Train forward (1 and 0 for BN).
+    [[nodiscard]] const Vector& renormR() const { return m_r; }  // (F)
+    [[nodiscard]] const Vector& renormD() const { return m_d; }  // (F)
 
 private:
     void forwardDense(const Matrix& x, Mode mode);  // the S = 1 case, vectorised over features
     void backwardDense(const Matrix& dy);
 
+    void renormCorrections(Index c, double mu, double var);  // sets m_r[c], m_d[c] (renorm only)
+
     BatchNormOptions m_options;
+    bool m_renorm = false;
     Matrix m_gamma, m_gammaGrad;  // (1, F)
     Matrix m_beta, m_betaGrad;    // (1, F)
     Vector m_runningMean, m_runningVar;  // (F)
     Vector m_batchMean, m_batchVar;      // (F) of the latest Train batch
     Vector m_batchInvStd;                // (F) 1/√(σ² + ε) of the latest Train batch
     Vector m_evalInvStd;                 // (F) 1/√(running_var + ε) of the latest Eval batch
+    Vector m_r, m_d;                     // (F) renorm's r and d of the latest Train batch (1 and 0 for BN)
     const Matrix* m_input = nullptr;     // (N, in) the latest forward input; x̂ is recomputed from it
     Mode m_lastMode = Mode::Train;
     Eigen::ArrayXd m_sum, m_sumProduct;  // (F) accumulators of the dense path
-    Matrix m_scale;                      // (1, F) γ/(m·√(σ² + ε)) of the dense backward
+    Matrix m_scale;                      // (1, F) γ·r/(m·√(σ² + ε)) of the dense backward; γ·r of the renorm forward
+    Matrix m_shift;                      // (1, F) γ·d + β of the dense renorm forward
 };
 
 }  // namespace bnlab::engine

@@ -10,8 +10,9 @@
 //   dL/dinput in the layer's own buffer and ASSIGNS (never accumulates) the gradient of every parameter.
 //   backwardParameters(gradOutput) does the same but may skip dL/dinput: the network calls it for its
 //   first layer, whose input gradient nobody needs (for a first Dense layer that is a third of its work).
-// - Mode::Train uses batch statistics and updates running statistics (BatchNorm); Mode::Eval uses the
-//   running statistics and changes nothing. Layers without statistics behave the same in both modes.
+// - Mode::Train uses batch statistics and updates running statistics (BatchNorm) and drops values (Dropout);
+//   Mode::Eval uses the running statistics, drops nothing and changes nothing. Other layers (LayerNorm and
+//   GroupNorm included: their statistics are each sample's own) behave the same in both modes.
 // - Buffers are sized by the first batch of a given size and reused: no allocation in the step loop.
 
 #include "tensor.h"
@@ -36,7 +37,8 @@ public:
     Layer(const Layer&) = delete;
     Layer& operator=(const Layer&) = delete;
 
-    // "dense", "conv2d", "maxpool2d", "flatten", "relu", "sigmoid", "tanh", "batchnorm".
+    // "dense", "conv2d", "maxpool2d", "flatten", "relu", "sigmoid", "tanh", "batchnorm", "batchrenorm",
+    // "layernorm", "groupnorm", "dropout".
     [[nodiscard]] virtual std::string kind() const = 0;
     [[nodiscard]] Shape inputShape() const { return m_inputShape; }
     [[nodiscard]] virtual Shape outputShape() const = 0;

@@ -2,11 +2,16 @@
 
 #include "conv2d.h"
 #include "dense.h"
+#include "dropout.h"
 #include "error.h"
 #include "flatten.h"
+#include "group_norm.h"
 #include "max_pool2d.h"
 
 namespace bnlab::engine {
+namespace {
+constexpr std::uint64_t kDropoutStream = 4;  // Random::derive streams: 1 weights, 2 shuffle, 3 probe batch
+}  // namespace
 
 Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOptions bn, const InitOptions& init,
                  std::uint64_t seed)
@@ -16,6 +21,7 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
     Random random(Random::derive(seed, 1));
     int counts[4] = {0, 0, 0, 0};  // per BlockKind, for names
     int activationCounts[3] = {0, 0, 0};  // per ActivationKind, for names
+    int dropoutCount = 0;
     Shape shape = input;
 
     auto addBlock = [&](const BlockSpec& b, const std::string& name) {
@@ -38,7 +44,16 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
         shape = m_layers.back()->outputShape();
         auto addNorm = [&] {
             info.norm = int(m_layers.size());
-            add(std::make_unique<BatchNorm>(shape, bn), "bn" + std::to_string(++m_normCount));
+            std::unique_ptr<Layer> layer;
+            switch (b.normKind) {
+                case NormKind::Batch: layer = std::make_unique<BatchNorm>(shape, bn); break;
+                case NormKind::Renorm: layer = std::make_unique<BatchNorm>(shape, bn, true); break;
+                case NormKind::Layer: layer = std::make_unique<GroupNorm>(shape, 1, bn.epsilon); break;
+                case NormKind::Group:
+                    layer = std::make_unique<GroupNorm>(shape, GroupNorm::groupsFor(shape.c, bn.groups), bn.epsilon);
+                    break;
+            }
+            add(std::move(layer), nextNormName(b.normKind));
             normName = m_layerNames.back();
         };
         if (b.norm == NormPlacement::Before) addNorm();
@@ -51,6 +66,13 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
         }
         info.postActivation = int(m_layers.size()) - 1;
         if (b.norm == NormPlacement::After) addNorm();
+        if (b.dropout > 0) {
+            info.dropout = int(m_layers.size());
+            // each Dropout layer draws from its own stream of the run seed
+            const int n = ++dropoutCount;
+            add(std::make_unique<Dropout>(shape, b.dropout, Random::derive(Random::derive(seed, kDropoutStream), n)),
+                "dropout" + std::to_string(n));
+        }
         info.last = int(m_layers.size()) - 1;
         m_blocks.push_back(info);
         m_normNames.push_back(normName);
@@ -77,6 +99,11 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
     output.size = classes;
     // The output layer is initialised with Glorot (or the bad Gaussian scale): logits feed softmax, not ReLU.
     addBlock(output, "output");
+}
+
+std::string Network::nextNormName(NormKind kind) {
+    static constexpr const char* kPrefix[] = {"bn", "ln", "gn", "brn"};  // by NormKind
+    return kPrefix[int(kind)] + std::to_string(++m_normCounts[int(kind)]);
 }
 
 void Network::add(std::unique_ptr<Layer> layer, std::string name) {
@@ -122,8 +149,13 @@ std::vector<BatchNorm*> Network::batchNormLayers() {
 
 int Network::batchNormLayerCount() const {
     int n = 0;
-    for (const auto& layer : m_layers) n += layer->kind() == "batchnorm";
+    for (const auto& layer : m_layers) n += dynamic_cast<const BatchNorm*>(layer.get()) != nullptr;
     return n;
+}
+
+void Network::setStep(long step) {
+    for (auto& layer : m_layers)
+        if (auto* dropout = dynamic_cast<Dropout*>(layer.get())) dropout->setStep(std::uint64_t(step));
 }
 
 int Network::firstNonFiniteLayer() const {
@@ -179,7 +211,8 @@ NormPlacement Network::normPlacement(int block) const {
 
 void Network::shiftIndices(int from, int delta) {
     for (BlockInfo& b : m_blocks)
-        for (int* f : {&b.linear, &b.norm, &b.activation, &b.first, &b.last, &b.preActivation, &b.postActivation})
+        for (int* f : {&b.linear, &b.norm, &b.activation, &b.dropout, &b.first, &b.last, &b.preActivation,
+                       &b.postActivation})
             if (*f >= from) *f += delta;
 }
 
@@ -188,8 +221,13 @@ std::string Network::removeBatchNorm(int block) {
     BlockInfo& info = m_blocks[std::size_t(block)];
     if (info.norm < 0) throw ConfigError("remove Batch Normalization: block " + info.name + " has none");
     const int p = info.norm;
-    auto& bn = static_cast<BatchNorm&>(*m_layers[std::size_t(p)]);
     const std::string bnName = m_layerNames[std::size_t(p)];
+    auto* found = dynamic_cast<BatchNorm*>(m_layers[std::size_t(p)].get());
+    if (!found)
+        throw ConfigError("remove normalisation: " + bnName + " normalises each sample with its own statistics, which "
+                          "no weight can absorb, so it cannot be removed during a run without changing what the "
+                          "network computes; set its block's norm before the run starts");
+    BatchNorm& bn = *found;
     const Affine a = inferenceAffine(bn);
     std::string target;
 
@@ -208,7 +246,7 @@ std::string Network::removeBatchNorm(int block) {
         int q = p + 1;
         for (; q < int(m_layers.size()); ++q) {
             const std::string kind = m_layers[std::size_t(q)]->kind();
-            if (kind == "flatten") continue;
+            if (kind == "flatten" || kind == "dropout") continue;  // Dropout is the identity in Eval mode
             if (kind == "maxpool2d") {
                 if ((a.scale < 0).any())
                     throw ConfigError("remove Batch Normalization: " + bnName + " is followed by max-pooling and some "
@@ -257,8 +295,14 @@ std::string Network::removeBatchNorm(int block) {
            target + ", so the network computes the same function in inference mode";
 }
 
-std::string Network::insertBatchNorm(int block, NormPlacement placement, const Matrix& batch, BatchNormOptions options) {
+std::string Network::insertBatchNorm(int block, NormPlacement placement, const Matrix& batch, BatchNormOptions options,
+                                     NormKind kind) {
     checkBlock(block, "add Batch Normalization");
+    if (!usesBatchStatistics(kind))
+        throw ConfigError("add normalisation: " + std::string(kind == NormKind::Layer ? "LayerNorm" : "GroupNorm") +
+                          " normalises each sample with its own statistics, so no γ and β make it the identity on "
+                          "every sample and adding it would change what the network has learnt; it cannot be added "
+                          "during a run (set the block's norm before the run starts)");
     if (placement == NormPlacement::None) throw ConfigError("add Batch Normalization: the placement must be before or after");
     BlockInfo& info = m_blocks[std::size_t(block)];
     if (info.norm >= 0) throw ConfigError("add Batch Normalization: block " + info.name + " already has it");
@@ -291,14 +335,14 @@ std::string Network::insertBatchNorm(int block, NormPlacement placement, const M
             sq[c] += (h->row(n).segment(c * s, s).cast<double>().array() - mean[c]).square().sum();
     const Eigen::ArrayXd var = sq / m;
 
-    auto bn = std::make_unique<BatchNorm>(shape, options);
+    auto bn = std::make_unique<BatchNorm>(shape, options, kind == NormKind::Renorm);
     bn->gamma() = (var + double(options.epsilon)).sqrt().cast<float>().matrix().transpose();
     bn->beta() = mean.cast<float>().matrix().transpose();
     bn->runningMean() = mean.cast<float>().matrix();
     bn->runningVar() = var.cast<float>().matrix();
 
     std::string& name = m_normNames[std::size_t(block)];
-    if (name.empty()) name = "bn" + std::to_string(++m_normCount);
+    if (name.empty()) name = nextNormName(kind);
     m_layers.insert(m_layers.begin() + p, std::move(bn));
     m_layerNames.insert(m_layerNames.begin() + p, name);
     shiftIndices(p, +1);

@@ -19,8 +19,9 @@ namespace bnlab::engine {
 struct BlockInfo {
     std::string name;       // "dense1", "conv2", "pool1", "flatten1", "output"
     int linear = -1;        // the Dense or Conv2D layer
-    int norm = -1;          // its BatchNorm layer, if any
+    int norm = -1;          // its norm layer (BatchNorm, or GroupNorm for layer/group kinds), if any
     int activation = -1;    // its activation layer, if any
+    int dropout = -1;       // its Dropout layer, if any (the block's last layer)
     int first = -1, last = -1;  // the block's layers are [first, last]
     // The pre-activation (the input of the nonlinearity) is the output of layer preActivation; the
     // post-activation the output of layer postActivation (the same layer for a linear block).
@@ -51,8 +52,11 @@ public:
     [[nodiscard]] Layer& layer(int i) { return *m_layers[std::size_t(i)]; }
     [[nodiscard]] const std::string& layerName(int i) const { return m_layerNames[std::size_t(i)]; }
     [[nodiscard]] const std::vector<BlockInfo>& blocks() const { return m_blocks; }
+    // The layers with batch and running statistics: BatchNorm, in both its plain and its renormalising form.
     [[nodiscard]] std::vector<BatchNorm*> batchNormLayers();
     [[nodiscard]] int batchNormLayerCount() const;
+    // The training step whose masks the Dropout layers draw (the Trainer sets it before every step).
+    void setStep(long step);
     [[nodiscard]] Shape inputShape() const { return m_input; }
     [[nodiscard]] int classes() const { return m_classes; }
 
@@ -68,7 +72,10 @@ public:
     //   BN before the activation: into the preceding Dense/Conv2D, W ← s·W (per output), b ← s·(b − μ) + β;
     //   BN after the activation: into the next Dense/Conv2D, through Flatten and (when every s ≥ 0, so that the
     //   max commutes with the scaling) MaxPool2D; a next Conv2D must have no padding (padded zeros would not be
-    //   shifted). When no exact fold exists it throws ConfigError saying why and changes nothing.
+    //   shifted). Dropout, the identity in Eval mode, is passed through too. When no exact fold exists it throws
+    //   ConfigError saying why and changes nothing. A Batch Renormalization layer folds the same way (its inference
+    //   form is BN's); a LayerNorm or GroupNorm layer cannot be folded (its statistics are each sample's own), so
+    //   removing one throws ConfigError.
     // Returns a sentence saying what was done.
     std::string removeBatchNorm(int block);
 
@@ -76,8 +83,12 @@ public:
     // `batch` at that point (forwarded in Train mode; the running statistics of other BN layers are left as they
     // were): γ = √(σ² + ε), β = μ, running mean = μ, running variance = σ² (biased). The new layer is then the
     // identity on that batch in training mode and in inference mode, so the function is unchanged at that moment.
-    // `batch` needs at least 2 samples. Returns a sentence saying what was done.
-    std::string insertBatchNorm(int block, NormPlacement placement, const Matrix& batch, BatchNormOptions options);
+    // `batch` needs at least 2 samples. kind Renorm inserts Batch Renormalization the same way (with running
+    // statistics equal to the batch's, r = 1 and d = 0, so it too is the identity); kinds Layer and Group throw
+    // ConfigError (per-sample statistics: no γ, β make them the identity on every sample). Returns a sentence
+    // saying what was done.
+    std::string insertBatchNorm(int block, NormPlacement placement, const Matrix& batch, BatchNormOptions options,
+                                NormKind kind = NormKind::Batch);
 
     [[nodiscard]] NormPlacement normPlacement(int block) const;
 
@@ -85,6 +96,7 @@ private:
     void add(std::unique_ptr<Layer> layer, std::string name);
     void shiftIndices(int from, int delta);  // every layer index ≥ from in m_blocks moves by delta
     void checkBlock(int block, const char* what) const;
+    std::string nextNormName(NormKind kind);  // "bn1", "ln1", "gn1", "brn1": numbered per kind
 
     Shape m_input;
     int m_classes;
@@ -92,7 +104,7 @@ private:
     std::vector<std::string> m_layerNames;
     std::vector<BlockInfo> m_blocks;
     std::vector<std::string> m_normNames;  // per block: the name its BN layer has or had ("bn2"), or empty
-    int m_normCount = 0;                   // BN names handed out so far
+    int m_normCounts[4] = {0, 0, 0, 0};    // per NormKind: names handed out so far
 };
 
 }  // namespace bnlab::engine

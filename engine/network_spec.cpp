@@ -54,6 +54,16 @@ std::string toString(NormPlacement norm) {
     return "?";
 }
 
+std::string toString(NormKind kind) {
+    switch (kind) {
+        case NormKind::Batch: return "batch";
+        case NormKind::Layer: return "layer";
+        case NormKind::Group: return "group";
+        case NormKind::Renorm: return "renorm";
+    }
+    return "?";
+}
+
 std::string toString(ActivationKind kind) {
     switch (kind) {
         case ActivationKind::ReLU: return "relu";
@@ -75,11 +85,22 @@ NormPlacement normFromString(const std::string& s) {
     throw ConfigError("norm: unknown placement '" + s + "' (expected none, before or after)");
 }
 
+NormKind normKindFromString(const std::string& s) {
+    for (NormKind k : {NormKind::Batch, NormKind::Layer, NormKind::Group, NormKind::Renorm})
+        if (toString(k) == s) return k;
+    throw ConfigError("norm_kind: unknown '" + s + "' (expected batch, layer, group or renorm)");
+}
+
 std::optional<ActivationKind> activationFromString(const std::string& s) {
     if (s == "none" || s == "linear") return std::nullopt;
     for (ActivationKind a : {ActivationKind::ReLU, ActivationKind::Sigmoid, ActivationKind::Tanh})
         if (toString(a) == s) return a;
     throw ConfigError("activation: unknown '" + s + "' (expected relu, sigmoid, tanh or none)");
+}
+
+void setNormKind(NetworkSpec& spec, NormKind kind) {
+    for (BlockSpec& b : spec.blocks)
+        if (b.isLinear()) b.normKind = kind == NormKind::Group && b.kind == BlockKind::Dense ? NormKind::Layer : kind;
 }
 
 std::string describe(const NetworkSpec& spec) {
@@ -90,7 +111,9 @@ std::string describe(const NetworkSpec& spec) {
         if (b.kind == BlockKind::Conv2D || b.kind == BlockKind::MaxPool2D) out << ' ' << b.kernel << 'x' << b.kernel;
         if (b.isLinear()) {
             out << ' ' << (b.activation ? toString(*b.activation) : std::string("linear"));
-            if (b.norm != NormPlacement::None) out << " bn-" << toString(b.norm);
+            static constexpr const char* kPrefix[] = {"bn", "ln", "gn", "brn"};  // by NormKind
+            if (b.norm != NormPlacement::None) out << ' ' << kPrefix[int(b.normKind)] << '-' << toString(b.norm);
+            if (b.dropout != 0) out << " dropout " << b.dropout;
         }
         out << '\n';
     }
@@ -133,6 +156,13 @@ void validate(const NetworkSpec& spec, Shape input) {
         }
         if (!b.isLinear() && b.norm != NormPlacement::None)
             throw ConfigError(where + "Batch Normalization applies to dense and conv2d blocks only");
+        if (!(b.dropout >= 0 && b.dropout < 1))  // NaN fails too
+            throw ConfigError(where + "the dropout rate must be in [0, 1), got " + std::to_string(b.dropout));
+        if (!b.isLinear() && b.dropout != 0) throw ConfigError(where + "Dropout applies to dense and conv2d blocks only");
+        if (b.kind == BlockKind::Dense && b.norm != NormPlacement::None && b.normKind == NormKind::Group)
+            throw ConfigError(where + "GroupNorm normalises groups of channels of a feature map, which a dense block "
+                              "does not have (groups of a few units would normalise to ±1 or 0); use norm_kind "
+                              "layer, GroupNorm's one-group case");
     }
 }
 

@@ -18,9 +18,10 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// Whether some block normalises with batch statistics (BN or Batch Renormalization; not LayerNorm or GroupNorm).
 bool hasBatchNorm(const NetworkSpec& spec) {
     for (const BlockSpec& b : spec.blocks)
-        if (b.norm != NormPlacement::None) return true;
+        if (b.norm != NormPlacement::None && usesBatchStatistics(b.normKind)) return true;
     return false;
 }
 
@@ -82,6 +83,11 @@ void validate(const TrainOptions& o, const Dataset& data) {
             "bn_momentum: must be in [0, 1) (Keras convention: the weight kept on the running value), got " +
                 num(o.batchNorm.momentum));
     require(finitePositive(o.batchNorm.epsilon), "bn_epsilon: must be a positive number, got " + num(o.batchNorm.epsilon));
+    require(std::isfinite(o.batchNorm.rMax) && o.batchNorm.rMax >= 1,
+            "renorm_rmax: must be 1 or more (r is clipped to [1/rmax, rmax]), got " + num(o.batchNorm.rMax));
+    require(std::isfinite(o.batchNorm.dMax) && o.batchNorm.dMax >= 0,
+            "renorm_dmax: must be 0 or more (d is clipped to [-dmax, dmax]), got " + num(o.batchNorm.dMax));
+    require(o.batchNorm.groups >= 1, "group_norm_groups: must be at least 1, got " + std::to_string(o.batchNorm.groups));
     require(finitePositive(o.init.scale), "init_scale: must be a positive number, got " + num(o.init.scale));
     require(o.probeInterval >= 0, "probe_interval: must be 0 (off) or more, got " + std::to_string(o.probeInterval));
     require(o.probeBatchSize >= 2, "probe_batch_size: must be at least 2, got " + std::to_string(o.probeBatchSize));
@@ -383,7 +389,8 @@ RunSummary Trainer::runInArena() {
                     const NormPlacement current = net.normPlacement(c.block);
                     require(current != c.norm, r.key + ": block " + net.blocks()[std::size_t(c.block)].name +
                                                    " already has BN " + toString(c.norm));
-                    if (c.norm != NormPlacement::None) checkBatchSize(sampler.batchSize());
+                    const NormKind kind = o.network.blocks[std::size_t(c.block)].normKind;
+                    if (c.norm != NormPlacement::None && usesBatchStatistics(kind)) checkBatchSize(sampler.batchSize());
                     // The current batch: the latest training batch (the first one before any step).
                     Matrix first;
                     const Matrix* batch = &x;
@@ -396,7 +403,8 @@ RunSummary Trainer::runInArena() {
                     if (current != NormPlacement::None) text = net.removeBatchNorm(c.block);
                     std::vector<std::string> fresh;
                     if (c.norm != NormPlacement::None) {
-                        text += (text.empty() ? "" : "; ") + net.insertBatchNorm(c.block, c.norm, *batch, o.batchNorm);
+                        text += (text.empty() ? "" : "; ") +
+                                net.insertBatchNorm(c.block, c.norm, *batch, o.batchNorm, kind);
                         const std::string bn = net.layerName(net.blocks()[std::size_t(c.block)].norm);
                         fresh = {bn + ".gamma", bn + ".beta"};
                     }
@@ -434,6 +442,7 @@ RunSummary Trainer::runInArena() {
         ++step;
         const bool probeNow = probing && (step == 1 || step % o.probeInterval == 0);
         optimizer.setRecordUpdates(probeNow);
+        net.setStep(step);  // the Dropout masks of this step (its probe forward sees them too)
         const StepResult result = trainStep(net, ce, optimizer, x, labels);
         if (!result.finite) {
             const int layer = net.firstNonFiniteLayer();

@@ -18,6 +18,8 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <cmath>
+
 namespace bnlab::ui {
 namespace {
 
@@ -25,6 +27,7 @@ using app::applySetting;
 using app::settingValue;
 
 const QStringList kNorms = {"none", "before", "after"};
+const QStringList kNormKinds = {"batch", "layer", "group", "renorm"};
 const QStringList kActivations = {"relu", "sigmoid", "tanh", "none"};
 
 QComboBox* combo(const QStringList& items, const QString& tip, QWidget* parent) {
@@ -85,14 +88,16 @@ ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
                             "without Batch Normalization (-nobn) for comparison."));
     netLayout->addWidget(m_preset);
 
-    m_layers = new QTableWidget(0, 4, netBox);
-    m_layers->setHorizontalHeaderLabels({tr("Block"), tr("Size"), tr("Activation"), tr("BN")});
+    m_layers = new QTableWidget(0, 6, netBox);
+    m_layers->setHorizontalHeaderLabels({tr("Block"), tr("Size"), tr("Activation"), tr("Norm"), tr("Kind"), tr("Dropout")});
     m_layers->verticalHeader()->hide();
     m_layers->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_layers->setSelectionMode(QAbstractItemView::NoSelection);
     m_layers->setToolTip(tr("Per hidden block: its width, its nonlinearity, and where Batch Normalization sits: "
                             "before the activation (Linear → BN → activation, as in the original paper), after it "
-                            "(Linear → activation → BN, as the Keras tutorial code does) or none."));
+                            "(Linear → activation → BN, as the Keras tutorial code does) or none; which normalisation "
+                            "(Batch Normalization, LayerNorm, GroupNorm or Batch Renormalization); and the rate of a "
+                            "Dropout layer at the end of the block (0 = none)."));
     netLayout->addWidget(m_layers);
 
     auto* allRow = new QHBoxLayout;
@@ -291,6 +296,22 @@ void ConfigPanel::buildLayerTable() {
         size->setObjectName(QString("block.%1.size").arg(r + 1));
         act->setObjectName(QString("block.%1.activation").arg(r + 1));
         norm->setObjectName(QString("block.%1.norm").arg(r + 1));
+        auto* kind = combo(kNormKinds, tr("Batch Normalization (statistics of the batch), LayerNorm (of each sample's "
+                                          "values), GroupNorm (of each sample's groups of channels) or Batch "
+                                          "Renormalization (batch statistics corrected towards the running ones). "
+                                          "LayerNorm and GroupNorm work with any batch size."), m_layers);
+        kind->setCurrentText(QString::fromStdString(engine::toString(b.normKind)));
+        kind->setObjectName(QString("block.%1.norm_kind").arg(r + 1));
+        m_layers->setCellWidget(r, 4, kind);
+        auto* dropout = new QDoubleSpinBox(m_layers);
+        dropout->setRange(0, 0.95);
+        dropout->setSingleStep(0.05);
+        dropout->setDecimals(2);
+        dropout->setValue(b.dropout);
+        dropout->setToolTip(tr("Dropout rate p after this block in training (kept values are scaled by 1/(1 − p)); "
+                               "0 = no Dropout layer. Evaluation never drops."));
+        dropout->setObjectName(QString("block.%1.dropout").arg(r + 1));
+        m_layers->setCellWidget(r, 5, dropout);
         auto refreshDiagram = [this] {
             if (m_updating) return;
             try {
@@ -302,6 +323,8 @@ void ConfigPanel::buildLayerTable() {
         connect(size, &QSpinBox::valueChanged, this, refreshDiagram);
         connect(act, &QComboBox::currentIndexChanged, this, refreshDiagram);
         connect(norm, &QComboBox::currentIndexChanged, this, refreshDiagram);
+        connect(kind, &QComboBox::currentIndexChanged, this, refreshDiagram);
+        connect(dropout, &QDoubleSpinBox::valueChanged, this, refreshDiagram);
         connect(norm, &QComboBox::currentIndexChanged, this, [this, r, norm] {
             if (m_live && !m_updating)
                 Q_EMIT liveChange(engine::LiveChange::normPlacement(specBlockOfRow(r),
@@ -359,7 +382,7 @@ void ConfigPanel::applyLiveState() {
                                                       m_probeInterval, m_evalInterval, m_threads})
         w->setEnabled(!locked);
     for (int r = 0; r < m_layers->rowCount(); ++r)
-        for (int column : {1, 2})
+        for (int column : {1, 2, 4, 5})
             if (QWidget* w = m_layers->cellWidget(r, column)) w->setEnabled(!locked);
     const QString lockedTip = tr("Locked while a run is going: this setting is for the next run.");
     for (QWidget* w : std::initializer_list<QWidget*>{m_learningRate, m_bnMomentum, m_batchSize, m_allNorm})
@@ -375,6 +398,11 @@ app::RunConfig ConfigPanel::config() const {
         set(block + "size", QString::number(static_cast<QSpinBox*>(m_layers->cellWidget(r, 1))->value()));
         set(block + "activation", static_cast<QComboBox*>(m_layers->cellWidget(r, 2))->currentText());
         set(block + "norm", static_cast<QComboBox*>(m_layers->cellWidget(r, 3))->currentText());
+        set(block + "norm_kind", static_cast<QComboBox*>(m_layers->cellWidget(r, 4))->currentText());
+        // The spin box shows two decimals; the configured rate is kept when the box still shows it.
+        const double shown = static_cast<QDoubleSpinBox*>(m_layers->cellWidget(r, 5))->value();
+        const float configured = linearBlocks(m_base.train.network)[std::size_t(r)]->dropout;
+        if (std::abs(shown - double(configured)) >= 0.005) set(block + "dropout", QString::number(shown));
     }
     set("batch_size", QString::number(m_batchSize->value()));
     set("epochs", QString::number(m_epochs->value()));

@@ -22,8 +22,10 @@ QString actSymbol(engine::ActivationKind a) {
 
 NetworkDiagram::NetworkDiagram(QWidget* parent) : QWidget(parent) {
     setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Preferred);
-    setToolTip(tr("The network as it will be built: blue boxes are Dense or Conv layers, orange ones Batch "
-                  "Normalization, green ones activations. The softmax output layer is added automatically."));
+    setToolTip(tr("The network as it will be built: blue boxes are Dense or Conv layers, orange ones "
+                  "normalisation (BN: Batch Normalization, LN: LayerNorm, GN: GroupNorm, BRN: Batch "
+                  "Renormalization), green ones activations, grey ones pooling, flattening and Dropout. The softmax "
+                  "output layer is added automatically."));
 }
 
 void NetworkDiagram::setSpec(const engine::NetworkSpec& spec) {
@@ -43,9 +45,12 @@ std::vector<NetworkDiagram::Box> NetworkDiagram::boxes() const {
             case BlockKind::Flatten: out.push_back({"Flatten", kOther}); break;
         }
         if (!b.isLinear()) continue;
-        if (b.norm == engine::NormPlacement::Before) out.push_back({"BN", kNorm});
+        static const char* const kNormName[] = {"BN", "LN", "GN", "BRN"};  // by NormKind
+        const QString normBox = kNormName[int(b.normKind)];
+        if (b.norm == engine::NormPlacement::Before) out.push_back({normBox, kNorm});
         if (b.activation) out.push_back({actSymbol(*b.activation), kAct});
-        if (b.norm == engine::NormPlacement::After) out.push_back({"BN", kNorm});
+        if (b.norm == engine::NormPlacement::After) out.push_back({normBox, kNorm});
+        if (b.dropout > 0) out.push_back({QString("Dropout %1").arg(double(b.dropout)), kOther});
     }
     out.push_back({"Dense → softmax", kLinear});
     return out;

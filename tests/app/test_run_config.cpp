@@ -83,9 +83,14 @@ void expectSameOptions(const TrainOptions& a, const TrainOptions& b) {
         EXPECT_EQ(x.padding, y.padding) << "block " << i;
         EXPECT_EQ(x.activation, y.activation) << "block " << i;
         EXPECT_EQ(x.norm, y.norm) << "block " << i;
+        EXPECT_EQ(x.normKind, y.normKind) << "block " << i;
+        EXPECT_EQ(x.dropout, y.dropout) << "block " << i;
     }
     EXPECT_EQ(a.batchNorm.momentum, b.batchNorm.momentum);
     EXPECT_EQ(a.batchNorm.epsilon, b.batchNorm.epsilon);
+    EXPECT_EQ(a.batchNorm.rMax, b.batchNorm.rMax);
+    EXPECT_EQ(a.batchNorm.dMax, b.batchNorm.dMax);
+    EXPECT_EQ(a.batchNorm.groups, b.batchNorm.groups);
     EXPECT_EQ(a.optimizer.kind, b.optimizer.kind);
     EXPECT_EQ(a.optimizer.learningRate, b.optimizer.learningRate);
     EXPECT_EQ(a.optimizer.momentum, b.optimizer.momentum);
@@ -175,6 +180,15 @@ const std::map<QString, KeySample>& keySamples() {
         {"norm", {"after", [](const TrainOptions& t) {
                       return allLinear(t, [](const BlockSpec& b) { return b.norm == NormPlacement::After; });
                   }}},
+        {"norm_kind", {"layer", [](const TrainOptions& t) {
+                           return allLinear(t, [](const BlockSpec& b) { return b.normKind == NormKind::Layer; });
+                       }}},
+        {"dropout", {"0.25", [](const TrainOptions& t) {
+                         return allLinear(t, [](const BlockSpec& b) { return b.dropout == 0.25f; });
+                     }}},
+        {"group_norm_groups", {"8", [](const TrainOptions& t) { return t.batchNorm.groups == 8; }}},
+        {"renorm_rmax", {"2", [](const TrainOptions& t) { return t.batchNorm.rMax == 2.0f; }}},
+        {"renorm_dmax", {"0.5", [](const TrainOptions& t) { return t.batchNorm.dMax == 0.5f; }}},
         {"activation", {"tanh", [](const TrainOptions& t) {
                             return allLinear(t, [](const BlockSpec& b) { return b.activation == ActivationKind::Tanh; });
                         }}},
@@ -207,7 +221,8 @@ TEST(RunConfigKeys, EveryKeyHasANameRangeAndHelpAndIsListedOnce) {
         EXPECT_FALSE(k.help.isEmpty()) << str(k.name);
         EXPECT_TRUE(seen.insert(k.name).second) << "listed twice: " << str(k.name);
     }
-    for (const char* block : {"block.N.norm", "block.N.activation", "block.N.size"}) EXPECT_TRUE(seen.count(block)) << block;
+    for (const char* block : {"block.N.norm", "block.N.norm_kind", "block.N.activation", "block.N.size", "block.N.dropout"})
+        EXPECT_TRUE(seen.count(block)) << block;
 }
 
 TEST(RunConfigKeys, EveryKeyRoundTripsThroughApplySettingAndSettingValue) {
@@ -349,8 +364,10 @@ TEST(RunConfigJson, HasFormatVersionPresetAndEveryKey) {
     EXPECT_EQ(o.value("version").toInt(), 1);
     EXPECT_EQ(str(o.value("preset").toString()), "keras-cnn");
     for (const auto& k : configKeys()) {
-        // norm and activation are stored per block; per-block keys are the network.
-        if (isBlockKey(k.name) || k.name == "norm" || k.name == "activation") continue;
+        // norm, norm_kind, activation and dropout are stored per block; per-block keys are the network.
+        if (isBlockKey(k.name) || k.name == "norm" || k.name == "norm_kind" || k.name == "activation" ||
+            k.name == "dropout")
+            continue;
         EXPECT_TRUE(o.contains(k.name)) << str(k.name);
     }
     ASSERT_TRUE(o.value("network").toObject().value("blocks").isArray());
@@ -376,7 +393,9 @@ TEST(RunConfigJson, ManyChangedSettingsRoundTripExactly) {
                            "init_scale=0.3", "seed=18446744073709551615", "validation_size=1234", "train_size=4321",
                            "probe_interval=7", "probe_batch_size=33", "eval_interval=11", "eval_batch_size=99",
                            "threads=2", "block.1.norm=before", "block.2.norm=none", "block.3.activation=tanh",
-                           "block.3.size=77", "block.1.size=8"})
+                           "block.3.size=77", "block.1.size=8", "block.1.norm_kind=group", "block.3.norm_kind=renorm",
+                           "block.1.dropout=0.5", "block.3.dropout=0.1", "group_norm_groups=4", "renorm_rmax=2.5",
+                           "renorm_dmax=0.75"})
         applySetting(c, QString(kv));
     c.preset = "my-own";
     const RunConfig back = throughJsonText(c);
@@ -464,7 +483,8 @@ TEST(RunConfigJson, RejectsABlockWithAnUnknownKind) {
 TEST(RunConfigJson, RejectsBadBlockFields) {
     const std::vector<std::pair<QString, QJsonValue>> bad = {
         {"size", QJsonValue(1.5)}, {"size", QJsonValue("100")}, {"norm", QJsonValue("sideways")},
-        {"activation", QJsonValue("swish")}, {"colour", QJsonValue("red")}};
+        {"activation", QJsonValue("swish")}, {"colour", QJsonValue("red")}, {"norm_kind", QJsonValue("instance")},
+        {"dropout", QJsonValue("half")}};
     for (const auto& [field, value] : bad) {
         QJsonObject o = validJson();
         QJsonObject network = o.value("network").toObject();
@@ -496,6 +516,92 @@ TEST(RunConfigJson, RejectsNetworkBlocksThatAreNotAnArray) {
 }
 
 // --- loadConfigFile --------------------------------------------------------------------------------------
+
+// --- norm kinds and Dropout -------------------------------------------------------------------------------
+
+TEST(RunConfigNormKinds, BlockKeysSetTheKindAndTheDropoutOfOneBlock) {
+    const RunConfig original = preset("keras-cnn");
+    RunConfig c = original;
+    applySetting(c, "block.2.norm_kind", "group");
+    applySetting(c, "block.3.dropout", "0.5");
+    RunConfig expected = original;
+    expected.train.network.blocks[1].normKind = NormKind::Group;
+    expected.train.network.blocks[4].dropout = 0.5f;
+    EXPECT_TRUE(c.train.network == expected.train.network) << describe(c.train.network);
+    EXPECT_EQ(str(settingValue(c, "norm_kind")), "mixed");
+    EXPECT_EQ(str(settingValue(c, "dropout")), "mixed");
+    EXPECT_THAT(describe(c.train.network), HasSubstr("gn-after"));
+    EXPECT_THAT(describe(c.train.network), HasSubstr("dropout 0.5"));
+    applySetting(c, "norm_kind", "renorm");
+    applySetting(c, "dropout", "0");
+    EXPECT_EQ(str(settingValue(c, "norm_kind")), "renorm");
+    EXPECT_EQ(str(settingValue(c, "dropout")), "0");
+    EXPECT_EQ(c.train.network.blocks[2].normKind, NormKind::Batch);  // the max-pool block is left alone
+}
+
+TEST(RunConfigNormKinds, GroupNormForEveryBlockIsLayerNormInDenseBlocks) {
+    RunConfig c = preset("keras-cnn");  // conv, conv, maxpool, flatten, dense
+    applySetting(c, "norm_kind", "group");
+    EXPECT_EQ(c.train.network.blocks[0].normKind, NormKind::Group);
+    EXPECT_EQ(c.train.network.blocks[1].normKind, NormKind::Group);
+    EXPECT_EQ(c.train.network.blocks[4].normKind, NormKind::Layer);
+    EXPECT_EQ(str(settingValue(c, "norm_kind")), "group");
+    EXPECT_NO_THROW(validate(c.train, fakeMnist()));
+    applySetting(c, "block.3.norm_kind", "group");  // asked for explicitly: refused when the run starts
+    EXPECT_THAT(configErrorOf([&] { validate(c.train, fakeMnist()); }), HasSubstr("norm_kind layer"));
+}
+
+TEST(RunConfigNormKinds, BadValuesNameTheKey) {
+    RunConfig c = preset("keras-cnn");
+    for (const auto& [key, value] : std::map<std::string, std::string>{{"block.2.norm_kind", "instance"},
+                                                                       {"norm_kind", "weight"},
+                                                                       {"block.1.dropout", "half"},
+                                                                       {"dropout", "lots"},
+                                                                       {"group_norm_groups", "1.5"},
+                                                                       {"renorm_rmax", "big"}}) {
+        const std::string msg =
+            configErrorOf([&] { applySetting(c, QString::fromStdString(key), QString::fromStdString(value)); });
+        EXPECT_THAT(msg, StartsWith(key + ":"));
+        EXPECT_THAT(msg, HasSubstr(value));
+    }
+    expectSameOptions(c.train, preset("keras-cnn").train);
+}
+
+TEST(RunConfigNormKinds, AConfigFileWithoutTheNewKeysLoadsAsBatchNormWithoutDropout) {
+    RunConfig changed = preset("keras-cnn");
+    for (const char* kv : {"norm_kind=layer", "dropout=0.3", "group_norm_groups=2", "renorm_rmax=1.5", "renorm_dmax=1"})
+        applySetting(changed, QString(kv));
+    QJsonObject o = toJson(changed);
+    for (const char* key : {"group_norm_groups", "renorm_rmax", "renorm_dmax"}) {
+        ASSERT_TRUE(o.contains(key)) << key;
+        o.remove(key);
+    }
+    QJsonObject network = o.value("network").toObject();
+    QJsonArray blocks = network.value("blocks").toArray();
+    int stripped = 0;
+    for (int i = 0; i < blocks.size(); ++i) {
+        QJsonObject b = blocks[i].toObject();
+        stripped += b.contains("norm_kind") + b.contains("dropout");
+        b.remove("norm_kind");
+        b.remove("dropout");
+        blocks[i] = b;
+    }
+    EXPECT_EQ(stripped, 6);  // both keys in each of the 3 dense/conv blocks
+    network["blocks"] = blocks;
+    o["network"] = network;
+    const RunConfig old = fromJson(o, "old.json");
+    expectSameOptions(old.train, preset("keras-cnn").train);
+}
+
+TEST(RunConfigNormKinds, TheKindCannotChangeDuringARun) {
+    const RunConfig c = preset("bn-paper-mlp");
+    for (const auto& [key, value] : std::map<std::string, std::string>{
+             {"block.1.norm_kind", "layer"}, {"norm_kind", "group"}, {"block.1.dropout", "0.5"}, {"renorm_rmax", "2"}}) {
+        const std::string msg = configErrorOf(
+            [&] { (void)bnlab::app::liveChange(c, QString::fromStdString(key), QString::fromStdString(value)); });
+        EXPECT_THAT(msg, AllOf(StartsWith(key + ":"), HasSubstr("cannot change during a run")));
+    }
+}
 
 TEST(RunConfigFile, LoadsWhatToJsonWrote) {
     QTemporaryDir tmp;

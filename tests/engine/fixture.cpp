@@ -1,5 +1,6 @@
 #include "fixture.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <cerrno>
@@ -173,6 +174,19 @@ std::vector<std::string> Fixture::names() const {
         result.push_back(name);
     }
     return result;
+}
+
+double gradientAtol(const engine::Matrix& reference) {
+    return kLayerAtol * std::max(1.0, double(reference.cwiseAbs().maxCoeff()));
+}
+
+engine::Shape sampleShape(const Fixture& fixture) {
+    engine::Shape shape{int(fixture.scalar("features")), 1, 1};
+    if (fixture.has("height")) {
+        shape.h = int(fixture.scalar("height"));
+        shape.w = int(fixture.scalar("width"));
+    }
+    return shape;
 }
 
 }  // namespace bnlab::test

@@ -44,6 +44,16 @@ private:
     std::map<std::string, engine::Matrix> m_arrays;
 };
 
+// The tolerances of the layer reference tests (test_batch_norm_reference.cpp says why): outputs and running
+// statistics within kLayerAtol + kLayerRtol·|torch|; gradients within gradientAtol(torch) + kLayerRtol·|torch|.
+inline constexpr double kLayerRtol = 1e-5;
+inline constexpr double kLayerAtol = 1e-6;
+// kLayerAtol·max(1, max|reference|): a gradient sums terms as large as its largest value.
+[[nodiscard]] double gradientAtol(const engine::Matrix& reference);
+
+// The sample shape a layer fixture describes: (features, 1, 1), or (features, height, width) for a conv input.
+[[nodiscard]] engine::Shape sampleShape(const Fixture& fixture);
+
 // Element-wise |actual − expected| ≤ atol + rtol·|expected|, with the shapes equal. On failure the
 // message names `what`, the number of failing values and the worst one with its (row, col).
 [[nodiscard]] ::testing::AssertionResult matricesNear(const std::string& what, const engine::Matrix& actual,

@@ -32,11 +32,6 @@ using engine::Matrix;
 using engine::Mode;
 using engine::Shape;
 
-constexpr double kRtol = 1e-5;
-constexpr double kAtol = 1e-6;
-
-double gradientAtol(const Matrix& reference) { return kAtol * std::max(1.0, double(reference.cwiseAbs().maxCoeff())); }
-
 Matrix asRow(const engine::Vector& v) { return v.transpose(); }
 
 class BatchNormReference : public ::testing::TestWithParam<std::string> {
@@ -47,11 +42,7 @@ protected:
 
     // The layer as torch had it: Keras momentum k = 1 − torch momentum, γ and β from the fixture.
     [[nodiscard]] std::unique_ptr<BatchNorm> makeLayer() const {
-        Shape shape{int(fx().scalar("features")), 1, 1};
-        if (fx().has("height")) {
-            shape.h = int(fx().scalar("height"));
-            shape.w = int(fx().scalar("width"));
-        }
+        const Shape shape = sampleShape(fx());
         BatchNormOptions options;
         options.momentum = fx().scalar("momentum_keras");
         options.epsilon = fx().scalar("epsilon");
@@ -76,15 +67,15 @@ TEST_P(BatchNormReference, TrainForwardAndBackward) {
     auto bn = makeLayer();
     const Matrix& x = fx().get("x");
     const Matrix y = bn->forward(x, Mode::Train);
-    EXPECT_TRUE(matricesNear("y_train", y, fx().get("y_train"), kRtol, kAtol));
+    EXPECT_TRUE(matricesNear("y_train", y, fx().get("y_train"), kLayerRtol, kLayerAtol));
 
     const Matrix dx = bn->backward(fx().get("dy"));
     const Matrix& dxRef = fx().get("dx");
-    EXPECT_TRUE(matricesNear("dx", dx, dxRef, kRtol, gradientAtol(dxRef)));
+    EXPECT_TRUE(matricesNear("dx", dx, dxRef, kLayerRtol, gradientAtol(dxRef)));
     const Matrix& dgRef = fx().get("dgamma");
     const Matrix& dbRef = fx().get("dbeta");
-    EXPECT_TRUE(matricesNear("dgamma", bn->gammaGrad(), dgRef, kRtol, gradientAtol(dgRef)));
-    EXPECT_TRUE(matricesNear("dbeta", bn->betaGrad(), dbRef, kRtol, gradientAtol(dbRef)));
+    EXPECT_TRUE(matricesNear("dgamma", bn->gammaGrad(), dgRef, kLayerRtol, gradientAtol(dgRef)));
+    EXPECT_TRUE(matricesNear("dbeta", bn->betaGrad(), dbRef, kLayerRtol, gradientAtol(dbRef)));
 }
 
 TEST_P(BatchNormReference, RunningStatisticsAndEval) {
@@ -94,21 +85,21 @@ TEST_P(BatchNormReference, RunningStatisticsAndEval) {
         const std::string k = std::to_string(step);
         const Matrix y = bn->forward(fx().get(inputs[step - 1]), Mode::Train);
         if (step > 1) {
-            EXPECT_TRUE(matricesNear("y_train_" + k, y, fx().get("y_train_" + k), kRtol, kAtol));
+            EXPECT_TRUE(matricesNear("y_train_" + k, y, fx().get("y_train_" + k), kLayerRtol, kLayerAtol));
         }
         EXPECT_TRUE(matricesNear("running_mean_" + k, asRow(bn->runningMean()), fx().get("running_mean_" + k),
-                                 kRtol, kAtol));
+                                 kLayerRtol, kLayerAtol));
         EXPECT_TRUE(matricesNear("running_var_" + k, asRow(bn->runningVar()), fx().get("running_var_" + k),
-                                 kRtol, kAtol));
+                                 kLayerRtol, kLayerAtol));
     }
 
     const Matrix yEval = bn->forward(fx().get("x_eval"), Mode::Eval);
-    EXPECT_TRUE(matricesNear("y_eval", yEval, fx().get("y_eval"), kRtol, kAtol));
+    EXPECT_TRUE(matricesNear("y_eval", yEval, fx().get("y_eval"), kLayerRtol, kLayerAtol));
     // Eval changes nothing.
     EXPECT_TRUE(matricesNear("running_mean_3 after eval", asRow(bn->runningMean()), fx().get("running_mean_3"),
-                             kRtol, kAtol));
+                             kLayerRtol, kLayerAtol));
     EXPECT_TRUE(matricesNear("running_var_3 after eval", asRow(bn->runningVar()), fx().get("running_var_3"),
-                             kRtol, kAtol));
+                             kLayerRtol, kLayerAtol));
 }
 
 INSTANTIATE_TEST_SUITE_P(Torch, BatchNormReference, ::testing::Values("bn1d", "bn1d_m01", "bn2d"),
@@ -125,7 +116,7 @@ TEST(BatchNormSingleSample, DenseEvalWithOneSampleWorks) {
     const Matrix x = Matrix::Constant(1, 4, 0.5f);
     const Matrix y = bn.forward(x, Mode::Eval);
     // Defaults: running mean 0, running var 1, γ = 1, β = 0, ε = 1e-3.
-    EXPECT_TRUE(matricesNear("y", y, Matrix::Constant(1, 4, 0.5f / std::sqrt(1.0f + 1e-3f)), kRtol, kAtol));
+    EXPECT_TRUE(matricesNear("y", y, Matrix::Constant(1, 4, 0.5f / std::sqrt(1.0f + 1e-3f)), kLayerRtol, kLayerAtol));
 }
 
 TEST(BatchNormSingleSample, ConvTrainWithOneSampleWorks) {

@@ -8,8 +8,10 @@
 #include "batch_norm.h"
 #include "conv2d.h"
 #include "dense.h"
+#include "dropout.h"
 #include "error.h"
 #include "flatten.h"
+#include "group_norm.h"
 #include "max_pool2d.h"
 #include "parallel.h"
 #include "softmax_cross_entropy.h"
@@ -19,6 +21,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,7 +35,9 @@ using engine::BatchNorm;
 using engine::BatchNormOptions;
 using engine::Conv2D;
 using engine::Dense;
+using engine::Dropout;
 using engine::Flatten;
+using engine::GroupNorm;
 using engine::Index;
 using engine::Layer;
 using engine::Matrix;
@@ -60,6 +65,11 @@ void expectNear(const Matrix& actual, const Matrix& expected, float tol = kTol) 
     ASSERT_EQ(actual.cols(), expected.cols());
     for (Index i = 0; i < expected.size(); ++i)
         EXPECT_NEAR(actual.data()[i], expected.data()[i], tol) << "at flat index " << i;
+}
+
+bool bitIdentical(const Matrix& a, const Matrix& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), std::size_t(a.size()) * sizeof(float)) == 0;
 }
 
 // Fills every parameter with values in [lo, hi): FD checks need non-trivial weights, biases, γ and β.
@@ -446,6 +456,251 @@ TEST(BatchNorm, DenseTrainWithOneSampleThrowsConfigError) {
     EXPECT_NO_THROW((void)bn.forward(randomMatrix(1, 3, 65), Mode::Eval));
 }
 
+// ---- GroupNorm and LayerNorm (GroupNorm with one group) --------------------------------------------------
+
+TEST(GroupNorm, LayerNormForwardByHandNormalisesEachSampleOverAllItsValues) {
+    // Shape (2, 1, 2), one group: each sample's 4 values; ε = 0.3125 as for BN: x̂ = ±0.4, ±1.2.
+    GroupNorm ln(Shape{2, 1, 2}, 1, 0.3125f);
+    EXPECT_EQ(ln.kind(), "layernorm");
+    ln.gamma() = row({2, 1});
+    ln.beta() = row({1, 0});
+    const Matrix x = rows(2, 4, {1, 2, 3, 4, 4, 3, 2, 1});
+    // sample 0: x̂ = (−1.2, −0.4 | 0.4, 1.2) → (2·x̂ + 1 | x̂); sample 1 mirrored
+    expectNear(ln.forward(x, Mode::Train), rows(2, 4, {-1.4f, 0.2f, 0.4f, 1.2f, 3.4f, 1.8f, -0.4f, -1.2f}));
+    EXPECT_NEAR(ln.groupMean()(1, 0), 2.5f, kTol);
+    EXPECT_NEAR(ln.groupInvStd()(0, 0), 0.8f, kTol);
+    // dy = 1 on every value: dβ = Σdy = 4 per channel; dγ_c = Σ x̂ over the channel = (−1.6 + 1.6, 1.6 − 1.6)
+    ln.backward(Matrix::Ones(2, 4));
+    expectNear(ln.betaGrad(), row({4, 4}));
+    expectNear(ln.gammaGrad(), row({0, 0}));
+}
+
+TEST(GroupNorm, GroupsNormaliseTheirOwnChannels) {
+    // Two groups of one channel each; ε = 0.75 makes σ² + ε = 1 for two values one apart: x̂ = ±0.5.
+    GroupNorm gn(Shape{2, 1, 2}, 2, 0.75f);
+    EXPECT_EQ(gn.kind(), "groupnorm");
+    gn.gamma() = row({2, 1});
+    gn.beta() = row({1, 0});
+    const Matrix x = rows(2, 4, {1, 2, 3, 4, 6, 5, 0, -1});
+    expectNear(gn.forward(x, Mode::Train), rows(2, 4, {0, 2, -0.5f, 0.5f, 2, 0, 0.5f, -0.5f}));
+    // No running statistics: Eval is the same computation.
+    expectNear(gn.forward(x, Mode::Eval), rows(2, 4, {0, 2, -0.5f, 0.5f, 2, 0, 0.5f, -0.5f}));
+}
+
+TEST(GroupNorm, OneSampleIsEnoughInTrainingMode) {
+    GroupNorm ln(Shape{5, 1, 1}, 1, 1e-3f);
+    const Matrix y = ln.forward(row({1, 2, 3, 4, 5}), Mode::Train);
+    EXPECT_TRUE(y.allFinite());
+    EXPECT_NEAR(y.sum(), 0.0f, 1e-5f);
+}
+
+TEST(GroupNorm, GroupsForIsTheLargestDivisorNotAboveTheMaximum) {
+    EXPECT_EQ(GroupNorm::groupsFor(32, 32), 32);
+    EXPECT_EQ(GroupNorm::groupsFor(64, 32), 32);
+    EXPECT_EQ(GroupNorm::groupsFor(100, 32), 25);
+    EXPECT_EQ(GroupNorm::groupsFor(8, 32), 8);
+    EXPECT_EQ(GroupNorm::groupsFor(6, 4), 3);
+    EXPECT_EQ(GroupNorm::groupsFor(13, 4), 1);
+    EXPECT_EQ(GroupNorm::groupsFor(12, 1), 1);
+}
+
+TEST(GroupNorm, TrainGradientsMatchFiniteDifferences) {
+    GroupNorm ln(Shape{6, 1, 1}, 1, 1e-3f);
+    randomizeParams(ln, 150, 0.5, 1.5);
+    EXPECT_TRUE(layerGradientsMatch(ln, randomMatrix(3, 6, 151)));
+    GroupNorm lnConv(Shape{3, 2, 3}, 1, 1e-3f);
+    randomizeParams(lnConv, 152, 0.5, 1.5);
+    EXPECT_TRUE(layerGradientsMatch(lnConv, randomMatrix(2, 18, 153)));
+    // 9 samples: two chunks of samples; 6 channels in 3 groups.
+    GroupNorm gn(Shape{6, 2, 2}, 3, 1e-3f);
+    randomizeParams(gn, 154, 0.5, 1.5);
+    EXPECT_TRUE(layerGradientsMatch(gn, randomMatrix(9, 24, 155)));
+}
+
+TEST(GroupNorm, BadShapesAndGroupsThrow) {
+    GroupNorm gn(Shape{4, 2, 2}, 2, 1e-3f);
+    expectShapeChecks(gn, randomMatrix(3, 16, 156));
+    EXPECT_THROW(GroupNorm(Shape{6, 1, 1}, 4, 1e-3f), bnlab::Error);
+    EXPECT_THROW(GroupNorm(Shape{6, 1, 1}, 0, 1e-3f), bnlab::Error);
+}
+
+// ---- Batch Renormalization (BatchNorm with renormalize = true) -------------------------------------------
+
+// ε = 0.3125 as above (σ_B = 1.25 for 1, 2, 3, 4) and running statistics chosen so that σ = √(0.6875 + ε) = 1.
+std::unique_ptr<BatchNorm> renormByHand(float rMax, float dMax) {
+    BatchNormOptions options = handOptions();
+    options.rMax = rMax;
+    options.dMax = dMax;
+    auto brn = std::make_unique<BatchNorm>(Shape{1, 1, 1}, options, true);
+    brn->runningMean()[0] = 2;
+    brn->runningVar()[0] = 0.6875f;
+    brn->gamma() = row({2});
+    brn->beta() = row({1});
+    return brn;
+}
+
+TEST(BatchRenorm, TrainForwardAndBackwardByHand) {
+    const auto owner = renormByHand(3, 5);
+    BatchNorm& brn = *owner;
+    EXPECT_EQ(brn.kind(), "batchrenorm");
+    // r = σ_B/σ = 1.25, d = (2.5 − 2)/1 = 0.5: x̂ = 1.25·(−1.2, −0.4, 0.4, 1.2) + 0.5 = (−1, 0, 1, 2), y = 2·x̂ + 1
+    const Matrix x = rows(4, 1, {1, 2, 3, 4});  // kept alive: backward reads it
+    expectNear(brn.forward(x, Mode::Train), rows(4, 1, {-1, 1, 3, 5}));
+    EXPECT_NEAR(brn.renormR()[0], 1.25f, kTol);
+    EXPECT_NEAR(brn.renormD()[0], 0.5f, kTol);
+    // The running statistics move as BN's: 0.9·2 + 0.1·2.5 and 0.9·0.6875 + 0.1·1.25·4/3.
+    EXPECT_NEAR(brn.runningMean()[0], 2.05f, kTol);
+    EXPECT_NEAR(brn.runningVar()[0], 0.9f * 0.6875f + 0.1f * 1.25f * 4 / 3, kTol);
+    // dy = (1, 0, 0, 0): dβ = 1, dγ = Σ dy·x̂ = −1,
+    // dx = r·γ/(m·σ_B)·(m·dy − Σdy − x̂_B·Σ(dy·x̂_B)) = 0.5·(4·dy − 1 + 1.2·x̂_B) with r, d held constant.
+    expectNear(brn.backward(rows(4, 1, {1, 0, 0, 0})), rows(4, 1, {0.78f, -0.74f, -0.26f, 0.22f}));
+    expectNear(brn.betaGrad(), row({1}));
+    expectNear(brn.gammaGrad(), row({-1}));
+}
+
+TEST(BatchRenorm, CorrectionsAreClippedToRmaxAndDmax) {
+    const auto owner = renormByHand(1.1f, 0.25f);
+    BatchNorm& brn = *owner;
+    // r = 1.1, d = 0.25: x̂ = 1.1·x̂_B + 0.25
+    expectNear(brn.forward(rows(4, 1, {1, 2, 3, 4}), Mode::Train), rows(4, 1, {-1.14f, 0.62f, 2.38f, 4.14f}));
+    EXPECT_NEAR(brn.renormR()[0], 1.1f, kTol);
+    EXPECT_NEAR(brn.renormD()[0], 0.25f, kTol);
+}
+
+TEST(BatchRenorm, WithRmaxOneAndDmaxZeroItIsBatchNormBitForBit) {
+    BatchNormOptions options;
+    options.rMax = 1;
+    options.dMax = 0;
+    for (const Shape shape : {Shape{6, 1, 1}, Shape{5, 2, 3}}) {
+        BatchNorm bn(shape), brn(shape, options, true);
+        randomizeParams(bn, 160, 0.5, 1.5);
+        randomizeParams(brn, 160, 0.5, 1.5);
+        for (BatchNorm* layer : {&bn, &brn}) layer->runningMean().setConstant(3);  // d would not be 0 unclipped
+        const Matrix x = randomMatrix(4, shape.size(), 161), dy = randomMatrix(4, shape.size(), 162);
+        EXPECT_TRUE(bitIdentical(bn.forward(x, Mode::Train), brn.forward(x, Mode::Train)));
+        EXPECT_TRUE(bitIdentical(bn.backward(dy), brn.backward(dy)));
+        EXPECT_TRUE(bitIdentical(bn.gammaGrad(), brn.gammaGrad()));
+        EXPECT_TRUE(bitIdentical(bn.runningVar().transpose(), brn.runningVar().transpose()));
+    }
+}
+
+// Running statistics far from the batch's, so that r and d sit at their clipping bounds, where they are
+// constant: the finite differences then see exactly the stop-gradient function the backward differentiates.
+// Momentum 1 keeps the running statistics fixed through the many forwards of the check.
+void expectClippedRenormGradients(Shape shape, Index n, std::uint64_t seed) {
+    BatchNormOptions options;
+    options.momentum = 1;
+    options.rMax = 2;
+    options.dMax = 0.5f;
+    BatchNorm brn(shape, options, true);
+    randomizeParams(brn, seed, 0.5, 1.5);
+    brn.runningMean().setConstant(20);
+    brn.runningVar().setConstant(100);  // σ ≈ 10: r = σ_B/σ < 1/2, d = (μ − 20)/σ < −1/2
+    const Matrix x = randomMatrix(n, shape.size(), seed + 1);
+    (void)brn.forward(x, Mode::Train);
+    ASSERT_TRUE((brn.renormR().array() == 0.5f).all()) << brn.renormR().transpose();
+    ASSERT_TRUE((brn.renormD().array() == -0.5f).all()) << brn.renormD().transpose();
+    EXPECT_TRUE(layerGradientsMatch(brn, x));
+}
+
+TEST(BatchRenorm, TrainGradientsMatchFiniteDifferencesWhereTheCorrectionsAreClipped) {
+    expectClippedRenormGradients(Shape{6, 1, 1}, 5, 163);
+    expectClippedRenormGradients(Shape{5, 2, 3}, 2, 165);
+}
+
+TEST(BatchRenorm, BackwardTreatsFreeCorrectionsAsConstants) {
+    // With r and d inside their bounds, r·x̂_B + d = (x − running_mean)/σ: the function itself is the inference
+    // form, and its true input derivative γ/σ·dy. The backward, as the paper's, treats r and d as constants and
+    // gives r times BN's: the finite-difference check must see the gap.
+    BatchNormOptions options;
+    options.momentum = 1;
+    options.rMax = 100;
+    options.dMax = 100;
+    BatchNorm brn(Shape{4, 1, 1}, options, true);
+    randomizeParams(brn, 167, 0.5, 1.5);
+    brn.runningVar().setConstant(4);
+    EXPECT_FALSE(layerGradientsMatch(brn, randomMatrix(6, 4, 168)));
+}
+
+TEST(BatchRenorm, EvalIsBatchNormsInferenceForm) {
+    const auto owner = renormByHand(3, 5);
+    BatchNorm& brn = *owner;
+    // y = 2·(x − 2)/√(0.6875 + 0.3125) + 1 = 2x − 3
+    expectNear(brn.forward(rows(3, 1, {0, 1, 2}), Mode::Eval), rows(3, 1, {-3, -1, 1}));
+    EXPECT_EQ(brn.runningMean()[0], 2.0f);
+}
+
+// ---- Dropout ---------------------------------------------------------------------------------------------
+
+TEST(Dropout, KeepsAboutOneMinusPAndScalesTheKeptValues) {
+    for (const float p : {0.1f, 0.5f, 0.8f}) {
+        SCOPED_TRACE(p);
+        Dropout dropout(Shape{500, 1, 1}, p, 170);
+        const Matrix x = randomMatrix(200, 500, 171, 0.5, 1.5);  // no zeros: a 0 output means dropped
+        const Matrix& y = dropout.forward(x, Mode::Train);
+        Index kept = 0;
+        bool scaled = true;
+        for (Index i = 0; i < y.size(); ++i) {
+            if (y.data()[i] == 0) continue;
+            ++kept;
+            scaled = scaled && y.data()[i] == x.data()[i] * float(1.0 / (1.0 - p));
+        }
+        EXPECT_TRUE(scaled);
+        // 100000 values: the kept fraction's standard deviation is at most 0.0016; allow 5 of them.
+        EXPECT_NEAR(double(kept) / double(y.size()), 1.0 - p, 0.008);
+    }
+}
+
+TEST(Dropout, EvalIsTheIdentity) {
+    Dropout dropout(Shape{4, 2, 2}, 0.5f, 172);
+    const Matrix x = randomMatrix(3, 16, 173);
+    EXPECT_TRUE(bitIdentical(dropout.forward(x, Mode::Eval), x));
+    const Matrix dy = randomMatrix(3, 16, 174);
+    EXPECT_TRUE(bitIdentical(dropout.backward(dy), dy));
+    Dropout none(Shape{16, 1, 1}, 0.0f, 175);  // and p = 0 keeps everything in training too
+    EXPECT_TRUE(bitIdentical(none.forward(x, Mode::Train), x));
+}
+
+TEST(Dropout, GradientIsTheMaskTimesTheScale) {
+    const float p = 0.25f;
+    Dropout dropout(Shape{30, 1, 1}, p, 176);
+    const Matrix x = randomMatrix(8, 30, 177), dy = randomMatrix(8, 30, 178);
+    (void)dropout.forward(x, Mode::Train);
+    const Matrix dx = dropout.backward(dy);
+    Index dropped = 0;
+    for (Index i = 0; i < dx.size(); ++i) {
+        const float m = dropout.mask().data()[i];
+        ASSERT_TRUE(m == 0.0f || m == float(1.0 / (1.0 - p))) << m;
+        EXPECT_EQ(dx.data()[i], dy.data()[i] * m);
+        dropped += m == 0.0f;
+    }
+    EXPECT_GT(dropped, 0);
+    EXPECT_LT(dropped, dx.size());
+    EXPECT_TRUE(layerGradientsMatch(dropout, x));  // the same step: the same mask in every forward
+}
+
+TEST(Dropout, MasksAreAFunctionOfSeedAndStep) {
+    const Matrix x = Matrix::Ones(16, 64);
+    auto maskOf = [&](std::uint64_t seed, std::uint64_t step) {
+        Dropout dropout(Shape{64, 1, 1}, 0.5f, seed);
+        dropout.setStep(step);
+        return Matrix(dropout.forward(x, Mode::Train));
+    };
+    EXPECT_TRUE(bitIdentical(maskOf(1, 3), maskOf(1, 3)));
+    EXPECT_FALSE(bitIdentical(maskOf(1, 3), maskOf(1, 4)));
+    EXPECT_FALSE(bitIdentical(maskOf(1, 3), maskOf(2, 3)));
+    // Masks of successive steps are independent: they agree on about p² + (1 − p)² = 1/2 of the values.
+    const Matrix a = maskOf(1, 3), b = maskOf(1, 4);
+    EXPECT_NEAR((a.array() == b.array()).cast<double>().mean(), 0.5, 0.06);
+}
+
+TEST(Dropout, BadShapesAndRatesThrow) {
+    Dropout dropout(Shape{5, 1, 1}, 0.5f, 179);
+    expectShapeChecks(dropout, randomMatrix(2, 5, 180));
+    for (const float p : {-0.1f, 1.0f, std::numeric_limits<float>::quiet_NaN()})
+        EXPECT_THROW(Dropout(Shape{5, 1, 1}, p, 1), bnlab::Error) << p;
+}
+
 // ---- SoftmaxCrossEntropy ------------------------------------------------------------------------------
 
 TEST(SoftmaxCrossEntropy, ForwardAndBackwardByHand) {
@@ -500,11 +755,6 @@ LayerRun run(Layer& layer, const Matrix& x, const Matrix& dy) {
     r.dx = layer.backward(dy);
     for (const engine::Param& p : layer.params()) r.grads.push_back(*p.grad);
     return r;
-}
-
-bool bitIdentical(const Matrix& a, const Matrix& b) {
-    return a.rows() == b.rows() && a.cols() == b.cols() &&
-           std::memcmp(a.data(), b.data(), std::size_t(a.size()) * sizeof(float)) == 0;
 }
 
 void expectBitIdentical(const LayerRun& a, const LayerRun& b, const char* what) {
@@ -564,6 +814,24 @@ TEST(Parallel, BatchNormIsBitIdenticalToSerial) {
     // 10 features and 6 channels: 3 and 2 chunks of features.
     expectParallelMatchesSerial(factory<BatchNorm>(92, Shape{10, 1, 1}), 70);
     expectParallelMatchesSerial(factory<BatchNorm>(93, Shape{6, 5, 5}), 20);
+}
+
+TEST(Parallel, BatchRenormIsBitIdenticalToSerial) {
+    // Momentum 1 keeps the running statistics, which r and d read, the same when the layer is run again.
+    const BatchNormOptions frozen{1.0f, 1e-3f};
+    expectParallelMatchesSerial(factory<BatchNorm>(95, Shape{10, 1, 1}, frozen, true), 70);
+    expectParallelMatchesSerial(factory<BatchNorm>(96, Shape{6, 5, 5}, frozen, true), 20);
+}
+
+TEST(Parallel, GroupNormIsBitIdenticalToSerial) {
+    // 20 samples: 3 chunks of samples; 6 channels: 2 chunks for dγ and dβ.
+    expectParallelMatchesSerial(factory<GroupNorm>(97, Shape{6, 5, 5}, 3, 1e-3f), 20);
+    expectParallelMatchesSerial(factory<GroupNorm>(98, Shape{40, 1, 1}, 1, 1e-3f), 20);
+}
+
+TEST(Parallel, DropoutIsBitIdenticalToSerial) {
+    // 2048 columns: 8 rows per chunk, 5 chunks.
+    expectParallelMatchesSerial(factory<Dropout>(99, Shape{8, 16, 16}, 0.5f, std::uint64_t(7)), 40);
 }
 
 }  // namespace

@@ -536,5 +536,113 @@ TEST(TrainerLiveChange, BatchNormOnMidRunWithAdamAddsALayerThatTrains) {
     EXPECT_TRUE(sawGamma);
 }
 
+// ---- Other norm kinds mid-run ----------------------------------------------------------------------------
+
+Network withKind(NetworkSpec spec, NormKind kind, Shape input) {
+    for (BlockSpec& b : spec.blocks) b.normKind = kind;
+    return Network(spec, input, kClasses, {0.9f, 1e-3f}, InitOptions{InitKind::He, 1.0f}, 1);
+}
+
+NetworkSpec mlpSpec(NormPlacement norm) {
+    return {{denseBlock(7, ActivationKind::Sigmoid, norm), denseBlock(5, ActivationKind::Sigmoid, norm)}};
+}
+
+TEST(NormKindsMidRun, LayerAndGroupNormCannotBeRemovedOrAddedAndNothingChanges) {
+    for (const NormKind kind : {NormKind::Layer, NormKind::Group}) {
+        SCOPED_TRACE(toString(kind));
+        // GroupNorm is for conv blocks: a CNN for it, the MLP for LayerNorm.
+        const bool isConv = kind == NormKind::Group;
+        const Shape input = isConv ? kCnnInput : kMlpInput;
+        auto spec = [&](NormPlacement norm) {
+            return isConv ? NetworkSpec{{conv(3, norm), conv(4, norm)}} : mlpSpec(norm);
+        };
+        const Matrix x = randomMatrix(kBatch, input.size(), 90);
+        Network with = withKind(spec(NormPlacement::Before), kind, input);
+        const std::vector<std::string> names = layerNames(with);
+        const Matrix before = evalOutput(with, x);
+        try {
+            (void)with.removeBatchNorm(0);
+            ADD_FAILURE() << "removed";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("own statistics"), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(layerNames(with), names);
+        EXPECT_EQ(evalOutput(with, x), before);
+
+        Network without = withKind(spec(NormPlacement::None), kind, input);
+        const std::vector<std::string> plain = layerNames(without);
+        EXPECT_THROW((void)without.insertBatchNorm(0, NormPlacement::Before, x, {}, kind), ConfigError);
+        EXPECT_EQ(layerNames(without), plain);
+    }
+}
+
+TEST(NormKindsMidRun, BatchRenormFoldsAwayAndIsInsertedAsTheIdentityLikeBatchNorm) {
+    const Matrix x = randomMatrix(kBatch, kCnnInput.size(), 91);
+    NetworkSpec spec{{conv(3, NormPlacement::After), conv(4, NormPlacement::After), maxPoolBlock(2), flattenBlock(),
+                      denseBlock(6, ActivationKind::ReLU, NormPlacement::Before)}};
+    Network net = withKind(spec, NormKind::Renorm, kCnnInput);
+    trainLikeStatistics(net, 92);
+    const Matrix eval = evalOutput(net, x);
+    for (const int block : {0, 1, 4}) (void)net.removeBatchNorm(block);
+    EXPECT_EQ(net.batchNormLayerCount(), 0);
+    EXPECT_LE(maxAbsDiff(evalOutput(net, x), eval), 1e-5);
+
+    const Matrix train = net.forward(x, Mode::Train), folded = evalOutput(net, x);
+    for (const int block : {0, 1, 4}) {
+        const std::string text = net.insertBatchNorm(block, NormPlacement::Before, x, {0.9f, 1e-3f}, NormKind::Renorm);
+        EXPECT_EQ(text.rfind("brn", 0), 0u) << text;  // its old name
+        EXPECT_EQ(net.layer(net.blocks()[std::size_t(block)].norm).kind(), "batchrenorm");
+    }
+    EXPECT_LE(maxAbsDiff(evalOutput(net, x), folded), 1e-5);
+    EXPECT_LE(maxAbsDiff(net.forward(x, Mode::Train), train), 1e-4);  // r = 1, d = 0 on this batch
+}
+
+TEST(NormKindsMidRun, FoldingPassesThroughDropout) {
+    NetworkSpec spec = mlpSpec(NormPlacement::After);
+    for (BlockSpec& b : spec.blocks) b.dropout = 0.5f;
+    Network net(spec, kMlpInput, kClasses, {}, InitOptions{}, 1);
+    trainLikeStatistics(net, 93);
+    const Matrix x = randomMatrix(kBatch, kMlpInput.size(), 94);
+    const Matrix eval = evalOutput(net, x);
+    (void)net.removeBatchNorm(0);  // sigmoid1 → bn1 → dropout1 → dense2
+    EXPECT_LE(maxAbsDiff(evalOutput(net, x), eval), 1e-5);
+    EXPECT_EQ(layerNames(net), (std::vector<std::string>{"dense1", "sigmoid1", "dropout1", "dense2", "sigmoid2", "bn2",
+                                                         "dropout2", "output"}));
+    EXPECT_EQ(net.blocks()[0].dropout, 2);
+    (void)net.insertBatchNorm(0, NormPlacement::After, x, {});  // back between the activation and Dropout
+    EXPECT_EQ(layerNames(net)[2], "bn1");
+    EXPECT_EQ(net.blocks()[0].dropout, 3);
+}
+
+TEST(TrainerLiveChange, LayerNormPlacementChangesAreRefusedWithTheReasonAndTheRunGoesOn) {
+    TrainOptions o = mlpOptions();
+    for (BlockSpec& b : o.network.blocks) b.normKind = NormKind::Layer;
+    const TrainedRun plain = train(o);
+    const TrainedRun refused = train(o, {{3, LiveChange::normPlacement(0, NormPlacement::None)},
+                                         {4, LiveChange::normPlacement(1, NormPlacement::After)}});
+    ASSERT_EQ(refused.changes.size(), 2u);
+    for (const ChangeRecord& r : refused.changes) {
+        EXPECT_FALSE(r.applied) << r.description;
+        EXPECT_NE(r.description.find("own statistics"), std::string::npos) << r.description;
+    }
+    EXPECT_EQ(refused.summary.reason, StopReason::Completed);
+    ASSERT_EQ(refused.steps.size(), plain.steps.size());
+    expectSameSteps(refused.steps, plain.steps, plain.steps.size());
+}
+
+TEST(TrainerLiveChange, BatchRenormOffAndOnMidRun) {
+    TrainOptions o = mlpOptions();
+    for (BlockSpec& b : o.network.blocks) b.normKind = NormKind::Renorm;
+    const TrainedRun run = train(o, {{5, LiveChange::normPlacement(1, NormPlacement::None)},
+                                     {10, LiveChange::normPlacement(1, NormPlacement::After)}});
+    ASSERT_EQ(run.changes.size(), 2u);
+    ASSERT_TRUE(run.changes[0].applied) << run.changes[0].description;
+    ASSERT_TRUE(run.changes[1].applied) << run.changes[1].description;
+    EXPECT_EQ(run.changes[1].info.layers,
+              (std::vector<std::string>{"dense1", "brn1", "sigmoid1", "dense2", "sigmoid2", "brn2", "output"}));
+    EXPECT_EQ(run.summary.reason, StopReason::Completed);
+    for (const StepRecord& s : run.steps) EXPECT_TRUE(std::isfinite(s.loss)) << "step " << s.step;
+}
+
 }  // namespace
 }  // namespace bnlab::test

@@ -7,6 +7,7 @@
 
 #include "batch_norm.h"
 #include "error.h"
+#include "group_norm.h"
 #include "network.h"
 #include "network_spec.h"
 
@@ -30,6 +31,7 @@ using engine::Matrix;
 using engine::Mode;
 using engine::Network;
 using engine::NetworkSpec;
+using engine::NormKind;
 using engine::NormPlacement;
 using engine::Shape;
 
@@ -349,6 +351,122 @@ TEST(NetworkSpecValidate, RejectsBadBlocks) {
 
 TEST(NetworkSpecValidate, NetworkNeedsTwoClasses) {
     EXPECT_THROW((void)Network(mlpSpec(NormPlacement::None), kMlpInput, 1, {}, {}, 1), bnlab::ConfigError);
+}
+
+// ---- Other norm kinds and Dropout -----------------------------------------------------------------------
+
+NetworkSpec withKindAndDropout(NetworkSpec spec, NormKind kind, float dropout) {
+    engine::setNormKind(spec, kind);  // Group: LayerNorm in dense blocks
+    for (BlockSpec& b : spec.blocks)
+        if (b.isLinear()) b.dropout = dropout;
+    return spec;
+}
+
+TEST(NetworkNormKinds, LayersNamesAndBlocksFollowTheKindAndTheDropout) {
+    Network mlpNet(withKindAndDropout(mlpSpec(NormPlacement::Before), NormKind::Layer, 0.5f), kMlpInput, kClasses, {},
+                   {}, 1);
+    EXPECT_EQ(layerNames(mlpNet), (std::vector<std::string>{"dense1", "ln1", "sigmoid1", "dropout1", "dense2", "ln2",
+                                                            "sigmoid2", "dropout2", "output"}));
+    EXPECT_EQ(layerKinds(mlpNet), (std::vector<std::string>{"dense", "layernorm", "sigmoid", "dropout", "dense",
+                                                            "layernorm", "sigmoid", "dropout", "dense"}));
+    const engine::BlockInfo& first = mlpNet.blocks()[0];
+    EXPECT_EQ(first.norm, 1);
+    EXPECT_EQ(first.preActivation, 1);
+    EXPECT_EQ(first.postActivation, 2);  // the probes read the activation, before Dropout
+    EXPECT_EQ(first.dropout, 3);
+    EXPECT_EQ(first.last, 3);
+    EXPECT_EQ(mlpNet.blocks().back().dropout, -1);  // never in the output block
+    EXPECT_EQ(mlpNet.batchNormLayerCount(), 0);
+
+    // Group after the activation: conv blocks of 3 and 4 channels get 3 and 4 groups (at most 32), and 1 and 2
+    // with at most 2; the dense block gets LayerNorm (a GroupNorm of one group).
+    engine::BatchNormOptions options;
+    for (const int maxGroups : {32, 2}) {
+        options.groups = maxGroups;
+        Network cnnNet(withKindAndDropout(cnnSpec(NormPlacement::After), NormKind::Group, 0.25f), kCnnInput, kClasses,
+                       options, {}, 1);
+        std::vector<int> groups;
+        for (const auto& layer : cnnNet.layers())
+            if (auto* gn = dynamic_cast<engine::GroupNorm*>(layer.get())) groups.push_back(gn->groups());
+        EXPECT_EQ(groups, (maxGroups == 32 ? std::vector<int>{3, 4, 1} : std::vector<int>{1, 2, 1}));
+        EXPECT_EQ(layerNames(cnnNet)[2], "gn1");
+        EXPECT_EQ(layerNames(cnnNet)[3], "dropout1");
+        EXPECT_EQ(layerNames(cnnNet)[12], "ln1");
+    }
+
+    Network renorm(withKindAndDropout(mlpSpec(NormPlacement::After), NormKind::Renorm, 0), kMlpInput, kClasses, {}, {},
+                   1);
+    EXPECT_EQ(layerNames(renorm), (std::vector<std::string>{"dense1", "sigmoid1", "brn1", "dense2", "sigmoid2", "brn2",
+                                                            "output"}));
+    ASSERT_EQ(renorm.batchNormLayerCount(), 2);  // batch statistics: probed and refused at batch size 1 as BN
+    EXPECT_TRUE(renorm.batchNormLayers()[0]->renormalizes());
+}
+
+TEST(NetworkNormKinds, GradientsMatchFiniteDifferencesWithLayerAndGroupNormAndDropout) {
+    GradientCheckOptions options;
+    options.step = 1e-3;  // as for the CNN with BN above
+    engine::BatchNormOptions norms;
+    norms.groups = 2;  // groups of several channels or features (one value per group would normalise to 0)
+    for (const NormKind kind : {NormKind::Layer, NormKind::Group}) {
+        for (const NormPlacement norm : {NormPlacement::Before, NormPlacement::After}) {
+            SCOPED_TRACE(engine::toString(kind) + " " + engine::toString(norm));
+            // Dropout's mask is a function of the step, the same in every forward of the check.
+            Network a(withKindAndDropout(mlpSpec(norm), kind, 0.3f), kMlpInput, kClasses, norms, {}, 3);
+            randomizeBiasesAndBatchNorm(a, 400);
+            EXPECT_TRUE(networkGradientsMatch(a, randomMatrix(kBatch, kMlpInput.size(), 401), kLabels));
+            Network b(withKindAndDropout(cnnSpec(norm), kind, 0.3f), kCnnInput, kClasses, norms,
+                      InitOptions{InitKind::He, 1.0f}, 3);
+            randomizeBiasesAndBatchNorm(b, 402);
+            EXPECT_TRUE(networkGradientsMatch(b, randomMatrix(kBatch, kCnnInput.size(), 403), kLabels, options));
+        }
+    }
+}
+
+TEST(NetworkNormKinds, DropoutIsTheIdentityInEvalAndDrawsPerStepInTraining) {
+    const NetworkSpec spec = withKindAndDropout(mlpSpec(NormPlacement::None), NormKind::Batch, 0.5f);
+    Network with(spec, kMlpInput, kClasses, {}, {}, 5);
+    Network without(mlpSpec(NormPlacement::None), kMlpInput, kClasses, {}, {}, 5);  // the same weights
+    const Matrix x = randomMatrix(kBatch, kMlpInput.size(), 404);
+    EXPECT_EQ(Matrix(with.forward(x, Mode::Eval)), Matrix(without.forward(x, Mode::Eval)));
+    const Matrix step0 = with.forward(x, Mode::Train);
+    EXPECT_EQ(Matrix(with.forward(x, Mode::Train)), step0);
+    with.setStep(1);
+    EXPECT_NE(Matrix(with.forward(x, Mode::Train)), step0);
+    Network otherSeed(spec, kMlpInput, kClasses, {}, {}, 6);
+    Network sameSeed(spec, kMlpInput, kClasses, {}, {}, 5);
+    EXPECT_EQ(Matrix(sameSeed.forward(x, Mode::Train)), step0);
+    EXPECT_NE(Matrix(otherSeed.forward(x, Mode::Train)), step0);
+}
+
+TEST(NetworkNormKinds, BadDropoutRatesAreConfigErrorsNamingTheBlock) {
+    for (const float p : {-0.1f, 1.0f, std::numeric_limits<float>::quiet_NaN()}) {
+        NetworkSpec spec = mlpSpec(NormPlacement::None);
+        spec.blocks[1].dropout = p;
+        try {
+            engine::validate(spec, kMlpInput);
+            ADD_FAILURE() << "dropout " << p << " accepted";
+        } catch (const bnlab::ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("block 2"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("dropout"), std::string::npos) << e.what();
+        }
+    }
+    NetworkSpec pool = cnnSpec(NormPlacement::None);
+    pool.blocks[2].dropout = 0.5f;  // the max-pool block
+    EXPECT_THROW(engine::validate(pool, kCnnInput), bnlab::ConfigError);
+}
+
+TEST(NetworkNormKinds, GroupNormInADenseBlockIsAConfigErrorSuggestingLayerNorm) {
+    NetworkSpec spec = cnnSpec(NormPlacement::Before);
+    spec.blocks[4].normKind = NormKind::Group;
+    try {
+        engine::validate(spec, kCnnInput);
+        ADD_FAILURE() << "accepted";
+    } catch (const bnlab::ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("block 5 (dense)"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("norm_kind layer"), std::string::npos) << e.what();
+    }
+    spec.blocks[4].norm = NormPlacement::None;  // a kind without a placement is no layer
+    EXPECT_NO_THROW(engine::validate(spec, kCnnInput));
 }
 
 }  // namespace

@@ -153,6 +153,30 @@ TEST(MainWindowRun, MomentumAndBatchSizeChangeMidRunAndAnImpossibleChangeIsRefus
     EXPECT_TRUE(control<QSpinBox>(w, "epochs")->isEnabled());
 }
 
+TEST(MainWindowInput, TheLayerTableSetsEachBlocksNormKindAndDropout) {
+    MainWindow w;
+    shortRun(w);
+    // Rebuilding the layer table replaces its widgets with deleteLater(): let the old ones go before looking up
+    // controls by name.
+    auto settle = [] { QCoreApplication::sendPostedEvents(nullptr, QEvent::DeferredDelete); };
+    settle();
+    control<QComboBox>(w, "block.2.norm_kind")->setCurrentText("layer");
+    control<QDoubleSpinBox>(w, "block.3.dropout")->setValue(0.25);
+    const engine::NetworkSpec spec = w.configPanel()->config().train.network;
+    EXPECT_EQ(spec.blocks[0].normKind, engine::NormKind::Batch);
+    EXPECT_EQ(spec.blocks[1].normKind, engine::NormKind::Layer);
+    EXPECT_EQ(spec.blocks[1].dropout, 0.0f);
+    EXPECT_EQ(spec.blocks[2].dropout, 0.25f);
+
+    // A configuration shows its kinds and rates; a rate finer than the box's two decimals is kept as it is.
+    w.applySettings({"block.1.norm_kind=renorm", "block.1.dropout=0.123"});
+    settle();
+    EXPECT_EQ(control<QComboBox>(w, "block.1.norm_kind")->currentText().toStdString(), "renorm");
+    EXPECT_EQ(control<QComboBox>(w, "block.2.norm_kind")->currentText().toStdString(), "layer");
+    EXPECT_EQ(w.configPanel()->config().train.network.blocks[0].dropout, 0.123f);
+    EXPECT_EQ(w.configPanel()->config().train.network.blocks[0].normKind, engine::NormKind::Renorm);
+}
+
 TEST(MainWindowInput, InvalidInputInEveryFieldIsExplainedAndStartsNothing) {
     MainWindow w;
     shortRun(w);
