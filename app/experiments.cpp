@@ -116,8 +116,10 @@ std::vector<Experiment> build() {
         "BN at batch 2, 8, 32 and 128 against the number of samples seen (fair between batch sizes). Compare the "
         "training accuracy (measured on each batch with batch statistics) with the validation accuracy (running "
         "statistics): at batch 2 they part. A batch of one sample cannot be normalised at all, so batch size 1 "
-        "with BN is refused.",
-        "Try bn_momentum=0.9 at batch 2 (the running statistics follow faster).",
+        "with BN is refused. The last two runs try the alternatives at batch 2: LayerNorm (each sample normalised "
+        "over its own features: the same in training and inference) and Batch Renormalization.",
+        "Try bn_momentum=0.9 at batch 2 (the running statistics follow faster), and GroupNorm on the convnet "
+        "(keras-cnn with norm_kind=group) at batch 4.",
         "bn-paper-mlp",
         {"norm=before"},
         {"epochs=1"},  // every run sees the same 55,000 images: one epoch
@@ -125,7 +127,11 @@ std::vector<Experiment> build() {
         {{"batch 2", {}, {"batch_size=2", "eval_interval=2750", "probe_interval=275"}},
          {"batch 8", {}, {"batch_size=8", "eval_interval=690", "probe_interval=70"}},
          {"batch 32", {}, {"batch_size=32", "eval_interval=170", "probe_interval=17"}},
-         {"batch 128", {}, {"batch_size=128", "eval_interval=43", "probe_interval=5"}}},
+         {"batch 128", {}, {"batch_size=128", "eval_interval=43", "probe_interval=5"}},
+         // The alternatives at the smallest batch: LayerNorm normalises each sample over its own features (no batch
+         // statistics at all), Batch Renormalization corrects the batch statistics toward the running ones.
+         {"batch 2, LayerNorm", {}, {"batch_size=2", "norm_kind=layer", "eval_interval=2750", "probe_interval=275"}},
+         {"batch 2, Batch Renorm", {}, {"batch_size=2", "norm_kind=renorm", "eval_interval=2750", "probe_interval=275"}}},
         {{"loss-accuracy", "loss-accuracy", {}, false, "samples"}},
         "dense3",
         "samples",
@@ -157,12 +163,16 @@ std::vector<Experiment> build() {
         "BN regularises: the noise of batch statistics acts a little like Dropout, so the gap between training and "
         "validation accuracy is smaller.",
         "1,000 training images only, trained for many epochs, with and without BN: the training loss goes to "
-        "nearly zero in both; compare the validation loss and accuracy (the gap is overfitting).",
+        "nearly zero without Dropout; compare the validation loss and accuracy (the gap is overfitting), and "
+        "the same with Dropout (25% of each hidden layer's outputs dropped at random in training).",
         "Try batch_size=8 (noisier statistics, more regularisation) and weight_decay=1e-4.",
         "bn-paper-mlp",
         {"train_size=1000", "epochs=100", "eval_interval=170"},
         {"epochs=30", "eval_interval=50"},
-        {{"BN", {}, {"norm=before"}}, {"no BN", {}, {"norm=none"}}},
+        {{"BN", {}, {"norm=before"}},
+         {"no BN", {}, {"norm=none"}},
+         {"no BN, Dropout 0.25", {}, {"norm=none", "dropout=0.25"}},
+         {"BN, Dropout 0.25", {}, {"norm=before", "dropout=0.25"}}},
         {{"loss-accuracy", "loss-accuracy", {}, false, "epoch"}},
         "dense3",
         "epoch",
