@@ -390,7 +390,11 @@ int experiment(const QStringList& args) {
         request.postActivation = f.post;
         if (!ui::xAxisFromName(f.x, request.xAxis)) throw Error("figure " + f.file.toStdString() + ": bad x axis");
         const QSize size(1000, f.chart == "activations" ? 330 : 420);
-        std::unique_ptr<QWidget> chart = drawn.size() > 1 ? ui::makeComparison(request, ui::comparedRuns(drawn), size)
+        // Each run in its colour under its label, which says what it changes.
+        std::vector<ui::ComparedRun> compared;
+        for (std::size_t k = 0; k < drawn.size(); ++k)
+            compared.push_back({&drawn[k], ui::palette::category(int(k)), drawn[k].name});
+        std::unique_ptr<QWidget> chart = drawn.size() > 1 ? ui::makeComparison(request, compared, size)
                                                           : ui::makeChart(request, drawn.front(), size);
         const QString title = e.title + " — " + f.file;
         ui::exportWidget(chart.get(), title, outDir + "/" + f.file + ".png", 1.5);

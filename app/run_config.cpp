@@ -388,9 +388,17 @@ QStringList settingDifferences(const RunConfig& base, const RunConfig& other) {
     QStringList out;
     auto presetName = [](const RunConfig& c) { return c.preset.isEmpty() ? QStringLiteral("custom") : c.preset; };
     if (!sameLayers) out << "network " + presetName(base) + " → " + presetName(other);
+    // Settings that change what is measured but not how the network trains: left out.
+    static const QSet<QString> bookkeeping{"probe_interval", "probe_batch_size", "eval_interval", "eval_batch_size", "threads"};
+    // Keys set for every block at once ("norm", "dropout", ...) that blocks also hold each their own.
+    QSet<QString> blockKeys;
+    for (const BlockSpec& b : a)
+        if (b.isLinear())
+            for (const QString& k : blockToJson(b).keys()) blockKeys << k;
     QSet<QString> perBlock;  // fields that differ block by block, not as one global value
     for (const KeyHandler& h : handlers()) {
-        const bool blockField = h.key.name == "norm" || h.key.name == "activation";
+        if (bookkeeping.contains(h.key.name)) continue;
+        const bool blockField = blockKeys.contains(h.key.name);
         if (blockField && !sameLayers) continue;
         const QString va = h.get(base.train), vb = h.get(other.train);
         if (va == vb) continue;
@@ -405,7 +413,7 @@ QStringList settingDifferences(const RunConfig& base, const RunConfig& other) {
             for (auto it = ja.begin(); it != ja.end(); ++it) {
                 const QJsonValue vb = jb.value(it.key());
                 if (vb == it.value()) continue;
-                if ((it.key() == "norm" || it.key() == "activation") && !perBlock.contains(it.key())) continue;
+                if (findHandler(it.key()) && !perBlock.contains(it.key())) continue;  // said once for all blocks
                 auto text = [](const QJsonValue& v) { return v.isDouble() ? QString::number(v.toDouble()) : v.toString(); };
                 out << QString("block %1 %2 %3 → %4").arg(ordinal).arg(label(it.key()), text(it.value()), text(vb));
             }

@@ -741,3 +741,16 @@ TEST(SettingDifferences, AnotherNetworkAndPlannedChangesAreNamed) {
     EXPECT_EQ(bnlab::app::settingDifferences(mlp, planned), QStringList{"at 500:learning_rate=1"});
     EXPECT_EQ(bnlab::app::settingDifferences(planned, mlp), QStringList{"not at 500:learning_rate=1"});
 }
+
+TEST(SettingDifferences, BookkeepingIsLeftOutAndABlockWideKindIsNamedOnce) {
+    const RunConfig base = preset("bn-paper-mlp");
+    RunConfig other = base;
+    applySetting(other, "probe_interval", "7");
+    applySetting(other, "eval_interval", "9");
+    applySetting(other, "threads", "1");
+    EXPECT_TRUE(bnlab::app::settingDifferences(base, other).isEmpty()) << "how often it is measured is not a difference";
+    applySetting(other, "norm_kind", "layer");
+    EXPECT_EQ(bnlab::app::settingDifferences(base, other), QStringList{"norm_kind batch → layer"});
+    applySetting(other, "block.2.dropout", "0.5");
+    EXPECT_EQ(bnlab::app::settingDifferences(base, other), (QStringList{"norm_kind batch → layer", "block 2 dropout 0 → 0.5"}));
+}
