@@ -83,10 +83,12 @@ const char* kPlotUsage =
     "Draws the window's charts from saved run folders (of bnlab or bnlab-cli), headless: no display needed.\n"
     "Several --run: loss, accuracy and loss-accuracy draw every run on the same axes, one colour each, the legend\n"
     "naming what each run sets differently from the first; activations draws one panel per run with a shared\n"
-    "y axis (--overlay: all on one chart); the other charts are drawn once per run, stacked.\n"
+    "y axis (--overlay: all on one chart); grad-norms and update-ratios with --layer PARAM (dense1.weight)\n"
+    "draw that parameter of every run on one chart; the other charts are drawn once per run, stacked.\n"
     "\n"
     "  --chart NAME   loss, accuracy, loss-accuracy, grad-norms, update-ratios, activations, bn-stats\n"
-    "  --layer L      activations: a block name (dense2, conv1) or its number from 1; bn-stats: a BN layer (bn2)\n"
+    "  --layer L      activations: a block name (dense2, conv1) or its number from 1; bn-stats: a BN layer (bn2);\n"
+    "                 grad-norms, update-ratios of several runs: a parameter (dense1.weight, bn1.gamma)\n"
     "  --post         activations: the output of the nonlinearity instead of its input\n"
     "  --overlay      activations of several runs: one chart, each run's 15-85th percentile band and median\n"
     "  --feature N    bn-stats: which of the four followed features (0-3, default 0)\n"
@@ -158,7 +160,7 @@ int plot(const QStringList& args) {
         charts.push_back(std::move(chart));
     };
     const std::vector<ui::ComparedRun> compared = ui::comparedRuns(data);
-    if (data.size() > 1 && ui::comparable(request.chart)) {
+    if (data.size() > 1 && ui::comparable(request)) {
         add(ui::makeComparison(request, compared, QSize(width, height)));
     } else {
         for (const RunData& run : data) {

@@ -108,8 +108,9 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
     fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
 }
 
-bool comparable(const QString& chart) {
-    return chart == "loss" || chart == "accuracy" || chart == "loss-accuracy" || chart == "activations";
+bool comparable(const ChartRequest& r) {
+    if (r.chart == "grad-norms" || r.chart == "update-ratios") return !r.layer.isEmpty();
+    return r.chart == "loss" || r.chart == "accuracy" || r.chart == "loss-accuracy" || r.chart == "activations";
 }
 
 std::vector<ComparedRun> comparedRuns(const std::vector<app::RunData>& runs) {
@@ -140,8 +141,18 @@ std::unique_ptr<QWidget> makeComparison(const ChartRequest& r, const std::vector
         c->setBlock(QString::fromStdString(first.info.blocks.at(std::size_t(block))));
         return drawn(std::move(c), runs, size);
     }
+    if ((r.chart == "grad-norms" || r.chart == "update-ratios") && !r.layer.isEmpty()) {
+        const QStringList params = GradientCompare::params(runs);
+        if (!params.contains(r.layer))
+            fail("layer: no parameter '" + r.layer + "' in the runs (their parameters: " + params.join(", ") + ")");
+        auto c = std::make_unique<GradientCompare>();
+        c->setXAxis(r.xAxis);
+        c->setShowUpdateRatio(r.chart == "update-ratios");
+        c->setParam(r.layer);
+        return drawn(std::move(c), runs, size);
+    }
     fail("chart: '" + r.chart + "' is drawn one run at a time (compared on shared axes: loss, accuracy, "
-         "loss-accuracy, activations)");
+         "loss-accuracy, activations, and grad-norms or update-ratios with --layer PARAM)");
 }
 
 void exportWidget(QWidget* widget, const QString& title, const QString& path, double scale) {

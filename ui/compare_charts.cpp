@@ -444,4 +444,86 @@ void ActivationCompare::refresh(const std::vector<ComparedRun>& runs) {
     setLegend(m_legend, entries);
 }
 
+// --- GradientCompare -------------------------------------------------------------------------------------
+
+GradientCompare::GradientCompare(QWidget* parent) : QWidget(parent) {
+    m_chart = newChart();
+    m_chart->legend()->hide();
+    m_x = newValueAxis(xAxisTitle(m_xAxis));
+    m_y = newLogAxis(QStringLiteral("gradient norm ‖g‖"));
+    m_chart->addAxis(m_x, Qt::AlignBottom);
+    m_chart->addAxis(m_y, Qt::AlignLeft);
+    m_legend = newLegendLabel(this);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    layout->addWidget(newChartView(m_chart, this), 1);
+    layout->addWidget(m_legend);
+    paintWhite(this);
+}
+
+void GradientCompare::setParam(const QString& param) {
+    if (param == m_param) return;
+    m_param = param;
+    m_signature.clear();
+}
+
+void GradientCompare::setShowUpdateRatio(bool ratio) {
+    if (ratio == m_ratio) return;
+    m_ratio = ratio;
+    m_y->setTitleText(ratio ? QStringLiteral("update / weight ‖Δw‖/‖w‖") : QStringLiteral("gradient norm ‖g‖"));
+    m_signature.clear();
+}
+
+void GradientCompare::setXAxis(XAxis axis) {
+    if (axis == m_xAxis) return;
+    m_xAxis = axis;
+    m_x->setTitleText(xAxisTitle(axis));
+    m_signature.clear();
+}
+
+QStringList GradientCompare::params(const std::vector<ComparedRun>& runs) {
+    QStringList out;
+    for (const ComparedRun& r : runs)
+        if (r.run && !r.run->probes.empty())
+            for (const engine::ParamProbe& p : r.run->probes.back().params)
+                if (!out.contains(QString::fromStdString(p.name))) out << QString::fromStdString(p.name);
+    return out;
+}
+
+void GradientCompare::refresh(const std::vector<ComparedRun>& runs) {
+    const std::vector<ComparedLine> lines = comparedLines(runs, SeedBand::EveryRun);
+    const QString signature = signatureOf(lines) + m_param + (m_ratio ? "ratio" : "norm") + QString::number(int(m_xAxis));
+    std::vector<RunStamp> stamps = stampsOf(lines, budgetOf(m_chart));
+    if (signature == m_signature && stamps == m_stamps) return;
+    m_signature = signature;
+    m_stamps = std::move(stamps);
+    m_chart->removeAllSeries();
+    const std::string param = m_param.toStdString();
+    Extent xs, ys;
+    std::vector<LegendEntry> entries;
+    for (const ComparedLine& l : lines) {
+        QList<QPointF> points;
+        for (const engine::ProbeSnapshot& s : l.runs.front()->probes)
+            for (const engine::ParamProbe& p : s.params) {
+                const double v = m_ratio ? p.updateRatio : p.gradNorm;
+                if (p.name != param || !(v > 0) || !std::isfinite(v)) continue;  // a log axis has no place for them
+                points.append({xOf(m_xAxis, s), v});
+                xs.add(points.back().x());
+                ys.add(v);
+            }
+        auto* series = new QLineSeries;
+        series->setName(l.label);
+        series->setPen(linePen(l.colour, 1.8));
+        addSeries(m_chart, series, m_x, m_y);
+        showPoints(series, points, budgetOf(m_chart));
+        entries.push_back({QStringLiteral("━━"), l.colour, l.label, {series}});
+    }
+    fitAxis(m_chart, m_x, xs, xAxisFit(m_xAxis));
+    fitLogAxis(m_chart, m_y, ys);
+    m_chart->setTitle(lines.empty() ? QStringLiteral("No run to compare: tick runs in the Runs list")
+                                    : QStringLiteral("%1 of %2").arg(m_ratio ? QStringLiteral("Update ratio") : QStringLiteral("Gradient norm"), m_param));
+    setLegend(m_legend, entries);
+}
+
 }  // namespace bnlab::ui

@@ -129,4 +129,32 @@ private:
     std::vector<RunStamp> m_stamps;
 };
 
+// One parameter's gradient norm (or update-to-weight ratio) over the probe steps, one line per run, log axis.
+class GradientCompare final : public QWidget {
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(GradientCompare)
+
+public:
+    explicit GradientCompare(QWidget* parent = nullptr);
+    // All take effect at the next refresh(). param names a parameter ("dense1.weight", as ParamProbe::name).
+    void setParam(const QString& param);
+    void setShowUpdateRatio(bool ratio);
+    void setXAxis(XAxis axis);
+    void refresh(const std::vector<ComparedRun>& runs);
+    // The parameters that the runs' latest probes describe, in network order (for a selector).
+    [[nodiscard]] static QStringList params(const std::vector<ComparedRun>& runs);
+    [[nodiscard]] QChart* chart() const { return m_chart; }
+
+private:
+    QChart* m_chart = nullptr;
+    QValueAxis* m_x = nullptr;
+    QLogValueAxis* m_y = nullptr;
+    LegendLabel* m_legend = nullptr;
+    QString m_param;
+    bool m_ratio = false;
+    XAxis m_xAxis = XAxis::Step;
+    QString m_signature;
+    std::vector<RunStamp> m_stamps;
+};
+
 }  // namespace bnlab::ui

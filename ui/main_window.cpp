@@ -45,6 +45,7 @@
 #include <QStatusBar>
 #include <QStyle>
 #include <QTabWidget>
+#include <QStackedWidget>
 #include <QTextBrowser>
 #include <QDialog>
 #include <QDialogButtonBox>
@@ -520,6 +521,7 @@ QWidget* MainWindow::buildComparePage() {
     connect(m_compareX, &QComboBox::currentIndexChanged, this, [this](int i) {
         m_compare->setXAxis(static_cast<XAxis>(i));
         m_compareActivations->setXAxis(static_cast<XAxis>(i));
+        if (m_compareGradients) m_compareGradients->setXAxis(static_cast<XAxis>(i));
         m_compareDirty = true;
     });
     connect(m_compareBlock, &QComboBox::currentIndexChanged, this, [this](int i) {
@@ -534,8 +536,33 @@ QWidget* MainWindow::buildComparePage() {
         m_compareActivations->setOverlay(on);
         m_compareDirty = true;
     });
-    layout->addWidget(panel(tr("Activations of the ticked runs"), m_compareActivations,
-                            {m_compareBlock, m_compareSide, m_overlay}, page), 1);
+    // The same panel shows gradient norms or update ratios of one parameter instead.
+    m_compareGradients = new GradientCompare(page);
+    m_compareGradients->setXAxis(XAxis::Samples);
+    auto* stack = new QStackedWidget(page);
+    stack->addWidget(m_compareActivations);
+    stack->addWidget(m_compareGradients);
+    m_compareWhat = new QComboBox(page);
+    m_compareWhat->addItems({tr("activations"), tr("gradient norms"), tr("update / weight ratios")});
+    m_compareWhat->setToolTip(tr("What the lower panel compares: one layer's activation distribution, or one "
+                                 "parameter's gradient norm or update-to-weight ratio (log scale)."));
+    m_compareParam = new QComboBox(page);
+    m_compareParam->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_compareParam->setToolTip(tr("The parameter whose gradient is compared."));
+    m_compareParam->hide();
+    connect(m_compareWhat, &QComboBox::currentIndexChanged, this, [this, stack](int i) {
+        stack->setCurrentIndex(i == 0 ? 0 : 1);
+        for (QWidget* w : std::initializer_list<QWidget*>{m_compareBlock, m_compareSide, m_overlay}) w->setVisible(i == 0);
+        m_compareParam->setVisible(i != 0);
+        m_compareGradients->setShowUpdateRatio(i == 2);
+        m_compareDirty = true;
+    });
+    connect(m_compareParam, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (i >= 0) m_compareGradients->setParam(m_compareParam->itemText(i));
+        m_compareDirty = true;
+    });
+    layout->addWidget(panel(tr("Activations and gradients of the ticked runs"), stack,
+                            {m_compareWhat, m_compareBlock, m_compareSide, m_overlay, m_compareParam}, page), 1);
     return page;
 }
 
@@ -617,7 +644,22 @@ void MainWindow::refreshNextChart() {
                     m_compareBlock->setCurrentIndex(blocks.isEmpty() ? -1 : index);
                     m_compareActivations->setBlock(m_compareBlock->currentText());
                 }
-                m_compareActivations->refresh(runs);
+                if (m_compareWhat->currentIndex() == 0) {
+                    m_compareActivations->refresh(runs);
+                    break;
+                }
+                const QStringList params = GradientCompare::params(runs);
+                QStringList listed;
+                for (int k = 0; k < m_compareParam->count(); ++k) listed << m_compareParam->itemText(k);
+                if (listed != params) {
+                    const QSignalBlocker block(m_compareParam);
+                    const QString current = m_compareParam->currentText();
+                    m_compareParam->clear();
+                    m_compareParam->addItems(params);
+                    m_compareParam->setCurrentIndex(params.isEmpty() ? -1 : std::max(0, int(params.indexOf(current))));
+                    m_compareGradients->setParam(m_compareParam->currentText());
+                }
+                m_compareGradients->refresh(runs);
                 break;
             }
             case 6: m_runTable->refresh(); break;
@@ -1043,6 +1085,8 @@ void MainWindow::repeatWithSeeds(int id, int count) {
 }
 
 void MainWindow::showTab(int index) { m_tabs->setCurrentIndex(index); }
+
+void MainWindow::showCompareGradients(int what) { m_compareWhat->setCurrentIndex(what); }
 
 std::vector<int> MainWindow::startExperiment(const QString& name, bool quick) {
     std::vector<int> ids;

@@ -39,6 +39,7 @@ class GradNormChart;
 class LossChart;
 class CompareCharts;
 class ActivationCompare;
+class GradientCompare;
 class RunList;
 class RunTable;
 
@@ -87,6 +88,8 @@ public:
     void exportMetrics(const QString& path) const;
     [[nodiscard]] CompareCharts* compareCharts() const { return m_compare; }
     [[nodiscard]] ActivationCompare* compareActivations() const { return m_compareActivations; }
+    [[nodiscard]] GradientCompare* compareGradients() const { return m_compareGradients; }
+    void showCompareGradients(int what);  // 0 activations, 1 gradient norms, 2 update ratios (the panel's selector)
     [[nodiscard]] RunTable* runTable() const { return m_runTable; }
     [[nodiscard]] RunList* runList() const { return m_runList; }
     void showTab(int index);  // 0 Run, 1 Compare, 2 Table
@@ -144,6 +147,9 @@ private:
     class QTabWidget* m_tabs = nullptr;
     CompareCharts* m_compare = nullptr;
     ActivationCompare* m_compareActivations = nullptr;
+    GradientCompare* m_compareGradients = nullptr;
+    QComboBox* m_compareWhat = nullptr;   // activations, gradient norms or update ratios
+    QComboBox* m_compareParam = nullptr;
     QComboBox* m_compareX = nullptr;
     QComboBox* m_compareBlock = nullptr;
     QComboBox* m_compareSide = nullptr;

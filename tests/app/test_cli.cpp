@@ -527,7 +527,8 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
     }
 
     // Two runs on shared axes and overlaid activations, each one image of the size asked for.
-    for (const char* args : {"--chart loss-accuracy", "--chart activations --overlay --x time"}) {
+    for (const char* args : {"--chart loss-accuracy", "--chart activations --overlay --x time",
+                             "--chart grad-norms --layer dense1.weight"}) {
         const std::string both = path("both.png");
         r = plot("--run " + quote(runDir) + " --run " + quote(runDir) + " " + args + " --width 700 --height 300 --scale 1 --out " +
                  quote(both));
@@ -535,6 +536,10 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
         EXPECT_EQ(pngSize(readText(both)), std::make_pair(700u, 330u)) << args << ": one chart, not one per run";
     }
 
+    r = plot("--run " + quote(runDir) + " --run " + quote(runDir) + " --chart grad-norms --layer dense9.weight --out " +
+             quote(path("x.png")));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.err, HasSubstr("no parameter 'dense9.weight'"));
     r = plot("--run " + quote(runDir) + " --chart histogram --out " + quote(path("x.png")));
     EXPECT_EQ(r.status, 1);
     EXPECT_THAT(r.err, HasSubstr("unknown chart 'histogram'"));

@@ -202,6 +202,13 @@ TEST(MainWindowCompare, RunsSideBySideInTheListTheComparisonAndTheTable) {
     // The comparison draws both.
     w.showTab(1);
     ASSERT_TRUE(waitUntil([&] { return w.compareCharts()->lineCount() == 2 && w.compareActivations()->chartCount() == 2; }, 10000));
+    // The lower panel compares one parameter's gradient norm instead: a line per run, with points.
+    w.showCompareGradients(1);
+    ASSERT_TRUE(waitUntil([&] { return w.compareGradients()->chart()->series().size() == 2; }, 10000));
+    for (QAbstractSeries* series : w.compareGradients()->chart()->series())
+        EXPECT_GT(qobject_cast<QLineSeries*>(series)->count(), 5) << series->name().toStdString();
+    EXPECT_TRUE(w.compareGradients()->chart()->title().contains("dense1.weight")) << w.compareGradients()->chart()->title().toStdString();
+    w.showCompareGradients(0);
     // The table: a row per run, the differing setting as a column, sortable by test accuracy.
     w.showTab(2);
     QTableWidget* table = w.runTable()->table();
