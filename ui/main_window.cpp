@@ -82,6 +82,20 @@ double threadCpuSeconds() {
 }
 // The charts redrawn in turn: the Run tab's four, the Compare tab's two, and the table.
 constexpr int kChartCount = 7;
+
+// Puts items in box when they differ from what it lists, keeping the current item when it is still there
+// (else item fallback), without signals. True when the items changed.
+bool refill(QComboBox* box, const QStringList& items, int fallback) {
+    QStringList listed;
+    for (int k = 0; k < box->count(); ++k) listed << box->itemText(k);
+    if (listed == items) return false;
+    const QSignalBlocker block(box);
+    const QString current = box->currentText();
+    box->clear();
+    box->addItems(items);
+    box->setCurrentIndex(items.isEmpty() ? -1 : items.contains(current) ? int(items.indexOf(current)) : fallback);
+    return true;
+}
 constexpr int kRunCharts = 0b1111, kCompareCharts = 0b110000, kTableChart = 0b1000000;
 
 QString duration(double s) {
@@ -631,34 +645,16 @@ void MainWindow::refreshNextChart() {
             case 4: m_compare->refresh(comparedRuns()); break;
             case 5: {
                 const std::vector<ComparedRun> runs = comparedRuns();
+                // The last hidden block by default: where the difference BN makes shows most.
                 const QStringList blocks = ActivationCompare::blocks(runs);
-                QStringList items;
-                for (int k = 0; k < m_compareBlock->count(); ++k) items << m_compareBlock->itemText(k);
-                if (items != blocks) {
-                    const QSignalBlocker block(m_compareBlock);
-                    const QString current = m_compareBlock->currentText();
-                    m_compareBlock->clear();
-                    m_compareBlock->addItems(blocks);
-                    // The last hidden block by default: where the difference BN makes shows most.
-                    const int index = blocks.contains(current) ? int(blocks.indexOf(current)) : std::max(0, int(blocks.size()) - 2);
-                    m_compareBlock->setCurrentIndex(blocks.isEmpty() ? -1 : index);
+                if (refill(m_compareBlock, blocks, std::max(0, int(blocks.size()) - 2)))
                     m_compareActivations->setBlock(m_compareBlock->currentText());
-                }
                 if (m_compareWhat->currentIndex() == 0) {
                     m_compareActivations->refresh(runs);
                     break;
                 }
-                const QStringList params = GradientCompare::params(runs);
-                QStringList listed;
-                for (int k = 0; k < m_compareParam->count(); ++k) listed << m_compareParam->itemText(k);
-                if (listed != params) {
-                    const QSignalBlocker block(m_compareParam);
-                    const QString current = m_compareParam->currentText();
-                    m_compareParam->clear();
-                    m_compareParam->addItems(params);
-                    m_compareParam->setCurrentIndex(params.isEmpty() ? -1 : std::max(0, int(params.indexOf(current))));
+                if (refill(m_compareParam, GradientCompare::params(runs), 0))
                     m_compareGradients->setParam(m_compareParam->currentText());
-                }
                 m_compareGradients->refresh(runs);
                 break;
             }
