@@ -755,18 +755,66 @@ ChartRequest MainWindow::currentChartRequest(const QString& chart) const {
 }
 
 void MainWindow::exportChart() {
-    bool ok = false;
-    const QString chart = QInputDialog::getItem(this, tr("Export Chart"),
-                                                tr("Chart (with the x axis, layer and feature chosen in the window):"),
-                                                chartNames(), 2, false, &ok);
-    if (!ok) return;
+    // Which chart, its size and the PNG scale; then where.
+    QDialog dialog(this);
+    dialog.setWindowTitle(tr("Export Chart"));
+    auto* form = new QFormLayout(&dialog);
+    auto* chartBox = new QComboBox(&dialog);
+    chartBox->addItems(chartNames());
+    chartBox->setCurrentIndex(2);
+    form->addRow(tr("Chart"), chartBox);
+    const bool comparing = m_tabs->currentIndex() == 1 && comparedRuns().size() > 1;
+    auto* compare = new QCheckBox(tr("the ticked runs on shared axes (loss, accuracy, activations, gradients)"), &dialog);
+    compare->setChecked(comparing);
+    form->addRow(QString(), compare);
+    auto* width = new QSpinBox(&dialog);
+    width->setRange(200, 10000);
+    width->setValue(1200);
+    width->setSuffix(tr(" px"));
+    auto* height = new QSpinBox(&dialog);
+    height->setRange(150, 10000);
+    height->setValue(600);
+    height->setSuffix(tr(" px"));
+    auto* scale = new QDoubleSpinBox(&dialog);
+    scale->setRange(0.25, 8);
+    scale->setValue(2);
+    scale->setSuffix(QStringLiteral("×"));
+    scale->setToolTip(tr("PNG pixels per logical pixel: 2 is sharp on slides and high-DPI screens. SVG and PDF are "
+                         "vector images."));
+    form->addRow(tr("Width"), width);
+    form->addRow(tr("Height"), height);
+    form->addRow(tr("PNG scale"), scale);
+    auto* note = new QLabel(tr("With the x axis, layer and feature chosen in the window."), &dialog);
+    form->addRow(note);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    if (dialog.exec() != QDialog::Accepted) return;
+    const QString chart = chartBox->currentText();
     const QString path = QFileDialog::getSaveFileName(this, tr("Export Chart"), QDir::home().filePath(chart + ".png"),
-                                                      tr("PNG image, 2× (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
+                                                      tr("PNG image (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
     if (path.isEmpty()) return;
     try {
-        const app::RunData& run = controller().run();
-        auto widget = makeChart(currentChartRequest(chart), run, QSize(1200, 600));
-        exportWidget(widget.get(), (run.name.isEmpty() ? tr("no run") : run.name) + " — " + chart, path);
+        const QSize size(width->value(), height->value());
+        ChartRequest request = currentChartRequest(chart);
+        std::unique_ptr<QWidget> widget;
+        QString title;
+        if (compare->isChecked()) {
+            if (chart == "activations") request.layer = m_compareBlock->currentText(), request.overlay = m_overlay->isChecked();
+            if (chart == "grad-norms" || chart == "update-ratios") {
+                request.layer = m_compareParam->currentText();
+                if (request.layer.isEmpty()) request.layer = GradientCompare::params(comparedRuns()).value(0);
+            }
+            request.xAxis = static_cast<XAxis>(m_compareX->currentIndex());
+            widget = makeComparison(request, comparedRuns(), size);
+            title = tr("%1 of %2 runs").arg(chart).arg(comparedRuns().size());
+        } else {
+            const app::RunData& run = controller().run();
+            widget = makeChart(request, run, size);
+            title = (run.name.isEmpty() ? tr("no run") : run.name) + " — " + chart;
+        }
+        exportWidget(widget.get(), title, path, scale->value());
         statusBar()->showMessage(tr("Exported %1").arg(path), 8000);
     } catch (const std::exception& e) {
         showError(tr("Export failed: %1").arg(QString::fromStdString(e.what())));
