@@ -194,6 +194,18 @@ const std::vector<KeyHandler>& handlers() {
         intKey("eval_interval", "0..", "steps between validation evaluations (0 = at epoch ends only)",
                &TrainOptions::evalInterval);
         intKey("eval_batch_size", "1..", "evaluation runs in chunks of this many images", &TrainOptions::evalBatchSize);
+        h.push_back({{"eval_statistics", "running|batch", "what validation and test evaluations normalise BN and Batch "
+                      "Renorm layers with: their running statistics (inference mode, the default) or the statistics "
+                      "of each chunk of eval_batch_size images (training mode, a last chunk of 1 image joins the one "
+                      "before), which updates nothing; the gap between the two is the train/inference difference. "
+                      "LayerNorm and GroupNorm are unaffected"},
+                     [](TrainOptions& t, const QString& v) {
+                         if (v == "running") t.evalStatistics = EvalStatistics::Running;
+                         else if (v == "batch") t.evalStatistics = EvalStatistics::Batch;
+                         else fail("eval_statistics: unknown '" + v + "' (expected running or batch)");
+                     },
+                     [](const TrainOptions& t) { return QString::fromStdString(toString(t.evalStatistics)); },
+                     false});
         intKey("threads", "0..256", "worker threads (0 = all cores); results do not depend on it", &TrainOptions::threads);
         return h;
     }();
@@ -379,6 +391,7 @@ QStringList settingDifferences(const RunConfig& base, const RunConfig& other) {
                                                 {"learning_rate", "learning rate"},
                                                 {"bn_momentum", "BN momentum"},
                                                 {"bn_epsilon", "BN epsilon"},
+                                                {"eval_statistics", "BN evaluated with"},
                                                 {"size", "size"}};
     auto label = [](const QString& key) { return labels.value(key, key); };
     const auto& a = base.train.network.blocks;

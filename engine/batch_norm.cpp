@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace bnlab::engine {
 namespace {
@@ -73,15 +74,18 @@ BatchNorm::BatchNorm(Shape inputShape, BatchNormOptions options, bool renormaliz
       m_batchInvStd(Vector::Ones(inputShape.c)),
       m_evalInvStd(Vector::Ones(inputShape.c)),
       m_r(Vector::Ones(inputShape.c)),
-      m_d(Vector::Zero(inputShape.c)) {}
+      m_d(Vector::Zero(inputShape.c)),
+      m_evalMean(Vector::Zero(inputShape.c)),
+      m_evalR(Vector::Ones(inputShape.c)),
+      m_evalD(Vector::Zero(inputShape.c)) {}
 
-void BatchNorm::renormCorrections(Index c, double mu, double var) {
+std::pair<float, float> BatchNorm::renormCorrections(Index c, double mu, double var) const {
     // r = clip(σ_B/σ, 1/rMax, rMax) ;  d = clip((μ − running_mean)/σ, −dMax, dMax), with the running statistics
     // of before this batch
     const double eps = m_options.epsilon, rMax = m_options.rMax, dMax = m_options.dMax;
     const double sigma = std::sqrt(double(m_runningVar[c]) + eps);
-    m_r[c] = float(std::clamp(std::sqrt(var + eps) / sigma, 1.0 / rMax, rMax));
-    m_d[c] = float(std::clamp((mu - double(m_runningMean[c])) / sigma, -dMax, dMax));
+    return {float(std::clamp(std::sqrt(var + eps) / sigma, 1.0 / rMax, rMax)),
+            float(std::clamp((mu - double(m_runningMean[c])) / sigma, -dMax, dMax))};
 }
 
 std::vector<Param> BatchNorm::params() {
@@ -96,8 +100,10 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
     m_lastMode = mode;
     const double eps = m_options.epsilon;
 
-    if (mode == Mode::Train && L.m() < 2)
-        throw ConfigError("Batch Normalization in training mode needs at least 2 values per feature, but the "
+    const bool batchStats = mode != Mode::Eval;  // Train and EvalBatch
+    const bool train = mode == Mode::Train;      // only Train updates the running statistics
+    if (batchStats && L.m() < 2)
+        throw ConfigError("Batch Normalization with batch statistics needs at least 2 values per feature, but the "
                           "batch has " + std::to_string(L.n) + " sample(s) of " + m_inputShape.toString() +
                           ": use a batch size of 2 or more (and no last batch of 1 sample)");
 
@@ -106,12 +112,14 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
         return m_output;
     }
     // Each chunk owns whole channels: statistics are summed in a fixed order, whatever the threads.
-    const Vector& mean = mode == Mode::Train ? m_batchMean : m_runningMean;
-    const Vector& invStd = mode == Mode::Train ? m_batchInvStd : m_evalInvStd;
+    Vector& mean = train ? m_batchMean : batchStats ? m_evalMean : m_runningMean;
+    Vector& invStd = train ? m_batchInvStd : m_evalInvStd;
+    Vector& rs = train ? m_r : m_evalR;
+    Vector& ds = train ? m_d : m_evalD;
     parallel::forChunks(L.c, kChannelGrain, [&](Index c0, Index c1) {
         for (Index c = c0; c < c1; ++c) {
             auto segment = [&](Index n) { return input.row(n).data() + c * L.s; };  // (S) of sample n
-            if (mode == Mode::Train) {
+            if (batchStats) {
                 // μ = (1/m) Σ x ;  σ² = (1/m) Σ (x − μ)²  (two passes; each sample's S values in float
                 // lanes, the N partial sums in double)
                 double sum = 0;
@@ -121,20 +129,22 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
                 double sq = 0;
                 for (Index n = 0; n < L.n; ++n) sq += laneSumSquaredDiff(segment(n), L.s, fm);
                 const double var = sq / double(L.m());
-                m_batchMean[c] = fm;
-                m_batchVar[c] = float(var);
-                m_batchInvStd[c] = float(1.0 / std::sqrt(var + eps));
-                if (m_renorm) renormCorrections(c, mu, var);
-                // running ← k·running + (1 − k)·batch, with the unbiased variance σ²·m/(m − 1)
-                const double k = m_options.momentum;
-                m_runningMean[c] = float(k * m_runningMean[c] + (1 - k) * mu);
-                m_runningVar[c] = float(k * m_runningVar[c] + (1 - k) * var * double(L.m()) / double(L.m() - 1));
+                mean[c] = fm;
+                invStd[c] = float(1.0 / std::sqrt(var + eps));
+                if (m_renorm) std::tie(rs[c], ds[c]) = renormCorrections(c, mu, var);
+                if (train) {
+                    m_batchVar[c] = float(var);
+                    // running ← k·running + (1 − k)·batch, with the unbiased variance σ²·m/(m − 1)
+                    const double k = m_options.momentum;
+                    m_runningMean[c] = float(k * m_runningMean[c] + (1 - k) * mu);
+                    m_runningVar[c] = float(k * m_runningVar[c] + (1 - k) * var * double(L.m()) / double(L.m() - 1));
+                }
             } else {
                 m_evalInvStd[c] = float(1.0 / std::sqrt(double(m_runningVar[c]) + eps));
             }
             // x̂ = (x − μ)/√(σ² + ε) ;  y = γ·x̂ + β  (renorm: y = γ·(r·x̂ + d) + β = (γ·r)·x̂ + (γ·d + β))
             const Normalizer norm{mean[c], invStd[c]};
-            const float r = mode == Mode::Train ? m_r[c] : 1.0f, d = mode == Mode::Train ? m_d[c] : 0.0f;
+            const float r = batchStats ? rs[c] : 1.0f, d = batchStats ? ds[c] : 0.0f;
             const float g = m_gamma(0, c) * r, b = m_gamma(0, c) * d + m_beta(0, c);
             for (Index n = 0; n < L.n; ++n) {
                 const float* x = segment(n);
@@ -150,6 +160,8 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
     const Layout L = layoutOf(m_inputShape, gradOutput.rows());
     if (m_input == nullptr || gradOutput.rows() != m_input->rows() || gradOutput.cols() != m_input->cols())
         throw Error("batchnorm: gradient shape does not match the latest forward batch");
+    if (m_lastMode == Mode::EvalBatch)
+        throw Error("batchnorm: backward after an evaluation with batch statistics (EvalBatch) is not supported");
     m_gradInput.resize(gradOutput.rows(), gradOutput.cols());
     const bool train = m_lastMode == Mode::Train;
     if (L.s == 1) {
@@ -204,7 +216,13 @@ void BatchNorm::forwardDense(const Matrix& x, Mode mode) {
     const double eps = m_options.epsilon;
     auto gamma = m_gamma.row(0).array();
     auto beta = m_beta.row(0).array();
-    if (mode == Mode::Train) {
+    const bool batchStats = mode != Mode::Eval;  // Train and EvalBatch
+    const bool train = mode == Mode::Train;      // only Train updates the running statistics
+    Vector& mean = train ? m_batchMean : batchStats ? m_evalMean : m_runningMean;
+    Vector& invStd = train ? m_batchInvStd : m_evalInvStd;
+    Vector& rs = train ? m_r : m_evalR;
+    Vector& ds = train ? m_d : m_evalD;
+    if (batchStats) {
         // μ = (1/m) Σ x ;  σ² = (1/m) Σ (x − μ)²  (two passes, double accumulation)
         auto& mu = m_sum;
         auto& var = m_sumProduct;
@@ -214,33 +232,35 @@ void BatchNorm::forwardDense(const Matrix& x, Mode mode) {
         var.setZero(x.cols());
         for (Index i = 0; i < n; ++i) var += (x.row(i).transpose().cast<double>().array() - mu).square();
         var /= double(n);
-        m_batchMean = mu.cast<float>().matrix();
-        m_batchVar = var.cast<float>().matrix();
-        m_batchInvStd = (var + eps).rsqrt().cast<float>().matrix();
+        mean = mu.cast<float>().matrix();
+        invStd = (var + eps).rsqrt().cast<float>().matrix();
         if (m_renorm)
-            for (Index c = 0; c < x.cols(); ++c) renormCorrections(c, mu[c], var[c]);
+            for (Index c = 0; c < x.cols(); ++c) std::tie(rs[c], ds[c]) = renormCorrections(c, mu[c], var[c]);
+    }
+    if (train) {
+        m_batchVar = m_sumProduct.cast<float>().matrix();  // σ² (biased), for the probes
+        const auto& mu = m_sum;
+        const auto& var = m_sumProduct;
         // running ← k·running + (1 − k)·batch, with the unbiased variance σ²·m/(m − 1)
         const double k = m_options.momentum;
         m_runningMean = (k * m_runningMean.cast<double>().array() + (1 - k) * mu).cast<float>().matrix();
         m_runningVar = (k * m_runningVar.cast<double>().array() + (1 - k) * var * double(n) / double(n - 1))
                            .cast<float>()
                            .matrix();
-    } else {
-        m_evalInvStd = (m_runningVar.cast<double>().array() + eps).rsqrt().cast<float>().matrix();
     }
-    const auto mean = (mode == Mode::Train ? m_batchMean : m_runningMean).array();
-    const auto invStd = (mode == Mode::Train ? m_batchInvStd : m_evalInvStd).array();
+    if (!batchStats) m_evalInvStd = (m_runningVar.cast<double>().array() + eps).rsqrt().cast<float>().matrix();
     // renorm: y = γ·(r·x̂ + d) + β = (γ·r)·x̂ + (γ·d + β)
-    const bool corrected = m_renorm && mode == Mode::Train;
+    const bool corrected = m_renorm && batchStats;
     if (corrected) {
-        m_scale = (gamma * m_r.transpose().array()).matrix();
-        m_shift = (gamma * m_d.transpose().array() + beta).matrix();
+        m_scale = (gamma * rs.transpose().array()).matrix();
+        m_shift = (gamma * ds.transpose().array() + beta).matrix();
     }
     const auto g = (corrected ? m_scale : m_gamma).row(0).array();
     const auto b = (corrected ? m_shift : m_beta).row(0).array();
     // x̂ = (x − μ)/√(σ² + ε) ;  y = γ·x̂ + β
     for (Index i = 0; i < n; ++i)
-        m_output.row(i) = (((x.row(i).array() - mean.transpose()) * invStd.transpose()) * g + b).matrix();
+        m_output.row(i) =
+            (((x.row(i).array() - mean.array().transpose()) * invStd.array().transpose()) * g + b).matrix();
 }
 
 void BatchNorm::backwardDense(const Matrix& dy) {

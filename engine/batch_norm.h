@@ -2,6 +2,8 @@
 
 #include "layer.h"
 
+#include <utility>
+
 namespace bnlab::engine {
 
 // The settings of the normalisation layers (BatchNorm, its renormalising form, and GroupNorm/LayerNorm).
@@ -22,6 +24,8 @@ struct BatchNormOptions {
 // Backward: dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy.
 // (After an Eval forward, backward differentiates the eval expression: dx = γ·dy/√(running_var + ε).)
 // Matches torch.nn.BatchNorm1d/2d with momentum = 1 − k and eps = ε.
+// EvalBatch (evaluation with batch statistics): the Train forward (renorm: with its r and d) with the statistics
+// kept apart from the Train ones, and no running statistic updated; backward after it throws.
 // Training mode needs m ≥ 2 (the variance of one value is 0 and its unbiased estimate undefined):
 // forward throws ConfigError for a batch that gives m = 1.
 //
@@ -65,7 +69,8 @@ private:
     void forwardDense(const Matrix& x, Mode mode);  // the S = 1 case, vectorised over features
     void backwardDense(const Matrix& dy);
 
-    void renormCorrections(Index c, double mu, double var);  // sets m_r[c], m_d[c] (renorm only)
+    // Renorm's (r, d) of channel c for batch statistics (μ, σ²), against the current running statistics.
+    [[nodiscard]] std::pair<float, float> renormCorrections(Index c, double mu, double var) const;
 
     BatchNormOptions m_options;
     bool m_renorm = false;
@@ -74,8 +79,11 @@ private:
     Vector m_runningMean, m_runningVar;  // (F)
     Vector m_batchMean, m_batchVar;      // (F) of the latest Train batch
     Vector m_batchInvStd;                // (F) 1/√(σ² + ε) of the latest Train batch
-    Vector m_evalInvStd;                 // (F) 1/√(running_var + ε) of the latest Eval batch
+    Vector m_evalInvStd;                 // (F) 1/√(running_var + ε) of the latest Eval batch,
+                                         //     1/√(σ² + ε) of the latest EvalBatch batch
     Vector m_r, m_d;                     // (F) renorm's r and d of the latest Train batch (1 and 0 for BN)
+    Vector m_evalMean;                   // (F) μ of the latest EvalBatch batch
+    Vector m_evalR, m_evalD;             // (F) renorm's r and d of the latest EvalBatch batch (1 and 0 for BN)
     const Matrix* m_input = nullptr;     // (N, in) the latest forward input; x̂ is recomputed from it
     Mode m_lastMode = Mode::Train;
     Eigen::ArrayXd m_sum, m_sumProduct;  // (F) accumulators of the dense path

@@ -33,7 +33,7 @@ const Matrix& Dropout::forward(const Matrix& input, Mode mode) {
     checkColumns("dropout", "input", input, m_inputShape.size());
     m_lastMode = mode;
     m_rows = input.rows();
-    if (mode == Mode::Eval) {
+    if (mode != Mode::Train) {  // Eval and EvalBatch
         m_output = input;
         return m_output;
     }
@@ -62,7 +62,7 @@ const Matrix& Dropout::backward(const Matrix& gradOutput) {
     checkSameRows("dropout", gradOutput, m_rows);
     checkColumns("dropout", "gradient", gradOutput, m_inputShape.size());
     // dx = dy ⊙ mask  (Eval: dx = dy)
-    if (m_lastMode == Mode::Eval)
+    if (m_lastMode != Mode::Train)
         m_gradInput = gradOutput;
     else
         m_gradInput = gradOutput.cwiseProduct(m_mask);

@@ -8,7 +8,7 @@ namespace bnlab::engine {
 
 // Inverted Dropout (Srivastava et al. 2014, in the form torch.nn.Dropout and Keras use): in Mode::Train each
 // value is kept with probability 1 − p and scaled by 1/(1 − p), otherwise set to 0, so its expectation is
-// unchanged and Mode::Eval is the identity.
+// unchanged and Mode::Eval (and EvalBatch) is the identity.
 //   Train: y = x ⊙ mask,  mask_i ∈ {0, 1/(1 − p)};  backward: dx = dy ⊙ mask.   Eval: y = x, dx = dy.
 // The mask is a pure function of (seed, step, i), i = n·cols + j the position in the batch: element i is kept
 // when the top 32 bits of splitmix64 at position i of the stream (seed, step) are ≥ p·2³². So it does not

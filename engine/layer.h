@@ -11,8 +11,10 @@
 //   backwardParameters(gradOutput) does the same but may skip dL/dinput: the network calls it for its
 //   first layer, whose input gradient nobody needs (for a first Dense layer that is a third of its work).
 // - Mode::Train uses batch statistics and updates running statistics (BatchNorm) and drops values (Dropout);
-//   Mode::Eval uses the running statistics, drops nothing and changes nothing. Other layers (LayerNorm and
-//   GroupNorm included: their statistics are each sample's own) behave the same in both modes.
+//   Mode::Eval uses the running statistics, drops nothing and changes nothing; Mode::EvalBatch is Eval except that
+//   BatchNorm normalises with the statistics of the forward's batch (it too changes nothing, and backward after it
+//   throws). Other layers (LayerNorm and GroupNorm included: their statistics are each sample's own) behave the
+//   same in every mode.
 // - Buffers are sized by the first batch of a given size and reused: no allocation in the step loop.
 
 #include "tensor.h"

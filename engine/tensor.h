@@ -33,6 +33,9 @@ struct Shape {
     bool operator==(const Shape&) const = default;
 };
 
-enum class Mode { Train, Eval };
+// Train: batch statistics, running statistics updated, Dropout drops. Eval: running statistics, nothing
+// updated or dropped. EvalBatch (the eval_statistics=batch switch): BatchNorm normalises with the statistics of
+// this forward's batch as in Train (Batch Renormalization with its r and d), but nothing is updated or dropped.
+enum class Mode { Train, Eval, EvalBatch };
 
 }  // namespace bnlab::engine

@@ -57,6 +57,8 @@ private:
 
 }  // namespace
 
+std::string toString(EvalStatistics s) { return s == EvalStatistics::Batch ? "batch" : "running"; }
+
 std::string toString(StopReason reason) {
     switch (reason) {
         case StopReason::Completed: return "completed";
@@ -93,6 +95,10 @@ void validate(const TrainOptions& o, const Dataset& data) {
     require(o.probeBatchSize >= 2, "probe_batch_size: must be at least 2, got " + std::to_string(o.probeBatchSize));
     require(o.evalInterval >= 0, "eval_interval: must be 0 (epoch ends) or more, got " + std::to_string(o.evalInterval));
     require(o.evalBatchSize >= 1, "eval_batch_size: must be at least 1, got " + std::to_string(o.evalBatchSize));
+    if (o.evalStatistics == EvalStatistics::Batch)  // whatever the network: a BN may be switched on mid-run
+        require(o.evalBatchSize >= 2,
+                "eval_batch_size: evaluating with batch statistics (eval_statistics=batch) needs chunks of at least 2 "
+                "images (the variance of one sample is 0); got 1");
     require(o.threads >= 0 && o.threads <= 256, "threads: must be 0 (all cores) to 256, got " + std::to_string(o.threads));
     validate(o.network, data.inputShape());
     for (const ScheduledChange& c : o.schedule) {
@@ -112,6 +118,13 @@ void validate(const TrainOptions& o, const Dataset& data) {
                 "batch_size: with " + std::to_string(n) + " training images and batches of " +
                     std::to_string(o.batchSize) + ", the last batch of each epoch has 1 sample, which Batch "
                     "Normalization cannot normalise; change batch_size or train_size by one");
+    }
+    if (o.evalStatistics == EvalStatistics::Batch) {
+        require(splits.validation.size() != 1,
+                "validation_size: evaluating with batch statistics (eval_statistics=batch) needs 0 or at least 2 "
+                "validation images; got 1");
+        require(splits.test.size() != 1,
+                "eval_statistics: evaluating with batch statistics needs at least 2 test images; the test split has 1");
     }
 }
 
@@ -224,24 +237,39 @@ Index evalRows(const Network& net, Index batchSize) {
     return std::max(batchSize, Index(kBudget / perSample));
 }
 
-Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows) {
+std::vector<std::pair<Index, Index>> evalChunks(Index samples, Index chunkSize, bool joinSingle) {
+    std::vector<std::pair<Index, Index>> chunks;
+    for (Index b = 0; b < samples; b += chunkSize) chunks.emplace_back(b, std::min(samples, b + chunkSize));
+    const bool lastIsSingle = chunks.size() >= 2 && chunks.back().second - chunks.back().first == 1;
+    if (joinSingle && lastIsSingle) {
+        chunks.pop_back();
+        chunks.back().second = samples;
+    }
+    return chunks;
+}
+
+Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows, EvalStatistics statistics) {
     Evaluation result;
     if (chunkSize < 1) throw ConfigError("eval_batch_size: must be at least 1, got " + std::to_string(chunkSize));
     if (view.size() == 0) return result;
-    const Index piece = maxRows > 0 ? std::min(maxRows, chunkSize) : chunkSize;
+    const bool batchStats = statistics == EvalStatistics::Batch;
+    if (batchStats && (chunkSize < 2 || view.size() < 2))
+        throw ConfigError("eval_statistics: evaluating with batch statistics needs chunks of at least 2 images, got " +
+                          std::to_string(std::min(chunkSize, view.size())));
+    const Index piece = batchStats || maxRows <= 0 ? view.size() : std::min(maxRows, chunkSize);
+    const Mode mode = batchStats ? Mode::EvalBatch : Mode::Eval;
     Matrix x, logits;  // logits (chunk, classes)
     std::vector<std::uint8_t> labels, pieceLabels;
     SoftmaxCrossEntropy ce;
     double lossSum = 0;
     Index correct = 0;
-    for (Index b = 0; b < view.size(); b += chunkSize) {
-        const Index e = std::min(view.size(), b + chunkSize);
+    for (const auto& [b, e] : evalChunks(view.size(), chunkSize, batchStats)) {
         labels.clear();
         logits.resize(e - b, net.classes());
         for (Index p = b; p < e; p += piece) {
             const Index q = std::min(e, p + piece);
             gatherRange(view, p, q, x, pieceLabels);
-            logits.middleRows(p - b, q - p) = net.forward(x, Mode::Eval);
+            logits.middleRows(p - b, q - p) = net.forward(x, mode);
             labels.insert(labels.end(), pieceLabels.begin(), pieceLabels.end());
         }
         lossSum += ce.forward(logits, labels) * double(e - b);
@@ -318,7 +346,7 @@ RunSummary Trainer::runInArena() {
     long lastValidationStep = -1;
     auto epochsDone = [&] { return double(sampler.epoch() - 1) + double(sampler.position()) / double(splits.train.size()); };
     auto emitEval = [&](const DataView& view, const std::string& split, bool epochEnd) {
-        const Evaluation e = evaluate(net, view, o.evalBatchSize, evalRows(net, o.batchSize));
+        const Evaluation e = evaluate(net, view, o.evalBatchSize, evalRows(net, o.batchSize), o.evalStatistics);
         m_sink.onEval({step, epochsDone(), samples, secondsSince(t0), split, e.loss, e.accuracy, epochEnd});
         return e;
     };

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace bnlab::engine {
@@ -40,6 +42,15 @@ struct ScheduledChange {
     LiveChange change;
 };
 
+// The statistics with which validation and test evaluations normalise BatchNorm (and Batch Renormalization)
+// layers. Running: the running statistics (inference mode, the default). Batch: the statistics of each evaluation
+// chunk of eval_batch_size images, as a training-mode forward computes them (renorm with its r and d), without
+// updating the running statistics or anything else: training is bit-identical either way. It shows directly how
+// far the inference-mode network lags behind the training-mode one (e.g. early in training with momentum 0.999).
+// LayerNorm and GroupNorm have no running statistics and are unaffected; Dropout stays off.
+enum class EvalStatistics { Running, Batch };
+[[nodiscard]] std::string toString(EvalStatistics s);  // "running", "batch"
+
 struct TrainOptions {
     NetworkSpec network;
     BatchNormOptions batchNorm;
@@ -55,6 +66,7 @@ struct TrainOptions {
     int probeBatchSize = 256;      // the fixed probe batch, drawn once from the validation split
     int evalInterval = 0;          // steps between validation evaluations; 0 = at epoch ends only
     int evalBatchSize = 500;       // evaluation runs in chunks of this many samples
+    EvalStatistics evalStatistics = EvalStatistics::Running;  // validation/test: running or batch statistics
     int threads = 0;               // 0 = all cores
     std::vector<ScheduledChange> schedule;  // in order of step
 };
@@ -85,7 +97,17 @@ StepResult trainStep(Network& net, SoftmaxCrossEntropy& loss, Optimizer& optimiz
 // the other samples of the forward, and each chunk's loss is computed on its gathered logits.
 // The exception: an exp-based activation (sigmoid, tanh) computes a row chunk's last few values on Eigen's
 // scalar path, so its last bits can follow the forward's size.
-[[nodiscard]] Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows = 0);
+//
+// With EvalStatistics::Batch (Mode::EvalBatch) the chunks are the batches whose statistics BN uses, so each is
+// forwarded whole (maxRows is ignored): samples [0, c), [c, 2c), ... with c = chunkSize, the last one shorter; a
+// last chunk of 1 sample, which BN cannot normalise, is joined to the one before (c + 1 samples). chunkSize must
+// then be at least 2 and the split must not hold exactly 1 sample (ConfigError).
+[[nodiscard]] Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows = 0,
+                                  EvalStatistics statistics = EvalStatistics::Running);
+
+// The chunks of evaluate() as [begin, end) pairs; joinSingle (batch statistics) joins a last chunk of 1 sample
+// to the one before.
+[[nodiscard]] std::vector<std::pair<Index, Index>> evalChunks(Index samples, Index chunkSize, bool joinSingle);
 
 // The trainer's maxRows for evaluate(): the training batch size, or more while the layer outputs of one
 // forward stay within 64 MB. So keras-cnn evaluates in forwards of 128 (the 500 of eval_batch_size took its

@@ -129,6 +129,17 @@ ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
     m_bnEpsilon = numberEdit(tr("Added to the batch variance before the square root, so a feature that barely "
                                 "varies in a batch is not blown up (Keras 1e-3, PyTorch 1e-5)."), bnBox);
     bnForm->addRow(tr("Epsilon ε"), m_bnEpsilon);
+    m_evalStatistics = new QComboBox(bnBox);
+    m_evalStatistics->addItem(tr("running statistics (inference)"), QStringLiteral("running"));
+    m_evalStatistics->addItem(tr("batch statistics (training mode)"), QStringLiteral("batch"));
+    m_evalStatistics->setToolTip(tr("What validation and test accuracy normalise BN layers with. Running statistics: "
+                                    "as a deployed network does (inference mode). Batch statistics: the mean and "
+                                    "variance of each evaluation chunk of eval_batch_size images (500 by default), as "
+                                    "in training, without updating anything, so training is the same either way. "
+                                    "Comparing two runs that differ only here shows the train/inference gap directly, "
+                                    "e.g. early in training with BN momentum 0.999. LayerNorm and GroupNorm are "
+                                    "unaffected."));
+    bnForm->addRow(tr("Evaluate BN with"), m_evalStatistics);
     layout->addWidget(bnBox);
 
     // Training
@@ -217,12 +228,14 @@ ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
         connect(s, &QSpinBox::valueChanged, this, &ConfigPanel::changed);
     for (QLineEdit* e : {m_learningRate, m_bnEpsilon, m_initScale, m_seed})
         connect(e, &QLineEdit::textChanged, this, &ConfigPanel::changed);
+    connect(m_evalStatistics, &QComboBox::currentIndexChanged, this, &ConfigPanel::changed);
 
     // Each control is named by its setting key (for tests and accessibility tools).
     const std::pair<QWidget*, const char*> names[] = {
         {m_preset, "preset"}, {m_allNorm, "norm"}, {m_batchSize, "batch_size"}, {m_epochs, "epochs"},
         {m_learningRate, "learning_rate"}, {m_optimizer, "optimizer"}, {m_momentum, "momentum"},
-        {m_bnMomentum, "bn_momentum"}, {m_bnEpsilon, "bn_epsilon"}, {m_init, "init"}, {m_initScale, "init_scale"},
+        {m_bnMomentum, "bn_momentum"}, {m_bnEpsilon, "bn_epsilon"}, {m_evalStatistics, "eval_statistics"},
+        {m_init, "init"}, {m_initScale, "init_scale"},
         {m_seed, "seed"}, {m_validationSize, "validation_size"}, {m_trainSize, "train_size"},
         {m_probeInterval, "probe_interval"}, {m_evalInterval, "eval_interval"}, {m_threads, "threads"}};
     for (const auto& [widget, name] : names) widget->setObjectName(QString::fromLatin1(name));
@@ -260,6 +273,7 @@ void ConfigPanel::setConfig(const app::RunConfig& config) {
     m_momentum->setValue(value("momentum").toDouble());
     m_bnMomentum->setValue(value("bn_momentum").toDouble());
     m_bnEpsilon->setText(value("bn_epsilon"));
+    m_evalStatistics->setCurrentIndex(m_evalStatistics->findData(value("eval_statistics")));
     m_init->setCurrentText(value("init"));
     m_initScale->setText(value("init_scale"));
     m_seed->setText(value("seed"));
@@ -377,7 +391,8 @@ void ConfigPanel::setLive(bool live) {
 void ConfigPanel::applyLiveState() {
     const bool locked = m_live;
     m_liveHint->setVisible(m_live);
-    for (QWidget* w : std::initializer_list<QWidget*>{m_preset, m_epochs, m_optimizer, m_momentum, m_bnEpsilon, m_init,
+    for (QWidget* w : std::initializer_list<QWidget*>{m_preset, m_epochs, m_optimizer, m_momentum, m_bnEpsilon,
+                                                      m_evalStatistics, m_init,
                                                       m_initScale, m_seed, m_validationSize, m_trainSize,
                                                       m_probeInterval, m_evalInterval, m_threads})
         w->setEnabled(!locked);
@@ -411,6 +426,7 @@ app::RunConfig ConfigPanel::config() const {
     set("momentum", QString::number(m_momentum->value()));
     set("bn_momentum", QString::number(m_bnMomentum->value()));
     set("bn_epsilon", m_bnEpsilon->text());
+    set("eval_statistics", m_evalStatistics->currentData().toString());
     set("init", m_init->currentText());
     set("init_scale", m_initScale->text());
     set("seed", m_seed->text());

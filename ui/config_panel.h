@@ -66,6 +66,7 @@ private:
     QDoubleSpinBox* m_bnMomentum;
     QLabel* m_bnMomentumTorch;
     QLineEdit* m_bnEpsilon;
+    QComboBox* m_evalStatistics;  // data: "running" or "batch"
     QComboBox* m_init;
     QLineEdit* m_initScale;
     QLineEdit* m_seed;

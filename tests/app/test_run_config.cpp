@@ -110,6 +110,7 @@ void expectSameOptions(const TrainOptions& a, const TrainOptions& b) {
     EXPECT_EQ(a.probeBatchSize, b.probeBatchSize);
     EXPECT_EQ(a.evalInterval, b.evalInterval);
     EXPECT_EQ(a.evalBatchSize, b.evalBatchSize);
+    EXPECT_EQ(a.evalStatistics, b.evalStatistics);
     EXPECT_EQ(a.threads, b.threads);
 }
 
@@ -202,6 +203,7 @@ const std::map<QString, KeySample>& keySamples() {
         {"probe_batch_size", {"64", [](const TrainOptions& t) { return t.probeBatchSize == 64; }}},
         {"eval_interval", {"10", [](const TrainOptions& t) { return t.evalInterval == 10; }}},
         {"eval_batch_size", {"100", [](const TrainOptions& t) { return t.evalBatchSize == 100; }}},
+        {"eval_statistics", {"batch", [](const TrainOptions& t) { return t.evalStatistics == EvalStatistics::Batch; }}},
         {"threads", {"3", [](const TrainOptions& t) { return t.threads == 3; }}},
     };
     return samples;
@@ -392,7 +394,8 @@ TEST(RunConfigJson, ManyChangedSettingsRoundTripExactly) {
                            "weight_decay=0.0005", "bn_momentum=0.9", "bn_epsilon=1e-05", "init=gaussian",
                            "init_scale=0.3", "seed=18446744073709551615", "validation_size=1234", "train_size=4321",
                            "probe_interval=7", "probe_batch_size=33", "eval_interval=11", "eval_batch_size=99",
-                           "threads=2", "block.1.norm=before", "block.2.norm=none", "block.3.activation=tanh",
+                           "eval_statistics=batch", "threads=2", "block.1.norm=before", "block.2.norm=none",
+                           "block.3.activation=tanh",
                            "block.3.size=77", "block.1.size=8", "block.1.norm_kind=group", "block.3.norm_kind=renorm",
                            "block.1.dropout=0.5", "block.3.dropout=0.1", "group_norm_groups=4", "renorm_rmax=2.5",
                            "renorm_dmax=0.75"})
@@ -593,6 +596,28 @@ TEST(RunConfigNormKinds, AConfigFileWithoutTheNewKeysLoadsAsBatchNormWithoutDrop
     expectSameOptions(old.train, preset("keras-cnn").train);
 }
 
+TEST(RunConfigEvalStatistics, IsWrittenToJsonReadBackAndAbsentMeansRunning) {
+    RunConfig c = preset("bn-paper-mlp");
+    EXPECT_EQ(c.train.evalStatistics, EvalStatistics::Running);
+    EXPECT_EQ(str(toJson(c).value("eval_statistics").toString()), "running");
+    applySetting(c, "eval_statistics", "batch");
+    QJsonObject o = toJson(c);
+    EXPECT_EQ(str(o.value("eval_statistics").toString()), "batch");
+    EXPECT_EQ(throughJsonText(c).train.evalStatistics, EvalStatistics::Batch);
+    // A config.json written before the key existed loads as running statistics.
+    o.remove("eval_statistics");
+    EXPECT_EQ(fromJson(o, "old.json").train.evalStatistics, EvalStatistics::Running);
+}
+
+TEST(RunConfigEvalStatistics, BadValuesNameTheKeyAndItCannotChangeDuringARun) {
+    RunConfig c = preset("bn-paper-mlp");
+    EXPECT_THAT(configErrorOf([&] { applySetting(c, "eval_statistics", "train"); }),
+                AllOf(StartsWith("eval_statistics:"), HasSubstr("'train'"), HasSubstr("running or batch")));
+    EXPECT_EQ(c.train.evalStatistics, EvalStatistics::Running);
+    EXPECT_THAT(configErrorOf([&] { (void)bnlab::app::liveChange(c, "eval_statistics", "batch"); }),
+                AllOf(StartsWith("eval_statistics:"), HasSubstr("cannot change during a run")));
+}
+
 TEST(RunConfigNormKinds, TheKindCannotChangeDuringARun) {
     const RunConfig c = preset("bn-paper-mlp");
     for (const auto& [key, value] : std::map<std::string, std::string>{
@@ -753,4 +778,11 @@ TEST(SettingDifferences, BookkeepingIsLeftOutAndABlockWideKindIsNamedOnce) {
     EXPECT_EQ(bnlab::app::settingDifferences(base, other), QStringList{"norm_kind batch → layer"});
     applySetting(other, "block.2.dropout", "0.5");
     EXPECT_EQ(bnlab::app::settingDifferences(base, other), (QStringList{"norm_kind batch → layer", "block 2 dropout 0 → 0.5"}));
+}
+
+TEST(SettingDifferences, EvalStatisticsIsADifferenceThoughTrainingIsTheSame) {
+    const RunConfig base = preset("bn-paper-mlp");
+    RunConfig other = base;
+    applySetting(other, "eval_statistics", "batch");
+    EXPECT_EQ(bnlab::app::settingDifferences(base, other), QStringList{"BN evaluated with running → batch"});
 }

@@ -415,6 +415,18 @@ TEST(TrainerValidate, EveryBadSettingThrowsAConfigErrorNamingItsKey) {
              o.batchSize = 32;
          },
          "batch_size"},
+        {"eval_batch_size 1 with eval_statistics=batch",
+         [](TrainOptions& o) {
+             o.evalStatistics = EvalStatistics::Batch;
+             o.evalBatchSize = 1;
+         },
+         "eval_batch_size"},
+        {"a validation split of 1 image with eval_statistics=batch",
+         [](TrainOptions& o) {
+             o.evalStatistics = EvalStatistics::Batch;
+             o.validationSize = 1;
+         },
+         "validation_size"},
         {"renorm_rmax 0.5", [](TrainOptions& o) { o.batchNorm.rMax = 0.5f; }, "renorm_rmax"},
         {"renorm_rmax NaN", [&](TrainOptions& o) { o.batchNorm.rMax = kNaN; }, "renorm_rmax"},
         {"renorm_dmax -1", [](TrainOptions& o) { o.batchNorm.dMax = -1; }, "renorm_dmax"},
@@ -1165,20 +1177,27 @@ void expectChunkingDoesNotMatter(Network& net, const DataView& view, bool exactP
     }
     EXPECT_EQ(whole.accuracy, double(correct) / double(view.size()));
 }
-
-}  // namespace
-
-TEST(TrainerEvaluate, ChunkSizeDoesNotChangeTheResultMlp) {
+// The sigmoid MLP with BN (momentum bnMomentum) after 40 steps of SGD on 3,000 images, and its validation
+// split of 1,000 images, given to `check`.
+void withBrieflyTrainedMlp(float bnMomentum, const std::function<void(Network&, const DataView&)>& check) {
     const Dataset& data = mnist();
     const Splits splits = makeSplits(data, 1000, 3000);
     NetworkSpec spec;
     spec.blocks = {denseBlock(100, kSigmoid, kBefore), denseBlock(100, kSigmoid, kBefore)};
-    Network net(spec, data.inputShape(), data.numClasses, BatchNormOptions{0.9f, 1e-3f}, InitOptions{}, 4);
+    Network net(spec, data.inputShape(), data.numClasses, BatchNormOptions{bnMomentum, 1e-3f}, InitOptions{}, 4);
     OptimizerOptions sgd;
     sgd.learningRate = 0.5f;
     trainBriefly(net, splits.train, sgd, 60, 40);
     ASSERT_EQ(splits.validation.size(), 1000);
-    expectChunkingDoesNotMatter(net, splits.validation, false);
+    check(net, splits.validation);
+}
+
+}  // namespace
+
+TEST(TrainerEvaluate, ChunkSizeDoesNotChangeTheResultMlp) {
+    withBrieflyTrainedMlp(0.9f, [](Network& net, const DataView& validation) {
+        expectChunkingDoesNotMatter(net, validation, false);
+    });
 }
 
 TEST(TrainerEvaluate, ChunkSizeDoesNotChangeTheResultCnn) {
@@ -1219,4 +1238,199 @@ TEST(TrainerEvaluate, AnEmptySplitGivesZeros) {
     const Evaluation e = evaluate(net, splits.validation, 100);
     EXPECT_EQ(e.accuracy, 0);
     EXPECT_EQ(e.loss, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation with batch statistics (eval_statistics=batch)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+struct RunningStatistics {
+    std::vector<Vector> mean, var, batchMean, batchVar;
+};
+
+RunningStatistics statisticsOf(Network& net) {
+    RunningStatistics s;
+    for (BatchNorm* bn : net.batchNormLayers()) {
+        s.mean.push_back(bn->runningMean());
+        s.var.push_back(bn->runningVar());
+        s.batchMean.push_back(bn->batchMean());
+        s.batchVar.push_back(bn->batchVar());
+    }
+    return s;
+}
+
+void restore(Network& net, const RunningStatistics& s) {
+    const std::vector<BatchNorm*> bns = net.batchNormLayers();
+    for (std::size_t i = 0; i < bns.size(); ++i) {
+        bns[i]->runningMean() = s.mean[i];
+        bns[i]->runningVar() = s.var[i];
+    }
+}
+
+// The evaluation written out by hand: chunks of `chunk` samples (a last chunk of 1 joined to the one before),
+// each forwarded in Train mode, the running statistics put back after each so that every chunk sees the same
+// ones (Batch Renormalization's r and d depend on them).
+Evaluation trainModeEvaluation(Network& net, const DataView& view, Index chunk) {
+    const RunningStatistics saved = statisticsOf(net);
+    std::vector<Index> starts;
+    for (Index b = 0; b < view.size(); b += chunk) starts.push_back(b);
+    if (starts.size() >= 2 && view.size() - starts.back() == 1) starts.pop_back();
+    starts.push_back(view.size());
+    SoftmaxCrossEntropy ce;
+    Matrix x;
+    std::vector<std::uint8_t> labels;
+    double lossSum = 0;
+    Index correct = 0;
+    for (std::size_t i = 0; i + 1 < starts.size(); ++i) {
+        gatherRange(view, starts[i], starts[i + 1], x, labels);
+        lossSum += ce.forward(net.forward(x, Mode::Train), labels) * double(x.rows());
+        correct += ce.correct();
+        restore(net, saved);
+    }
+    return {lossSum / double(view.size()), double(correct) / double(view.size())};
+}
+
+void expectBatchStatisticsEvaluationIsATrainingModeForward(Network& net, const DataView& view, Index chunk) {
+    const RunningStatistics before = statisticsOf(net);
+    ASSERT_FALSE(before.mean.empty());
+    const Evaluation batch = evaluate(net, view, chunk, 16, EvalStatistics::Batch);  // maxRows is ignored
+    // Nothing of the training state moved: running statistics, nor the latest Train batch's (the probes').
+    const RunningStatistics after = statisticsOf(net);
+    for (std::size_t i = 0; i < before.mean.size(); ++i) {
+        EXPECT_EQ(after.mean[i], before.mean[i]) << "layer " << i;
+        EXPECT_EQ(after.var[i], before.var[i]) << "layer " << i;
+        EXPECT_EQ(after.batchMean[i], before.batchMean[i]) << "layer " << i;
+        EXPECT_EQ(after.batchVar[i], before.batchVar[i]) << "layer " << i;
+    }
+    const Evaluation manual = trainModeEvaluation(net, view, chunk);
+    EXPECT_EQ(batch.accuracy, manual.accuracy);
+    EXPECT_EQ(batch.loss, manual.loss);
+    // And it is not the running-statistics evaluation.
+    const Evaluation running = evaluate(net, view, chunk, 16);
+    EXPECT_NE(batch.loss, running.loss);
+}
+
+}  // namespace
+
+TEST(TrainerEvaluateBatchStatistics, ChunksAreEvalBatchSizeWithALastChunkOfOneJoinedToThePrevious) {
+    using Chunks = std::vector<std::pair<Index, Index>>;
+    EXPECT_EQ(evalChunks(1000, 111, true).back(), std::make_pair(Index(888), Index(1000)));
+    EXPECT_EQ(evalChunks(1000, 111, true).size(), 9u);  // 8 of 111, then 112
+    EXPECT_EQ(evalChunks(1000, 111, false).back(), std::make_pair(Index(999), Index(1000)));
+    EXPECT_EQ(evalChunks(10, 4, true), (Chunks{{0, 4}, {4, 8}, {8, 10}}));
+    EXPECT_EQ(evalChunks(9, 4, true), (Chunks{{0, 4}, {4, 9}}));
+    EXPECT_EQ(evalChunks(3, 500, true), (Chunks{{0, 3}}));
+}
+
+TEST(TrainerEvaluateBatchStatistics, EqualsATrainingModeForwardOverTheSameChunksMlp) {
+    withBrieflyTrainedMlp(0.99f, [](Network& net, const DataView& validation) {
+        expectBatchStatisticsEvaluationIsATrainingModeForward(net, validation, 111);  // a last chunk of 1 joined
+    });
+}
+
+TEST(TrainerEvaluateBatchStatistics, EqualsATrainingModeForwardOverTheSameChunksCnnAndRenorm) {
+    const Dataset& data = mnist();
+    const Splits splits = makeSplits(data, 500, 3000);
+    for (const NormKind kind : {NormKind::Batch, NormKind::Renorm}) {
+        SCOPED_TRACE(toString(kind));
+        NetworkSpec spec;
+        spec.blocks = cnnOptions().network.blocks;
+        setNormKind(spec, kind);
+        Network net(spec, data.inputShape(), data.numClasses, BatchNormOptions{0.99f, 1e-3f},
+                    InitOptions{InitKind::He, 1.0f}, 4);
+        OptimizerOptions adam;
+        adam.kind = OptimizerKind::Adam;
+        adam.learningRate = 3e-3f;
+        trainBriefly(net, splits.train, adam, 32, 20);
+        expectBatchStatisticsEvaluationIsATrainingModeForward(net, splits.validation, 64);
+    }
+}
+
+TEST(TrainerEvaluateBatchStatistics, LayerNormIsUnaffected) {
+    const Dataset& data = mnist();
+    const Splits splits = makeSplits(data, 300, 1000);
+    NetworkSpec spec;
+    spec.blocks = {denseBlock(50, kRelu, kBefore)};
+    spec.blocks[0].normKind = NormKind::Layer;
+    Network net(spec, data.inputShape(), data.numClasses, BatchNormOptions{}, InitOptions{}, 4);
+    OptimizerOptions sgd;
+    trainBriefly(net, splits.train, sgd, 60, 10);
+    const Evaluation running = evaluate(net, splits.validation, 64);
+    const Evaluation batch = evaluate(net, splits.validation, 64, 0, EvalStatistics::Batch);
+    EXPECT_EQ(batch.accuracy, running.accuracy);
+    EXPECT_EQ(batch.loss, running.loss);
+}
+
+TEST(TrainerEvaluateBatchStatistics, ChunksOfOneSampleAreRefused) {
+    const Dataset& data = mnist();
+    const Splits splits = makeSplits(data, 100, 1000);
+    NetworkSpec spec;
+    spec.blocks = {denseBlock(10, kRelu, kBefore)};
+    Network net(spec, data.inputShape(), data.numClasses, BatchNormOptions{}, InitOptions{}, 1);
+    EXPECT_THROW((void)evaluate(net, splits.validation, 1, 0, EvalStatistics::Batch), ConfigError);
+    EXPECT_NO_THROW((void)evaluate(net, splits.validation, 1));  // running statistics: any chunk size
+    EXPECT_NO_THROW((void)evaluate(net, splits.validation, 99, 0, EvalStatistics::Batch));  // 99 + a last 1 joined
+}
+
+TEST(TrainerEvaluateBatchStatistics, TrainingIsBitIdenticalAndOnlyTheEvaluationsDiffer) {
+    TrainOptions options = mlpOptions();
+    options.evalBatchSize = 128;  // validation 500: chunks 128, 128, 128, 116
+    RecordingSink running, batch;
+    runTo(options, running);
+    options.evalStatistics = EvalStatistics::Batch;
+    runTo(options, batch);
+    ASSERT_EQ(running.steps.size(), 50u);
+    // The evaluations are at the same moments, on the same splits, with other numbers.
+    ASSERT_EQ(running.evals.size(), batch.evals.size());
+    ASSERT_GE(running.evals.size(), 3u);
+    for (std::size_t i = 0; i < running.evals.size(); ++i) {
+        EXPECT_EQ(running.evals[i].step, batch.evals[i].step);
+        EXPECT_EQ(running.evals[i].split, batch.evals[i].split);
+        EXPECT_NE(running.evals[i].loss, batch.evals[i].loss) << "eval " << i;
+    }
+    // Everything else identical (steps, probes): evaluation with batch statistics touched nothing training uses.
+    for (RecordingSink* sink : {&running, &batch}) {
+        sink->evals.clear();
+        sink->finishes.clear();
+    }
+    EXPECT_TRUE(sameRecords(running, batch));
+}
+
+TEST(TrainerEvaluateBatchStatistics, IsBitIdenticalOnOneAndTwoThreads) {
+    for (const NormKind kind : {NormKind::Batch, NormKind::Renorm}) {
+        SCOPED_TRACE(toString(kind));
+        TrainOptions options = cnnOptions();
+        setNormKind(options.network, kind);
+        options.evalStatistics = EvalStatistics::Batch;
+        options.evalBatchSize = 64;
+        expectDeterministicAcrossThreads(options);
+    }
+}
+
+// The teaching point: with BN momentum 0.999 the running statistics still hold mostly their initial values after
+// 100 steps (0.999^100 = 90 %), so inference-mode accuracy is poor while the same network, normalised with batch
+// statistics, is as good as its training accuracy says.
+TEST(TrainerEvaluateBatchStatistics, EarlyWithMomentum0999BatchStatisticsEvaluateFarBetter) {
+    TrainOptions options = mlpOptions();
+    options.batchNorm.momentum = 0.999f;
+    options.trainSize = 6000;
+    options.maxSteps = 100;
+    options.evalInterval = 0;
+    options.probeInterval = 0;
+    RecordingSink running, batch;
+    const RunSummary r = runTo(options, running);
+    options.evalStatistics = EvalStatistics::Batch;
+    const RunSummary b = runTo(options, batch);
+    ASSERT_TRUE(r.hasValidation);
+    ASSERT_TRUE(b.hasValidation);
+    EXPECT_EQ(running.steps.back().loss, batch.steps.back().loss);
+    const std::string numbers = "validation accuracy running " + std::to_string(r.valAccuracy) + ", batch " +
+                                std::to_string(b.valAccuracy) + "; test running " + std::to_string(r.testAccuracy) +
+                                ", batch " + std::to_string(b.testAccuracy);
+    RecordProperty("accuracies", numbers);
+    EXPECT_GT(b.valAccuracy, r.valAccuracy + 0.3) << numbers;
+    EXPECT_GT(b.testAccuracy, r.testAccuracy + 0.3) << numbers;
+    EXPECT_GT(b.valAccuracy, 0.8) << numbers;
 }

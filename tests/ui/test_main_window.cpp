@@ -111,6 +111,7 @@ TEST(MainWindowRun, MomentumAndBatchSizeChangeMidRunAndAnImpossibleChangeIsRefus
     ASSERT_TRUE(waitUntil([&] { return w.currentRun().steps.size() == 1; }));
     EXPECT_TRUE(w.configPanel()->isLive());
     EXPECT_FALSE(control<QSpinBox>(w, "epochs")->isEnabled()) << "settings that cannot change mid-run are locked";
+    EXPECT_FALSE(control<QComboBox>(w, "eval_statistics")->isEnabled());
     EXPECT_TRUE(control<QDoubleSpinBox>(w, "bn_momentum")->isEnabled());
 
     control<QDoubleSpinBox>(w, "bn_momentum")->setValue(0.9);
@@ -175,6 +176,23 @@ TEST(MainWindowInput, TheLayerTableSetsEachBlocksNormKindAndDropout) {
     EXPECT_EQ(control<QComboBox>(w, "block.2.norm_kind")->currentText().toStdString(), "layer");
     EXPECT_EQ(w.configPanel()->config().train.network.blocks[0].dropout, 0.123f);
     EXPECT_EQ(w.configPanel()->config().train.network.blocks[0].normKind, engine::NormKind::Renorm);
+}
+
+TEST(MainWindowInput, TheEvalStatisticsComboSetsTheKeyAndShowsTheConfiguration) {
+    MainWindow w;
+    shortRun(w);
+    auto* box = control<QComboBox>(w, "eval_statistics");
+    ASSERT_NE(box, nullptr);
+    EXPECT_EQ(box->currentData().toString().toStdString(), "running");
+    EXPECT_EQ(w.configPanel()->config().train.evalStatistics, engine::EvalStatistics::Running);
+    box->setCurrentIndex(box->findData(QStringLiteral("batch")));
+    EXPECT_EQ(w.configPanel()->config().train.evalStatistics, engine::EvalStatistics::Batch);
+    EXPECT_FALSE(box->toolTip().isEmpty());
+
+    w.applySettings({"eval_statistics=running"});
+    EXPECT_EQ(box->currentData().toString().toStdString(), "running");
+    w.applySettings({"eval_statistics=batch"});
+    EXPECT_EQ(box->currentData().toString().toStdString(), "batch");
 }
 
 TEST(MainWindowInput, InvalidInputInEveryFieldIsExplainedAndStartsNothing) {
