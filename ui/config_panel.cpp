@@ -92,6 +92,8 @@ ConfigPanel::ConfigPanel(QWidget* parent) : QWidget(parent) {
     m_layers->setHorizontalHeaderLabels({tr("Block"), tr("Size"), tr("Activation"), tr("Norm"), tr("Kind"), tr("Dropout")});
     m_layers->verticalHeader()->hide();
     m_layers->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_layers->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);  // block names on one line
+    m_layers->setWordWrap(false);
     m_layers->setSelectionMode(QAbstractItemView::NoSelection);
     m_layers->setToolTip(tr("Per hidden block: its width, its nonlinearity, and where Batch Normalization sits: "
                             "before the activation (Linear → BN → activation, as in the original paper), after it "
@@ -348,7 +350,8 @@ void ConfigPanel::buildLayerTable() {
     applyLiveState();
     m_layers->resizeRowsToContents();
     const int rows = m_layers->rowCount();
-    const int h = m_layers->horizontalHeader()->height() + (rows > 0 ? rows * m_layers->rowHeight(0) : 0) + 4;
+    int h = m_layers->horizontalHeader()->height() + 4;
+    for (int r = 0; r < rows; ++r) h += m_layers->rowHeight(r);  // every row whole, whatever its height
     m_layers->setFixedHeight(h);
 }
 
