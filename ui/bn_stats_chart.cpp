@@ -7,6 +7,34 @@
 
 namespace bnlab::ui {
 
+BnPoints bnPoints(const app::RunData& run, const std::string& layer, int featureIndex, XAxis axis) {
+    BnPoints out;
+    if (featureIndex < 0) return out;
+    const auto f = static_cast<std::size_t>(featureIndex);
+    for (const engine::ProbeSnapshot& snapshot : run.probes) {
+        const auto it = std::find_if(snapshot.batchNorm.begin(), snapshot.batchNorm.end(),
+                                     [&](const engine::BatchNormProbe& b) { return b.layer == layer; });
+        if (it == snapshot.batchNorm.end()) continue;
+        const engine::BatchNormProbe& p = *it;
+        if (f >= p.features.size() || f >= p.batchMean.size() || f >= p.batchVar.size() || f >= p.runningMean.size() ||
+            f >= p.runningVar.size())
+            continue;
+        out.last = &p;
+        const double x = xOf(axis, snapshot);
+        out.xs.add(x);
+        auto add = [x](QList<QPointF>& list, Extent& extent, float v) {
+            if (!std::isfinite(v)) return;
+            list.append(QPointF(x, v));
+            extent.add(v);
+        };
+        add(out.batchMean, out.means, p.batchMean[f]);
+        add(out.runningMean, out.means, p.runningMean[f]);
+        add(out.batchVar, out.variances, p.batchVar[f]);
+        add(out.runningVar, out.variances, p.runningVar[f]);
+    }
+    return out;
+}
+
 BnStatsChart::BnStatsChart(QWidget* parent) : QWidget(parent) {
     m_mean = makePanel(QStringLiteral("mean"));
     m_variance = makePanel(QStringLiteral("variance"));
@@ -75,57 +103,26 @@ void BnStatsChart::setXAxis(XAxis axis) {
     m_stamp = {};
 }
 
-const engine::BatchNormProbe* BnStatsChart::probe(const engine::ProbeSnapshot& snapshot, const std::string& layer) const {
-    const auto it = std::find_if(snapshot.batchNorm.begin(), snapshot.batchNorm.end(),
-                                 [&](const engine::BatchNormProbe& b) { return b.layer == layer; });
-    if (it == snapshot.batchNorm.end()) return nullptr;
-    const engine::BatchNormProbe& p = *it;
-    const auto f = static_cast<std::size_t>(m_feature);
-    if (m_feature < 0 || f >= p.features.size() || f >= p.batchMean.size() || f >= p.batchVar.size() ||
-        f >= p.runningMean.size() || f >= p.runningVar.size())
-        return nullptr;
-    return &p;
-}
-
 void BnStatsChart::refresh(const app::RunData& run) {
     const RunStamp stamp = stampOf(run, budgetOf(m_mean.chart));
     if (stamp == m_stamp) return;
     m_stamp = stamp;
 
-    const auto f = static_cast<std::size_t>(m_feature);
-    QList<QPointF> batchMean, runningMean, batchVar, runningVar;
-    Extent xs, means, variances;
-    const engine::BatchNormProbe* last = nullptr;
     // No layer chosen: the first BN layer of the latest snapshot.
     const std::string layer = !m_layerName.empty() || run.probes.empty() || run.probes.back().batchNorm.empty()
                                   ? m_layerName
                                   : run.probes.back().batchNorm.front().layer;
-    for (const engine::ProbeSnapshot& snapshot : run.probes) {
-        const engine::BatchNormProbe* p = probe(snapshot, layer);
-        if (!p) continue;
-        last = p;
-        const double x = xOf(m_xAxis, snapshot);
-        xs.add(x);
-        auto add = [x](QList<QPointF>& list, Extent& extent, float v) {
-            if (!std::isfinite(v)) return;
-            list.append(QPointF(x, v));
-            extent.add(v);
-        };
-        add(batchMean, means, p->batchMean[f]);
-        add(runningMean, means, p->runningMean[f]);
-        add(batchVar, variances, p->batchVar[f]);
-        add(runningVar, variances, p->runningVar[f]);
-    }
-
+    const BnPoints points = bnPoints(run, layer, m_feature, m_xAxis);
+    const engine::BatchNormProbe* last = points.last;
     const qsizetype budget = budgetOf(m_mean.chart);
-    showPoints(m_mean.batch, batchMean, budget);
-    showPoints(m_mean.running, runningMean, budget);
-    showPoints(m_variance.batch, batchVar, budget);
-    showPoints(m_variance.running, runningVar, budget);
-    for (Panel* p : {&m_mean, &m_variance}) fitAxis(p->chart, p->x, xs, xAxisFit(m_xAxis));
-    fitAxis(m_mean.chart, m_mean.y, means, {.fallbackLo = -1, .fallbackHi = 1});
+    showPoints(m_mean.batch, points.batchMean, budget);
+    showPoints(m_mean.running, points.runningMean, budget);
+    showPoints(m_variance.batch, points.batchVar, budget);
+    showPoints(m_variance.running, points.runningVar, budget);
+    for (Panel* p : {&m_mean, &m_variance}) fitAxis(p->chart, p->x, points.xs, xAxisFit(m_xAxis));
+    fitAxis(m_mean.chart, m_mean.y, points.means, {.fallbackLo = -1, .fallbackHi = 1});
     // Variances are seen against zero, not magnified wiggles.
-    fitAxis(m_variance.chart, m_variance.y, variances, {.fromZero = true, .lowerBound = 0, .fallbackHi = 2});
+    fitAxis(m_variance.chart, m_variance.y, points.variances, {.fromZero = true, .lowerBound = 0, .fallbackHi = 2});
     for (auto& marks : m_marks) marks->update(run, m_xAxis);
 
     if (!last) {
@@ -136,8 +133,9 @@ void BnStatsChart::refresh(const app::RunData& run) {
         m_variance.chart->setTitle(QStringLiteral("BN variance") + why);
         return;
     }
-    const QString name =
-        QStringLiteral("%1, feature %2").arg(QString::fromStdString(last->layer)).arg(last->features[f]);
+    const QString name = QStringLiteral("%1, feature %2")
+                             .arg(QString::fromStdString(last->layer))
+                             .arg(last->features[std::size_t(m_feature)]);
     m_mean.chart->setTitle(name + QStringLiteral(": mean"));
     m_variance.chart->setTitle(name + QStringLiteral(": variance"));
 }

@@ -16,6 +16,16 @@
 
 namespace bnlab::ui {
 
+// One followed feature of one BN layer over a run's probes, as points on an x axis: the batch and running
+// mean and variance (non-finite values left out), their extents, and the latest probe that had it.
+struct BnPoints {
+    QList<QPointF> batchMean, runningMean, batchVar, runningVar;
+    Extent xs, means, variances;
+    const engine::BatchNormProbe* last = nullptr;  // null: no probe has the layer with that feature index
+};
+// featureIndex indexes BatchNormProbe::features (0-3).
+[[nodiscard]] BnPoints bnPoints(const app::RunData& run, const std::string& layer, int featureIndex, XAxis axis);
+
 class BnStatsChart final : public QWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(BnStatsChart)
@@ -45,7 +55,6 @@ private:
         QLineSeries* running = nullptr;
     };
     Panel makePanel(const QString& what);
-    [[nodiscard]] const engine::BatchNormProbe* probe(const engine::ProbeSnapshot& snapshot, const std::string& layer) const;
 
     Panel m_mean;
     Panel m_variance;

@@ -2,6 +2,7 @@
 
 #include "activation_chart.h"
 #include "bn_stats_chart.h"
+#include "bn_stats_compare.h"
 #include "error.h"
 #include "grad_norm_chart.h"
 #include "loss_chart.h"
@@ -110,7 +111,8 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
 
 bool comparable(const ChartRequest& r) {
     if (r.chart == "grad-norms" || r.chart == "update-ratios") return !r.layer.isEmpty();
-    return r.chart == "loss" || r.chart == "accuracy" || r.chart == "loss-accuracy" || r.chart == "activations";
+    return r.chart == "loss" || r.chart == "accuracy" || r.chart == "loss-accuracy" || r.chart == "activations" ||
+           r.chart == "bn-stats";
 }
 
 std::vector<ComparedRun> comparedRuns(const std::vector<app::RunData>& runs) {
@@ -151,8 +153,19 @@ std::unique_ptr<QWidget> makeComparison(const ChartRequest& r, const std::vector
         c->setParam(r.layer);
         return drawn(std::move(c), runs, size);
     }
+    if (r.chart == "bn-stats") {
+        const QStringList layers = BnStatsCompare::layers(runs);
+        if (layers.isEmpty()) fail("bn-stats: none of the runs has a BN layer");
+        if (!r.layer.isEmpty() && !layers.contains(r.layer))
+            fail("layer: no BN layer '" + r.layer + "' in the runs (their BN layers: " + layers.join(", ") + ")");
+        auto c = std::make_unique<BnStatsCompare>();
+        c->setXAxis(r.xAxis);
+        c->setLayer(r.layer);
+        c->setFeature(r.feature);
+        return drawn(std::move(c), runs, size);
+    }
     fail("chart: '" + r.chart + "' is drawn one run at a time (compared on shared axes: loss, accuracy, "
-         "loss-accuracy, activations, and grad-norms or update-ratios with --layer PARAM)");
+         "loss-accuracy, activations, bn-stats, and grad-norms or update-ratios with --layer PARAM)");
 }
 
 void exportWidget(QWidget* widget, const QString& title, const QString& path, double scale) {

@@ -35,8 +35,9 @@ struct ChartRequest {
 [[nodiscard]] std::unique_ptr<QWidget> makeChart(const ChartRequest& request, const app::RunData& run, QSize size);
 
 // Several runs in one chart: loss, accuracy and loss-accuracy on shared axes, activations as small multiples
-// with one y axis (or overlaid), grad-norms and update-ratios of one parameter (request.layer names it) one
-// line per run. Other requests return false from comparable(): draw them per run.
+// with one y axis (or overlaid), bn-stats of one BN layer and feature (each run's batch and running statistics),
+// grad-norms and update-ratios of one parameter (request.layer names it) one line per run. Other requests
+// return false from comparable(): draw them per run.
 [[nodiscard]] bool comparable(const ChartRequest& request);
 // Each run in a palette colour, labelled with its name and what it sets differently from the first run.
 [[nodiscard]] std::vector<ComparedRun> comparedRuns(const std::vector<app::RunData>& runs);

@@ -135,6 +135,10 @@ struct Extent {
         lo = std::min(lo, v);
         hi = std::max(hi, v);
     }
+    void add(const Extent& other) {  // the union (an empty other adds nothing)
+        add(other.lo);
+        add(other.hi);
+    }
     [[nodiscard]] bool empty() const { return lo > hi; }
 };
 

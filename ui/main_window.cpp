@@ -2,6 +2,7 @@
 
 #include "activation_chart.h"
 #include "bn_stats_chart.h"
+#include "bn_stats_compare.h"
 #include "chart_export.h"
 #include "chart_style.h"
 #include "compare_charts.h"
@@ -39,6 +40,8 @@
 #include <QMessageBox>
 #include <QSettings>
 #include <QProgressBar>
+#include <QPushButton>
+#include <QHBoxLayout>
 #include <QScreen>
 #include <QScrollArea>
 #include <QStandardPaths>
@@ -536,6 +539,7 @@ QWidget* MainWindow::buildComparePage() {
         m_compare->setXAxis(static_cast<XAxis>(i));
         m_compareActivations->setXAxis(static_cast<XAxis>(i));
         if (m_compareGradients) m_compareGradients->setXAxis(static_cast<XAxis>(i));
+        if (m_compareBnStats) m_compareBnStats->setXAxis(static_cast<XAxis>(i));
         m_compareDirty = true;
     });
     connect(m_compareBlock, &QComboBox::currentIndexChanged, this, [this](int i) {
@@ -550,24 +554,36 @@ QWidget* MainWindow::buildComparePage() {
         m_compareActivations->setOverlay(on);
         m_compareDirty = true;
     });
-    // The same panel shows gradient norms or update ratios of one parameter instead.
+    // The same panel shows gradient norms or update ratios of one parameter, or one BN layer's statistics, instead.
     m_compareGradients = new GradientCompare(page);
     m_compareGradients->setXAxis(XAxis::Samples);
+    m_compareBnStats = new BnStatsCompare(page);
+    m_compareBnStats->setXAxis(XAxis::Samples);
     auto* stack = new QStackedWidget(page);
     stack->addWidget(m_compareActivations);
     stack->addWidget(m_compareGradients);
+    stack->addWidget(m_compareBnStats);
     m_compareWhat = new QComboBox(page);
-    m_compareWhat->addItems({tr("activations"), tr("gradient norms"), tr("update / weight ratios")});
-    m_compareWhat->setToolTip(tr("What the lower panel compares: one layer's activation distribution, or one "
-                                 "parameter's gradient norm or update-to-weight ratio (log scale)."));
+    m_compareWhat->addItems({tr("activations"), tr("gradient norms"), tr("update / weight ratios"), tr("BN statistics")});
+    m_compareWhat->setToolTip(tr("What the lower panel compares: one layer's activation distribution, one "
+                                 "parameter's gradient norm or update-to-weight ratio (log scale), or one BN layer's "
+                                 "batch and running statistics."));
     m_compareParam = new QComboBox(page);
     m_compareParam->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     m_compareParam->setToolTip(tr("The parameter whose gradient is compared."));
     m_compareParam->hide();
+    m_compareBnLayer = new QComboBox(page);
+    m_compareBnLayer->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_compareBnLayer->setToolTip(tr("The BN layer whose statistics are compared."));
+    m_compareBnFeature = new QComboBox(page);
+    m_compareBnFeature->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_compareBnFeature->setToolTip(m_bnFeature->toolTip());
+    for (QWidget* w : std::initializer_list<QWidget*>{m_compareBnLayer, m_compareBnFeature}) w->hide();
     connect(m_compareWhat, &QComboBox::currentIndexChanged, this, [this, stack](int i) {
-        stack->setCurrentIndex(i == 0 ? 0 : 1);
+        stack->setCurrentIndex(i == 0 ? 0 : i == 3 ? 2 : 1);
         for (QWidget* w : std::initializer_list<QWidget*>{m_compareBlock, m_compareSide, m_overlay}) w->setVisible(i == 0);
-        m_compareParam->setVisible(i != 0);
+        m_compareParam->setVisible(i == 1 || i == 2);
+        for (QWidget* w : std::initializer_list<QWidget*>{m_compareBnLayer, m_compareBnFeature}) w->setVisible(i == 3);
         m_compareGradients->setShowUpdateRatio(i == 2);
         m_compareDirty = true;
     });
@@ -575,8 +591,19 @@ QWidget* MainWindow::buildComparePage() {
         if (i >= 0) m_compareGradients->setParam(m_compareParam->itemText(i));
         m_compareDirty = true;
     });
-    layout->addWidget(panel(tr("Activations and gradients of the ticked runs"), stack,
-                            {m_compareWhat, m_compareBlock, m_compareSide, m_overlay, m_compareParam}, page), 1);
+    connect(m_compareBnLayer, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (i >= 0) m_compareBnStats->setLayer(m_compareBnLayer->itemText(i));
+        m_compareDirty = true;
+    });
+    connect(m_compareBnFeature, &QComboBox::currentIndexChanged, this, [this](int i) {
+        if (i >= 0) m_compareBnStats->setFeature(i);
+        m_compareDirty = true;
+    });
+    layout->addWidget(panel(tr("Activations, gradients and BN statistics of the ticked runs"), stack,
+                            {m_compareWhat, m_compareBlock, m_compareSide, m_overlay, m_compareParam, m_compareBnLayer,
+                             m_compareBnFeature},
+                            page),
+                      1);
     return page;
 }
 
@@ -653,6 +680,11 @@ void MainWindow::refreshNextChart() {
                     m_compareActivations->refresh(runs);
                     break;
                 }
+                if (m_compareWhat->currentIndex() == 3) {
+                    refillBnSelectors(runs);
+                    m_compareBnStats->refresh(runs);
+                    break;
+                }
                 if (refill(m_compareParam, GradientCompare::params(runs), 0))
                     m_compareGradients->setParam(m_compareParam->currentText());
                 m_compareGradients->refresh(runs);
@@ -662,6 +694,21 @@ void MainWindow::refreshNextChart() {
         }
         return;
     }
+}
+
+void MainWindow::refillBnSelectors(const std::vector<ComparedRun>& runs) {
+    if (refill(m_compareBnLayer, BnStatsCompare::layers(runs), 0)) m_compareBnStats->setLayer(m_compareBnLayer->currentText());
+    // The followed features of that layer, as the first run that has it numbers them.
+    const std::string layer = m_compareBnLayer->currentText().toStdString();
+    QStringList features;
+    for (const ComparedRun& r : runs) {
+        for (auto s = r.run->probes.rbegin(); s != r.run->probes.rend() && features.isEmpty(); ++s)
+            for (const engine::BatchNormProbe& b : s->batchNorm)
+                if (b.layer == layer)
+                    for (int f : b.features) features << tr("feature %1").arg(f);
+        if (!features.isEmpty()) break;
+    }
+    if (refill(m_compareBnFeature, features, 0)) m_compareBnStats->setFeature(std::max(0, m_compareBnFeature->currentIndex()));
 }
 
 std::vector<ComparedRun> MainWindow::comparedRuns() const {
@@ -755,27 +802,33 @@ ChartRequest MainWindow::currentChartRequest(const QString& chart) const {
 }
 
 void MainWindow::exportChart() {
-    // Which chart, its size and the PNG scale; then where.
+    // Which chart, its size, the PNG scale and the file, in one dialog.
     QDialog dialog(this);
+    dialog.setObjectName(QStringLiteral("exportChartDialog"));
     dialog.setWindowTitle(tr("Export Chart"));
     auto* form = new QFormLayout(&dialog);
     auto* chartBox = new QComboBox(&dialog);
+    chartBox->setObjectName(QStringLiteral("chart"));
     chartBox->addItems(chartNames());
     chartBox->setCurrentIndex(2);
     form->addRow(tr("Chart"), chartBox);
     const bool comparing = m_tabs->currentIndex() == 1 && comparedRuns().size() > 1;
-    auto* compare = new QCheckBox(tr("the ticked runs on shared axes (loss, accuracy, activations, gradients)"), &dialog);
+    auto* compare = new QCheckBox(tr("the ticked runs on shared axes (all but grad-norms without a parameter)"), &dialog);
+    compare->setObjectName(QStringLiteral("compare"));
     compare->setChecked(comparing);
     form->addRow(QString(), compare);
     auto* width = new QSpinBox(&dialog);
+    width->setObjectName(QStringLiteral("width"));
     width->setRange(200, 10000);
     width->setValue(1200);
     width->setSuffix(tr(" px"));
     auto* height = new QSpinBox(&dialog);
+    height->setObjectName(QStringLiteral("height"));
     height->setRange(150, 10000);
     height->setValue(600);
     height->setSuffix(tr(" px"));
     auto* scale = new QDoubleSpinBox(&dialog);
+    scale->setObjectName(QStringLiteral("scale"));
     scale->setRange(0.25, 8);
     scale->setValue(2);
     scale->setSuffix(QStringLiteral("×"));
@@ -784,40 +837,73 @@ void MainWindow::exportChart() {
     form->addRow(tr("Width"), width);
     form->addRow(tr("Height"), height);
     form->addRow(tr("PNG scale"), scale);
+    // The file: .png, .svg or .pdf; its name follows the chart until the user edits it.
+    auto* path = new QLineEdit(QDir::home().filePath(chartBox->currentText() + ".png"), &dialog);
+    path->setObjectName(QStringLiteral("path"));
+    path->setMinimumWidth(380);
+    path->setToolTip(tr("The image file: its ending (.png, .svg or .pdf) chooses the format."));
+    connect(chartBox, &QComboBox::currentTextChanged, path, [path](const QString& chart) {
+        if (path->isModified()) return;
+        const QFileInfo f(path->text());
+        path->setText(f.dir().filePath(chart + "." + (f.suffix().isEmpty() ? QStringLiteral("png") : f.suffix())));
+    });
+    auto* browse = new QPushButton(tr("Browse…"), &dialog);
+    connect(browse, &QPushButton::clicked, &dialog, [this, path] {
+        const QString chosen = QFileDialog::getSaveFileName(this, tr("Export Chart"), path->text(),
+                                                            tr("PNG image (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
+        if (chosen.isEmpty()) return;
+        path->setText(chosen);
+        path->setModified(true);
+    });
+    auto* file = new QHBoxLayout;
+    file->addWidget(path, 1);
+    file->addWidget(browse);
+    form->addRow(tr("File"), file);
     auto* note = new QLabel(tr("With the x axis, layer and feature chosen in the window."), &dialog);
     form->addRow(note);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
+    buttons->button(QDialogButtonBox::Ok)->setText(tr("Export"));
     form->addRow(buttons);
     connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
     if (dialog.exec() != QDialog::Accepted) return;
-    const QString chart = chartBox->currentText();
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export Chart"), QDir::home().filePath(chart + ".png"),
-                                                      tr("PNG image (*.png);;SVG vector image (*.svg);;PDF (*.pdf)"));
-    if (path.isEmpty()) return;
+    (void)exportChartTo(chartBox->currentText(), compare->isChecked(), QSize(width->value(), height->value()),
+                        scale->value(), path->text().trimmed());
+}
+
+bool MainWindow::exportChartTo(const QString& chart, bool compare, QSize size, double scale, const QString& path) {
     try {
-        const QSize size(width->value(), height->value());
+        if (path.isEmpty()) throw Error("no file name given");
         ChartRequest request = currentChartRequest(chart);
         std::unique_ptr<QWidget> widget;
         QString title;
-        if (compare->isChecked()) {
+        if (compare) {
+            const std::vector<ComparedRun> runs = comparedRuns();
             if (chart == "activations") request.layer = m_compareBlock->currentText(), request.overlay = m_overlay->isChecked();
             if (chart == "grad-norms" || chart == "update-ratios") {
                 request.layer = m_compareParam->currentText();
-                if (request.layer.isEmpty()) request.layer = GradientCompare::params(comparedRuns()).value(0);
+                if (request.layer.isEmpty()) request.layer = GradientCompare::params(runs).value(0);
+            }
+            if (chart == "bn-stats") {
+                refillBnSelectors(runs);
+                request.layer = m_compareBnLayer->currentText();
+                request.feature = std::max(0, m_compareBnFeature->currentIndex());
             }
             request.xAxis = static_cast<XAxis>(m_compareX->currentIndex());
-            widget = makeComparison(request, comparedRuns(), size);
-            title = tr("%1 of %2 runs").arg(chart).arg(comparedRuns().size());
+            widget = makeComparison(request, runs, size);
+            title = tr("%1 of %2 runs").arg(chart).arg(runs.size());
         } else {
             const app::RunData& run = controller().run();
             widget = makeChart(request, run, size);
             title = (run.name.isEmpty() ? tr("no run") : run.name) + " — " + chart;
         }
-        exportWidget(widget.get(), title, path, scale->value());
+        exportWidget(widget.get(), title, path, scale);
         statusBar()->showMessage(tr("Exported %1").arg(path), 8000);
+        clearError();
+        return true;
     } catch (const std::exception& e) {
         showError(tr("Export failed: %1").arg(QString::fromStdString(e.what())));
+        return false;
     }
 }
 

@@ -40,6 +40,7 @@ class LossChart;
 class CompareCharts;
 class ActivationCompare;
 class GradientCompare;
+class BnStatsCompare;
 class RunList;
 class RunTable;
 
@@ -89,7 +90,9 @@ public:
     [[nodiscard]] CompareCharts* compareCharts() const { return m_compare; }
     [[nodiscard]] ActivationCompare* compareActivations() const { return m_compareActivations; }
     [[nodiscard]] GradientCompare* compareGradients() const { return m_compareGradients; }
-    void showCompareGradients(int what);  // 0 activations, 1 gradient norms, 2 update ratios (the panel's selector)
+    [[nodiscard]] BnStatsCompare* compareBnStats() const { return m_compareBnStats; }
+    // The lower Compare panel's selector: 0 activations, 1 gradient norms, 2 update ratios, 3 BN statistics.
+    void showCompareGradients(int what);
     [[nodiscard]] RunTable* runTable() const { return m_runTable; }
     [[nodiscard]] RunList* runList() const { return m_runList; }
     void showTab(int index);  // 0 Run, 1 Compare, 2 Table
@@ -101,6 +104,10 @@ public:
     [[nodiscard]] ConfigPanel* configPanel() const { return m_config; }
     [[nodiscard]] LossChart* lossChart() const { return m_loss; }
     [[nodiscard]] QString errorText() const;  // the banner's message, empty when hidden
+    void exportChart();      // File › Export Chart: one chart as PNG, SVG or PDF
+    // What the Export Chart dialog does once accepted: the chart (a chartNames() name) of the current run, or of
+    // the ticked runs on shared axes, to path (.png, .svg, .pdf). False (and the reason on screen) when it failed.
+    bool exportChartTo(const QString& chart, bool compare, QSize size, double scale, const QString& path);
 
 protected:
     void closeEvent(class QCloseEvent* event) override;
@@ -117,6 +124,7 @@ private:
     int launch(const app::RunConfig& config, bool paused = false, int group = 0);
     [[nodiscard]] quint32 nextColour() const;
     [[nodiscard]] std::vector<struct ComparedRun> comparedRuns() const;
+    void refillBnSelectors(const std::vector<struct ComparedRun>& runs);  // the Compare panel's BN layer and feature
     void chooseRunsFolder();
     void chooseFork(int id);
     void exportMetricsDialog();
@@ -129,7 +137,6 @@ private:
     void refillChartSelectors();
     void chooseRun();
     void rebuildRecentRuns();
-    void exportChart();      // File › Export Chart: one chart as PNG, SVG or PDF
     void exportDashboard();  // File › Export Dashboard: the four panels as they are
     [[nodiscard]] ChartRequest currentChartRequest(const QString& chart) const;
     void applyLiveChange(const engine::LiveChange& change);
@@ -148,8 +155,11 @@ private:
     CompareCharts* m_compare = nullptr;
     ActivationCompare* m_compareActivations = nullptr;
     GradientCompare* m_compareGradients = nullptr;
-    QComboBox* m_compareWhat = nullptr;   // activations, gradient norms or update ratios
+    BnStatsCompare* m_compareBnStats = nullptr;
+    QComboBox* m_compareWhat = nullptr;   // activations, gradient norms, update ratios or BN statistics
     QComboBox* m_compareParam = nullptr;
+    QComboBox* m_compareBnLayer = nullptr;
+    QComboBox* m_compareBnFeature = nullptr;
     QComboBox* m_compareX = nullptr;
     QComboBox* m_compareBlock = nullptr;
     QComboBox* m_compareSide = nullptr;

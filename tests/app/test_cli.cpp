@@ -530,7 +530,7 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
 
     // Two runs on shared axes and overlaid activations, each one image of the size asked for.
     for (const char* args : {"--chart loss-accuracy", "--chart activations --overlay --x time",
-                             "--chart grad-norms --layer dense1.weight"}) {
+                             "--chart grad-norms --layer dense1.weight", "--chart bn-stats --layer bn2 --feature 1"}) {
         const std::string both = path("both.png");
         r = plot("--run " + quote(runDir) + " --run " + quote(runDir) + " " + args + " --width 700 --height 300 --scale 1 --out " +
                  quote(both));

@@ -2,6 +2,7 @@
 // activations as small multiples with one y axis or overlaid) and, in the real window, several runs training
 // side by side with the run list, the table, duplicate / with-without-BN / seeds, and the metrics as CSV.
 
+#include "bn_stats_compare.h"
 #include "chart_export.h"
 #include "experiments.h"
 #include "compare_charts.h"
@@ -11,6 +12,13 @@
 #include "synthetic_run.h"
 
 #include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialog>
+#include <QDoubleSpinBox>
+#include <QLineEdit>
+#include <QSpinBox>
+#include <QTimer>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QHeaderView>
@@ -116,10 +124,14 @@ TEST(CompareExport, SeveralRunsInOneImageWithContent) {
     std::vector<app::RunData> runs{makeRun(300), makeRun(300)};
     runs[1].name = "other";
     for (auto& s : runs[1].steps) s.loss *= 0.5;
+    for (auto& p : runs[1].probes)
+        for (auto& b : p.batchNorm)
+            for (auto* v : {&b.batchMean, &b.runningMean, &b.batchVar, &b.runningVar})
+                for (float& x : *v) x *= 1.5f;
     const std::vector<ComparedRun> compared = comparedRuns(runs);
     ASSERT_EQ(compared.size(), 2u);
     EXPECT_NE(compared[0].colour, compared[1].colour);
-    for (const QString chart : {"loss-accuracy", "activations"}) {
+    for (const QString chart : {"loss-accuracy", "activations", "bn-stats"}) {
         ChartRequest request;
         request.chart = chart;
         auto widget = makeComparison(request, compared, QSize(800, 400));
@@ -152,7 +164,46 @@ TEST(CompareExport, SeveralRunsInOneImageWithContent) {
     }
     ChartRequest request;
     request.chart = "bn-stats";
+    request.layer = "bn9";
+    try {
+        (void)makeComparison(request, compared, QSize(400, 300));
+        ADD_FAILURE() << "a BN layer no run has";
+    } catch (const std::exception& e) {
+        EXPECT_STREQ(e.what(), "layer: no BN layer 'bn9' in the runs (their BN layers: bn1)");
+    }
+    request.chart = "grad-norms";  // without a parameter: drawn one run at a time
+    request.layer.clear();
     EXPECT_THROW((void)makeComparison(request, compared, QSize(400, 300)), std::exception);
+}
+
+// BN statistics of several runs: a batch and a running line per run on each panel; a run without the layer is
+// named in the legend, not drawn; the titles name the layer and the feature number.
+TEST(BnStatsCompare, BatchAndRunningLinesPerRunThatHasTheLayer) {
+    app::RunData a = makeRun(200), b = makeRun(200), none = makeRun(200);
+    for (auto& p : b.probes)
+        for (auto& bn : p.batchNorm) bn.runningMean[1] = 0.5f;
+    for (auto& p : none.probes) p.batchNorm.clear();
+    const std::vector<ComparedRun> runs{{&a, Qt::red, "a"}, {&b, Qt::blue, "b"}, {&none, Qt::green, "no BN"}};
+    EXPECT_EQ(BnStatsCompare::layers(runs), QStringList{"bn1"});
+    BnStatsCompare compare;
+    compare.resize(800, 300);
+    compare.setFeature(1);
+    compare.refresh(runs);
+    EXPECT_EQ(compare.drawnRuns(), 2);
+    for (QChart* chart : {compare.meanChart(), compare.varianceChart()}) {
+        const auto lines = linesOf(chart);
+        ASSERT_EQ(lines.size(), 4u) << "batch and running of a and b";
+        for (const QLineSeries* l : lines) EXPECT_EQ(l->count(), int(a.probes.size())) << l->name().toStdString();
+        EXPECT_TRUE(chart->title().startsWith("bn1, feature 7")) << chart->title().toStdString();
+    }
+    // b's running mean of feature 7 is 0.5 at every probe; a's is the synthetic 0.19.
+    const auto means = linesOf(compare.meanChart());
+    EXPECT_FLOAT_EQ(float(means[1]->at(0).y()), 0.19f);
+    EXPECT_FLOAT_EQ(float(means[3]->at(0).y()), 0.5f);
+    compare.setLayer("bn2");
+    compare.refresh(runs);
+    EXPECT_EQ(compare.drawnRuns(), 0);
+    EXPECT_TRUE(compare.meanChart()->title().contains("no run has bn2")) << compare.meanChart()->title().toStdString();
 }
 
 // The window with several runs: a short bn-paper-mlp run on 2,000 images.
@@ -208,6 +259,42 @@ TEST(MainWindowCompare, RunsSideBySideInTheListTheComparisonAndTheTable) {
     for (QAbstractSeries* series : w.compareGradients()->chart()->series())
         EXPECT_GT(qobject_cast<QLineSeries*>(series)->count(), 5) << series->name().toStdString();
     EXPECT_TRUE(w.compareGradients()->chart()->title().contains("dense1.weight")) << w.compareGradients()->chart()->title().toStdString();
+    // Or one BN layer's statistics: only the first run has bn1; two lines (batch, running) on each panel.
+    w.showCompareGradients(3);
+    ASSERT_TRUE(waitUntil([&] { return w.compareBnStats()->drawnRuns() == 1; }, 10000));
+    ASSERT_EQ(w.compareBnStats()->meanChart()->series().size(), 2);
+    for (QAbstractSeries* series : w.compareBnStats()->meanChart()->series())
+        EXPECT_EQ(qobject_cast<QLineSeries*>(series)->count(), int(w.runs().find(first)->run().probes.size()));
+    EXPECT_EQ(w.runs().find(first)->run().probes.size(), 13u) << "at step 1 and every 5 steps to 60";
+    EXPECT_TRUE(w.compareBnStats()->meanChart()->title().startsWith("bn1, feature")) << w.compareBnStats()->meanChart()->title().toStdString();
+
+    // File › Export Chart: the dialog's choices (chart, both runs, size, scale, file) give that image.
+    QTemporaryDir exported;
+    const QString bnPng = exported.filePath("bn.png");
+    bool dialogSeen = false;
+    QTimer::singleShot(0, [&] {
+        auto* dialog = qobject_cast<QDialog*>(QApplication::activeModalWidget());
+        if (!dialog || dialog->objectName() != "exportChartDialog") return;
+        dialogSeen = true;
+        dialog->findChild<QComboBox*>("chart")->setCurrentText("bn-stats");
+        dialog->findChild<QCheckBox*>("compare")->setChecked(true);
+        dialog->findChild<QSpinBox*>("width")->setValue(640);
+        dialog->findChild<QSpinBox*>("height")->setValue(320);
+        dialog->findChild<QDoubleSpinBox*>("scale")->setValue(1.5);
+        EXPECT_TRUE(dialog->findChild<QLineEdit*>("path")->text().endsWith("/bn-stats.png")) << "the name follows the chart";
+        dialog->findChild<QLineEdit*>("path")->setText(bnPng);
+        dialog->accept();
+    });
+    w.exportChart();
+    EXPECT_TRUE(dialogSeen);
+    const QImage bnImage(bnPng);
+    ASSERT_FALSE(bnImage.isNull()) << w.errorText().toStdString();
+    EXPECT_EQ(bnImage.size(), QSize(960, 525)) << "640 x (320 + the title) at 1.5x";
+    EXPECT_EQ(w.errorText(), "");
+    EXPECT_FALSE(w.exportChartTo("loss", true, QSize(400, 300), 1, "/nonexistent-folder/loss.png"));
+    EXPECT_TRUE(w.errorText().contains("/nonexistent-folder/loss.png: cannot write")) << w.errorText().toStdString();
+    EXPECT_FALSE(w.exportChartTo("nonsense", false, QSize(400, 300), 1, exported.filePath("x.png")));
+    EXPECT_TRUE(w.errorText().contains("unknown chart 'nonsense'")) << w.errorText().toStdString();
     w.showCompareGradients(0);
     // The table: a row per run, the differing setting as a column, sortable by test accuracy.
     w.showTab(2);
