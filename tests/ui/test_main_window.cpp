@@ -14,6 +14,13 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileInfo>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMimeData>
+#include <QUrl>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
 #include <QLineEdit>
@@ -295,6 +302,33 @@ TEST(MainWindowRun, OpenRunShowsASavedRunAndACorruptOneIsExplained) {
         for (QAbstractSeries* s : view->chart()->series())
             if (auto* xy = qobject_cast<QXYSeries*>(s)) drawn += xy->count();
     EXPECT_GT(drawn, 30);
+
+    // It is the first of File › Recent Runs; choosing it there opens it again, beside the first.
+    QMenu* recent = nullptr;
+    for (QMenu* m : w.menuBar()->findChildren<QMenu*>())
+        if (m->title() == "Recent R&uns") recent = m;
+    ASSERT_NE(recent, nullptr);
+    ASSERT_FALSE(recent->actions().isEmpty());
+    EXPECT_EQ(recent->actions().front()->text(), "saved");
+    EXPECT_EQ(recent->actions().front()->toolTip(), QFileInfo(folder).absoluteFilePath());
+    const std::size_t opened = w.runs().entries().size();
+    recent->actions().front()->trigger();
+    EXPECT_EQ(w.runs().entries().size(), opened + 1);
+    // A run folder dropped on the window opens; a dropped file is not a run and changes nothing.
+    auto drop = [&](const QString& path) {
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(path)});
+        QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &enter);
+        EXPECT_TRUE(enter.isAccepted());
+        QDropEvent event(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&w, &event);
+    };
+    drop(folder);
+    EXPECT_EQ(w.runs().entries().size(), opened + 2);
+    EXPECT_EQ(w.currentRun().steps.size(), 30u);
+    drop(folder + "/steps.csv");
+    EXPECT_EQ(w.runs().entries().size(), opened + 2);
 
     QFile steps(folder + "/steps.csv");
     ASSERT_TRUE(steps.open(QIODevice::Append));
