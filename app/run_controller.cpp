@@ -185,6 +185,7 @@ void RunController::start(const RunConfig& config, std::shared_ptr<const engine:
         // The run is over: let the thread end (joining is immediate now) so a new run can start cleanly.
         m_thread.reset();
         m_worker = nullptr;
+        Q_EMIT threadEnded();
     }, Qt::QueuedConnection);
     m_thread->start();
     Q_EMIT stateChanged(m_run.state);

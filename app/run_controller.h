@@ -6,7 +6,8 @@
 // lives in a unique_ptr whose deleter calls quit() then wait()). The worker batches the records it receives
 // and sends them as MetricsBatch values through a queued signal at most every 50 ms; the controller appends
 // them to its RunData on the GUI thread. Pause and stop are thread-safe calls into the trainer; the GUI thread
-// never waits on training except when the controller is destroyed (at most one step).
+// never waits on training except when the controller is destroyed (at most one step): RunSet::remove keeps a
+// removed run's controller until threadEnded, so only closing the window waits.
 
 #include "run_data.h"
 
@@ -111,6 +112,7 @@ Q_SIGNALS:
     void stateChanged(bnlab::app::RunState state);
     void failed(QString message);
     void changeRefused(QString message);  // a live change the run could not take, and why
+    void threadEnded();             // the training thread of the run has ended (isActive() is false now)
 
 private:
     void onBatch(MetricsBatch batch);

@@ -10,7 +10,8 @@ namespace bnlab::app {
 
 RunSet::RunSet(QObject* parent) : QObject(parent) {}
 
-// Each controller joins its thread when destroyed (at most one step).
+// Each controller joins its thread when destroyed (at most one step); so do removed runs still stopping,
+// which are children of the set.
 RunSet::~RunSet() = default;
 
 RunSet::Entry& RunSet::add() {
@@ -55,9 +56,22 @@ void RunSet::remove(int id) {
     if (it == m_entries.end()) return;
     std::unique_ptr<Entry> gone = std::move(*it);
     m_entries.erase(it);
-    gone->controller->disconnect(this);
-    gone.reset();  // stops the run and joins its thread (at most one step)
+    RunController* c = gone->controller.release();
+    c->disconnect(this);
+    c->stop();
+    if (c->isActive()) {
+        // The GUI thread does not wait for the step in progress: the controller goes when its thread has ended.
+        c->setParent(this);
+        c->setObjectName(QStringLiteral("stopping"));
+        connect(c, &RunController::threadEnded, c, &QObject::deleteLater);
+    } else {
+        delete c;
+    }
     Q_EMIT removed(id);
+}
+
+int RunSet::stoppingCount() const {
+    return int(findChildren<RunController*>(QStringLiteral("stopping"), Qt::FindDirectChildrenOnly).size());
 }
 
 void RunSet::stopAll() {

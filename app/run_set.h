@@ -45,8 +45,11 @@ public:
               const QString& runFolder, bool paused = false, int group = 0);
     // Adds a saved run (loadRun) and returns its id.
     int addSaved(RunData run, const QString& folder);
-    // Stops the run (its folder stays) and forgets it.
+    // Stops the run (its folder stays, with the summary of a stopped run) and forgets it. Does not wait: the
+    // run's thread ends its current step in the background and the controller is deleted when it has.
     void remove(int id);
+    // Removed runs whose thread is still ending its last step (for tests).
+    [[nodiscard]] int stoppingCount() const;
     void stopAll();
 
     [[nodiscard]] Entry* find(int id);

@@ -1108,7 +1108,7 @@ void MainWindow::resetRun() { removeRun(m_current); }
 
 void MainWindow::removeRun(int id) {
     if (!m_runs.find(id)) return;
-    m_runs.remove(id);  // stops the run (at most one step) and forgets it; the folder stays
+    m_runs.remove(id);  // stops the run in the background and forgets it; the folder stays
     if (id == m_current) setCurrentRun(m_runs.entries().empty() ? 0 : m_runs.entries().back()->id);
     m_listDirty = m_compareDirty = true;
 }

@@ -3,9 +3,12 @@
 
 #include "error.h"
 #include "run_helpers.h"
+#include "run_reader.h"
 #include "run_set.h"
 
 #include <gtest/gtest.h>
+
+#include <QTemporaryDir>
 
 #include <algorithm>
 #include <functional>
@@ -84,7 +87,12 @@ TEST(RunSet, FourConcurrentRunsEachEqualTheSameRunTrainedAlone) {
 TEST(RunSet, AllRunsProgressTogetherAndEachIsControlledOnItsOwn) {
     RunSet set;
     std::vector<int> ids;
-    for (const RunConfig& c : fourConfigs(1000000)) ids.push_back(set.start(c, mnist(), "run", QString()));
+    // Runs that do not end by themselves: 1,000 epochs of 50 steps (not 5, which one run can finish while the
+    // test waits for it to make 10 more steps).
+    for (RunConfig c : fourConfigs(1000000)) {
+        applySetting(c, "epochs", "1000");
+        ids.push_back(set.start(c, mnist(), "run", QString()));
+    }
     auto steps = [&](int id) { return set.find(id)->run().steps.size(); };
     // None starves: every run gets well past its start while all four train.
     ASSERT_TRUE(waitFor([&] { return std::all_of(ids.begin(), ids.end(), [&](int id) { return steps(id) >= 30; }); }, 120000))
@@ -121,6 +129,33 @@ TEST(RunSet, AllRunsProgressTogetherAndEachIsControlledOnItsOwn) {
                            [](const auto& e) { return e->run().state == RunState::Finished; });
     }));
     EXPECT_EQ(set.activeCount(), 0);
+}
+
+// Removing a training run does not wait for its step in progress: the run stops in the background and its
+// folder ends as a stopped run's, with every step it made.
+TEST(RunSet, RemovingARunStopsItInTheBackgroundAndKeepsItsFolder) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("removed");
+    RunConfig endless = smallConfig(1000000);
+    applySetting(endless, "epochs", "1000");
+    RunSet set;
+    const int id = set.start(endless, mnist(), "removed", folder);
+    ASSERT_TRUE(waitFor([&] { return set.find(id)->run().steps.size() >= 5; }, 60000));
+    set.remove(id);
+    EXPECT_EQ(set.find(id), nullptr);
+    EXPECT_EQ(set.stoppingCount(), 1) << "remove() returned before the run's thread ended";
+    ASSERT_TRUE(waitFor([&] { return set.stoppingCount() == 0; }, 60000));
+    const RunData saved = loadRun(folder);
+    ASSERT_TRUE(saved.summary.has_value());
+    EXPECT_EQ(saved.summary->reason, engine::StopReason::Stopped);
+    EXPECT_EQ(long(saved.steps.size()), saved.summary->steps);
+    EXPECT_GE(saved.steps.size(), 5u);
+
+    // A set destroyed while a removed run is still stopping waits for it then (closing the window).
+    const int other = set.start(endless, mnist(), "other", QString());
+    ASSERT_TRUE(waitFor([&] { return set.find(other)->run().steps.size() >= 2; }, 60000));
+    set.remove(other);
+    EXPECT_EQ(set.stoppingCount(), 1);
 }
 
 TEST(RunSet, RefusesMoreRunsThanTheLimitWithAReason) {
