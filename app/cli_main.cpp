@@ -77,7 +77,8 @@ const char* kUsage =
 
 const char* kPlotUsage =
     "usage: bnlab-cli plot --run DIR [--run DIR]... --chart NAME --out FILE.(png|svg|pdf)\n"
-    "                      [--layer L] [--post] [--overlay] [--feature N] [--x step|epoch|samples|time] [--smoothing W]\n"
+    "                      [--layer L] [--post] [--overlay] [--bands paper|tensorboard] [--feature N]\n"
+    "                      [--x step|epoch|samples|time] [--smoothing W]\n"
     "                      [--width W] [--height H] [--scale S]\n"
     "\n"
     "Draws the window's charts from saved run folders (of bnlab or bnlab-cli), headless: no display needed.\n"
@@ -91,6 +92,9 @@ const char* kPlotUsage =
     "  --layer L      activations: a block name (dense2, conv1) or its number from 1; bn-stats: a BN layer (bn2);\n"
     "                 grad-norms, update-ratios of several runs: a parameter (dense1.weight, bn1.gamma)\n"
     "  --post         activations: the output of the nonlinearity instead of its input\n"
+    "  --bands STYLE  activations of one run: paper (0-100, 2-98, 15-85th percentile bands and the median, as the\n"
+    "                 BN paper's Figure 1; the default) or tensorboard (TensorBoard's nine lines: min, the normal's\n"
+    "                 ±1.5σ, ±1σ, ±0.5σ as percentiles, median, max)\n"
     "  --overlay      activations of several runs: one chart, each run's 15-85th percentile band and median\n"
     "  --feature N    bn-stats: which of the four followed features (0-3, default 0)\n"
     "  --x AXIS       step (default), epoch, samples (thousands) or time (wall-clock seconds)\n"
@@ -129,7 +133,14 @@ int plot(const QStringList& args) {
         else if (a == "--layer") request.layer = value();
         else if (a == "--post") request.postActivation = true;
         else if (a == "--overlay") request.overlay = true;
-        else if (a == "--feature") request.feature = int(number(0, 3));
+        else if (a == "--bands") {
+            const QString style = value();
+            try {
+                request.bands = ui::bandStyleFromName(style);
+            } catch (const std::exception& e) {
+                throw Error(std::string("plot: --") + e.what());
+            }
+        } else if (a == "--feature") request.feature = int(number(0, 3));
         else if (a == "--smoothing") request.smoothing = number(0, 0.999);
         else if (a == "--width") width = int(number(200, 10000));
         else if (a == "--height") height = int(number(150, 10000));

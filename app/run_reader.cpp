@@ -63,13 +63,20 @@ std::vector<T> numbers(const QJsonValue& v, const QString& where) {
     return out;
 }
 
-Distribution distribution(const QJsonValue& v, const QString& where) {
+// levels: the probe line's percentile_levels. Each of kPercentiles takes the value of the same level in the
+// file; a level the file does not have (TensorBoard's, in folders written before they were recorded) is NaN.
+Distribution distribution(const QJsonValue& v, const QString& where, const std::vector<float>& levels) {
     if (!v.isObject()) fail(where + ": expected an object");
     const QJsonObject o = v.toObject();
     Distribution d;
     const auto pct = numbers<float>(o.value("percentiles"), where + ".percentiles");
-    if (pct.size() != d.percentiles.size()) fail(where + ".percentiles: expected " + QString::number(d.percentiles.size()) + " values");
-    std::copy(pct.begin(), pct.end(), d.percentiles.begin());
+    if (pct.size() != levels.size())
+        fail(where + ".percentiles: expected " + QString::number(levels.size()) + " values (percentile_levels has " +
+             QString::number(levels.size()) + ")");
+    for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
+        const auto it = std::find_if(levels.begin(), levels.end(), [&](float l) { return std::abs(l - kPercentiles[k]) < 1e-3f; });
+        d.percentiles[k] = it == levels.end() ? std::numeric_limits<float>::quiet_NaN() : pct[std::size_t(it - levels.begin())];
+    }
     d.mean = number(o.value("mean"), where + ".mean");
     d.stddev = number(o.value("std"), where + ".std");
     d.histogramMin = float(number(o.value("hist_min"), where + ".hist_min"));
@@ -86,10 +93,16 @@ ProbeSnapshot probe(const QJsonObject& o, const QString& where) {
     p.samples = std::int64_t(number(o.value("samples"), where + ": samples"));
     // Folders written before probes had their time: taken from the step record afterwards.
     p.seconds = o.contains("seconds") ? number(o.value("seconds"), where + ": seconds") : std::nan("");
+    // The levels the percentiles are at (written in every line; folders from before TensorBoard's levels have the
+    // first seven levels BN Lab recorded).
+    const std::vector<float> levels = o.contains("percentile_levels")
+                                          ? numbers<float>(o.value("percentile_levels"), where + ": percentile_levels")
+                                          : std::vector<float>{0, 2, 15, 50, 85, 98, 100};
     for (const QJsonValue& a : o.value("activations").toArray()) {
         const QJsonObject ao = a.toObject();
-        p.activations.push_back({ao.value("block").toString().toStdString(), distribution(ao.value("pre"), where + ": pre"),
-                                 distribution(ao.value("post"), where + ": post")});
+        p.activations.push_back({ao.value("block").toString().toStdString(),
+                                 distribution(ao.value("pre"), where + ": pre", levels),
+                                 distribution(ao.value("post"), where + ": post", levels)});
     }
     for (const QJsonValue& q : o.value("params").toArray()) {
         const QJsonObject qo = q.toObject();

@@ -57,7 +57,7 @@ QJsonObject toJson(const ProbeSnapshot& p) {
                                {"batch_mean", array(b.batchMean)}, {"batch_var", array(b.batchVar)},
                                {"running_mean", array(b.runningMean)}, {"running_var", array(b.runningVar)}});
     QJsonArray percentiles;
-    for (float q : kPercentiles) percentiles.append(q);
+    for (float q : kPercentiles) percentiles.append(std::round(double(q) * 1000) / 1000);  // 6.681, not 6.6810002
     return {{"step", double(p.step)}, {"epoch", p.epoch}, {"samples", double(p.samples)}, {"seconds", p.seconds},
             {"percentile_levels", percentiles}, {"activations", acts}, {"params", params}, {"batchnorm", bns}};
 }

@@ -5,18 +5,34 @@
 #include "network.h"
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace bnlab::engine {
 
-// Percentiles reported for every distribution (as the BN paper's Figure 1 and TensorBoard's bands).
-inline constexpr std::array<float, 7> kPercentiles = {0, 2, 15, 50, 85, 98, 100};
+// Percentiles reported for every distribution: the BN paper's Figure 1 (15, 50, 85) with 0-100 and 2-98, and
+// TensorBoard's distribution lines: the normal distribution's ±1.5σ, ±1σ and ±0.5σ as percentiles
+// (6.681/93.319, 15.866/84.134, 30.854/69.146) which, with the minimum, the median and the maximum, are its
+// nine lines (the levels TensorBoard's histogram compression uses: basis points 668, 1587, 3085, ...).
+inline constexpr std::array<float, 13> kPercentiles = {0,       2,  6.681f,  15,      15.866f, 30.854f, 50,
+                                                       69.146f, 84.134f, 85, 93.319f, 98,      100};
+// The index of a level in kPercentiles (a compile error for a level that is not one).
+consteval std::size_t percentileIndex(float level) {
+    for (std::size_t i = 0; i < kPercentiles.size(); ++i)
+        if (kPercentiles[i] == level) return i;
+    throw "not a level of kPercentiles";
+}
+// TensorBoard's nine lines, from the minimum to the maximum.
+inline constexpr std::array<std::size_t, 9> kTensorBoardLines = {
+    percentileIndex(0),       percentileIndex(6.681f),  percentileIndex(15.866f),
+    percentileIndex(30.854f), percentileIndex(50),      percentileIndex(69.146f),
+    percentileIndex(84.134f), percentileIndex(93.319f), percentileIndex(100)};
 inline constexpr int kHistogramBins = 30;
 
 struct Distribution {
-    std::array<float, 7> percentiles{};        // at kPercentiles
+    std::array<float, kPercentiles.size()> percentiles{};  // at kPercentiles (NaN: not recorded, older run folders)
     double mean = 0, stddev = 0;
     float histogramMin = 0, histogramMax = 0;  // the bins split [min, max] evenly
     std::vector<std::uint32_t> histogram;      // kHistogramBins counts

@@ -1,5 +1,7 @@
 #include "activation_chart.h"
 
+#include "error.h"
+
 #include <QHBoxLayout>
 #include <QVBoxLayout>
 
@@ -7,17 +9,31 @@ namespace bnlab::ui {
 
 namespace {
 
-// Indices into Distribution::percentiles (at engine::kPercentiles = 0, 2, 15, 50, 85, 98, 100).
-struct BandIndices {
-    int lower, upper;
-};
-constexpr std::array<BandIndices, 3> kBandIndices = {{{0, 6}, {1, 5}, {2, 4}}};
-constexpr int kMedian = 3;
-static_assert(engine::kPercentiles[kMedian] == 50);
+using engine::percentileIndex;
+constexpr std::size_t kMedian = percentileIndex(50);
 
 QColor baseColor(bool post) { return post ? palette::kOrange : palette::kBlue; }
 
 }  // namespace
+
+QString toString(BandStyle style) { return style == BandStyle::TensorBoard ? QStringLiteral("tensorboard") : QStringLiteral("paper"); }
+
+BandStyle bandStyleFromName(const QString& name) {
+    if (name == "paper") return BandStyle::Paper;
+    if (name == "tensorboard") return BandStyle::TensorBoard;
+    throw Error("bands: unknown style '" + name.toStdString() + "' (paper or tensorboard)");
+}
+
+std::vector<PercentileBand> bandsOf(BandStyle style) {
+    if (style == BandStyle::Paper)
+        return {{percentileIndex(0), percentileIndex(100), "0–100 %"},
+                {percentileIndex(2), percentileIndex(98), "2–98 %"},
+                {percentileIndex(15), percentileIndex(85), "15–85 %"}};
+    return {{percentileIndex(0), percentileIndex(100), "min–max"},
+            {percentileIndex(6.681f), percentileIndex(93.319f), "±1.5σ (6.7–93.3 %)"},
+            {percentileIndex(15.866f), percentileIndex(84.134f), "±1σ (15.9–84.1 %)"},
+            {percentileIndex(30.854f), percentileIndex(69.146f), "±0.5σ (30.9–69.1 %)"}};
+}
 
 ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     m_bandsChart = newChart();
@@ -26,11 +42,9 @@ ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     m_bandsY = newValueAxis(QStringLiteral("activation"));
     m_bandsChart->addAxis(m_bandsX, Qt::AlignBottom);
     m_bandsChart->addAxis(m_bandsY, Qt::AlignLeft);
-    const std::array<QString, 3> names = {QStringLiteral("0–100 %"), QStringLiteral("2–98 %"),
-                                          QStringLiteral("15–85 %")};
-    for (std::size_t i = 0; i < m_bands.size(); ++i) {
-        m_bands[i] = newBand(names[i], Qt::gray);
-        addSeries(m_bandsChart, m_bands[i].area, m_bandsX, m_bandsY);
+    for (Band& band : m_bands) {
+        band = newBand(QString(), Qt::gray);
+        addSeries(m_bandsChart, band.area, m_bandsX, m_bandsY);
     }
     m_median = new QLineSeries;
     m_median->setName(QStringLiteral("median"));
@@ -76,6 +90,12 @@ void ActivationChart::setPostActivation(bool post) {
     m_stamp = {};
 }
 
+void ActivationChart::setBandStyle(BandStyle style) {
+    if (style == m_style) return;
+    m_style = style;
+    m_stamp = {};
+}
+
 void ActivationChart::setXAxis(XAxis axis) {
     if (axis == m_xAxis) return;
     m_xAxis = axis;
@@ -111,10 +131,15 @@ void ActivationChart::refresh(const app::RunData& run) {
 
     // Colours follow pre (blue) or post (orange): opaque shades, lighter outside.
     const QColor base = baseColor(m_post);
-    const std::array<double, 3> whiteness = {0.82, 0.6, 0.3};
+    const std::vector<PercentileBand> bands = bandsOf(m_style);
+    const std::array<double, 4> whiteness = bands.size() == 3 ? std::array{0.82, 0.6, 0.3, 0.0}
+                                                              : std::array{0.85, 0.68, 0.48, 0.25};
     std::vector<LegendEntry> legend;
     for (std::size_t i = 0; i < m_bands.size(); ++i) {
+        m_bands[i].area->setVisible(i < bands.size());
+        if (i >= bands.size()) continue;
         const QColor fill = palette::mix(base, Qt::white, whiteness[i]);
+        m_bands[i].area->setName(QString::fromUtf8(bands[i].name));
         m_bands[i].area->setBrush(fill);
         legend.push_back({QStringLiteral("■"), fill, m_bands[i].area->name(), {m_bands[i].area}});
     }
@@ -129,21 +154,29 @@ void ActivationChart::refresh(const app::RunData& run) {
 }
 
 void ActivationChart::fillBands(const app::RunData& run) {
-    std::array<QList<QPointF>, 3> lower, upper;
+    const std::vector<PercentileBand> bands = bandsOf(m_style);
+    std::array<QList<QPointF>, 4> lower, upper;
     QList<QPointF> median;
     Extent xs, ys;
+    bool unrecorded = false;  // a probe without the style's levels (an older run folder and TensorBoard's)
     for (const engine::ProbeSnapshot& snapshot : run.probes) {
         const engine::Distribution* d = distribution(snapshot);
         if (!d) continue;
         const auto& p = d->percentiles;
-        if (!std::all_of(p.begin(), p.end(), [](float v) { return std::isfinite(v); })) continue;
+        const bool finite = std::isfinite(p[kMedian]) && std::all_of(bands.begin(), bands.end(), [&](const PercentileBand& b) {
+                                return std::isfinite(p[b.lower]) && std::isfinite(p[b.upper]);
+                            });
+        if (!finite) {
+            unrecorded |= std::isfinite(p.front()) && std::isfinite(p.back());
+            continue;
+        }
         const double x = xOf(m_xAxis, snapshot);
         xs.add(x);
         ys.add(p.front());
         ys.add(p.back());
-        for (std::size_t i = 0; i < kBandIndices.size(); ++i) {
-            lower[i].append(QPointF(x, p[static_cast<std::size_t>(kBandIndices[i].lower)]));
-            upper[i].append(QPointF(x, p[static_cast<std::size_t>(kBandIndices[i].upper)]));
+        for (std::size_t i = 0; i < bands.size(); ++i) {
+            lower[i].append(QPointF(x, p[bands[i].lower]));
+            upper[i].append(QPointF(x, p[bands[i].upper]));
         }
         median.append(QPointF(x, p[kMedian]));
     }
@@ -158,10 +191,14 @@ void ActivationChart::fillBands(const app::RunData& run) {
     m_marks.front()->update(run, m_xAxis);
 
     const QString what = m_post ? QStringLiteral("post-activation") : QStringLiteral("pre-activation");
-    if (median.isEmpty())
+    if (median.isEmpty() && unrecorded)
+        m_bandsChart->setTitle(what + QStringLiteral(" — this run was saved without TensorBoard's levels: choose the paper's bands"));
+    else if (median.isEmpty())
         m_bandsChart->setTitle(what + placeholder(run));
     else
-        m_bandsChart->setTitle(blockName(run) + QStringLiteral(" ") + what + QStringLiteral(" percentiles"));
+        m_bandsChart->setTitle(blockName(run) + QStringLiteral(" ") + what +
+                               (m_style == BandStyle::Paper ? QStringLiteral(" percentiles")
+                                                            : QStringLiteral(" — TensorBoard's nine lines")));
 }
 
 void ActivationChart::fillHistogram(const app::RunData& run) {

@@ -1,9 +1,11 @@
 #pragma once
 
-// The distribution of one block's activations over training, as in Figure 1 of the BN paper and
-// TensorBoard's distributions: nested percentile bands 0-100, 2-98 and 15-85 (darker inside) with the
-// median as a line; beside it the histogram of the latest probe. Pre-activation is the input of the
-// nonlinearity (the BN output when BN comes before it), post-activation its output.
+// The distribution of one block's activations over training, in one of two styles from the same probes:
+// the BN paper's Figure 1 (nested percentile bands 0-100, 2-98 and 15-85, darker inside, with the median as a
+// line) or TensorBoard's distributions (its nine lines: minimum, the normal's ±1.5σ, ±1σ, ±0.5σ as
+// percentiles, median, maximum, drawn as four nested bands and the median); beside it the histogram of the
+// latest probe. Pre-activation is the input of the nonlinearity (the BN output when BN comes before it),
+// post-activation its output.
 
 #include "chart_style.h"
 #include "run_data.h"
@@ -19,6 +21,18 @@
 
 namespace bnlab::ui {
 
+// How a distribution over training is drawn.
+enum class BandStyle { Paper, TensorBoard };
+[[nodiscard]] QString toString(BandStyle style);         // "paper", "tensorboard"
+[[nodiscard]] BandStyle bandStyleFromName(const QString& name);  // throws Error naming the value
+
+// The bands of a style, outside in, as pairs of indices into Distribution::percentiles, and their names.
+struct PercentileBand {
+    std::size_t lower, upper;
+    const char* name;
+};
+[[nodiscard]] std::vector<PercentileBand> bandsOf(BandStyle style);
+
 class ActivationChart final : public QWidget {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(ActivationChart)
@@ -33,6 +47,9 @@ public:
     [[nodiscard]] bool postActivation() const { return m_post; }
     void setXAxis(XAxis axis);
     [[nodiscard]] XAxis xAxis() const { return m_xAxis; }
+    void setBandStyle(BandStyle style);
+    [[nodiscard]] BandStyle bandStyle() const { return m_style; }
+    [[nodiscard]] QChart* bandsChart() const { return m_bandsChart; }
 
     // Redraws from run (cheap when nothing changed since the last call). Call at a bounded rate.
     void refresh(const app::RunData& run);
@@ -47,7 +64,7 @@ private:
     QChart* m_bandsChart = nullptr;
     QValueAxis* m_bandsX = nullptr;
     QValueAxis* m_bandsY = nullptr;
-    std::array<Band, 3> m_bands;  // 0-100, 2-98, 15-85 percentiles
+    std::array<Band, 4> m_bands;  // outside in; as many used as the style has bands
     QLineSeries* m_median = nullptr;
     LegendLabel* m_legend = nullptr;
 
@@ -59,6 +76,7 @@ private:
     int m_block = 0;
     bool m_post = false;
     XAxis m_xAxis = XAxis::Step;
+    BandStyle m_style = BandStyle::Paper;
     RunStamp m_stamp;
     std::vector<std::unique_ptr<ChangeMarks>> m_marks;
 };

@@ -95,6 +95,7 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
         auto c = std::make_unique<ActivationChart>();
         c->setXAxis(r.xAxis);
         c->setPostActivation(r.postActivation);
+        c->setBandStyle(r.bands);
         c->setBlock(block);
         return drawn(std::move(c), run, size);
     }

@@ -4,6 +4,7 @@
 // size, into PNG (at a scale, 2× by default, sharp on slides), SVG or PDF (vector), with a title line
 // naming the run above the chart and the chart's own legend under it.
 
+#include "activation_chart.h"
 #include "chart_style.h"
 #include "compare_charts.h"
 #include "run_data.h"
@@ -25,6 +26,7 @@ struct ChartRequest {
     int feature = 0;          // bn-stats: which of the followed features (0-3)
     double smoothing = 0.98;  // loss, accuracy
     bool overlay = false;     // activations of several runs: on one chart instead of one chart per run
+    BandStyle bands = BandStyle::Paper;  // activations of one run: the BN paper's bands or TensorBoard's lines
 };
 
 // "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats".

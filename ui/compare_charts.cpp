@@ -390,11 +390,12 @@ void ActivationCompare::refresh(const std::vector<ComparedRun>& runs) {
             const engine::Distribution* d = findDistribution(s, block, m_post);
             if (!d) continue;
             const double x = xOf(m_xAxis, s);
-            lo.append({x, d->percentiles[0]});
-            p15.append({x, d->percentiles[2]});
-            median.append({x, d->percentiles[3]});
-            p85.append({x, d->percentiles[4]});
-            hi.append({x, d->percentiles[6]});
+            using engine::percentileIndex;
+            lo.append({x, d->percentiles[percentileIndex(0)]});
+            p15.append({x, d->percentiles[percentileIndex(15)]});
+            median.append({x, d->percentiles[percentileIndex(50)]});
+            p85.append({x, d->percentiles[percentileIndex(85)]});
+            hi.append({x, d->percentiles[percentileIndex(100)]});
         }
         // The axis holds what is drawn: the 15-85 bands when overlaid, the min-max bands otherwise.
         const std::array<QList<QPointF>*, 2> edges = m_overlay ? std::array{&p15, &p85} : std::array{&lo, &hi};

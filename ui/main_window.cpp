@@ -457,8 +457,17 @@ void MainWindow::buildCharts() {
         m_activations->setPostActivation(i == 1);
         m_dirty = true;
     });
+    m_bandStyle = new QComboBox(central);
+    m_bandStyle->addItems({tr("BN paper bands"), tr("TensorBoard lines")});
+    m_bandStyle->setToolTip(tr("BN paper: the 0-100, 2-98 and 15-85th percentile bands and the median, as Figure 1 of "
+                               "Ioffe & Szegedy. TensorBoard: its nine lines (min, the normal's ±1.5σ, ±1σ, ±0.5σ as "
+                               "percentiles, median, max) as nested bands. Both from the same probes."));
+    connect(m_bandStyle, &QComboBox::currentIndexChanged, this, [this](int i) {
+        m_activations->setBandStyle(i == 1 ? BandStyle::TensorBoard : BandStyle::Paper);
+        m_dirty = true;
+    });
     grid->addWidget(panel(tr("Activations"), m_activations,
-                          {m_activationBlock, m_activationSide}, central), 1, 0);
+                          {m_activationBlock, m_activationSide, m_bandStyle}, central), 1, 0);
 
     m_bnStats = new BnStatsChart(central);
     m_bnLayer = new QComboBox(central);
@@ -794,6 +803,7 @@ ChartRequest MainWindow::currentChartRequest(const QString& chart) const {
     if (chart == "activations") {
         r.layer = m_activationBlock->currentText();
         r.postActivation = m_activationSide->currentIndex() == 1;
+        r.bands = m_activations->bandStyle();
     } else if (chart == "bn-stats") {
         r.layer = m_bnLayer->currentText();
         r.feature = std::max(0, m_bnFeature->currentIndex());

@@ -182,6 +182,7 @@ private:
     QComboBox* m_xAxis = nullptr;
     QComboBox* m_activationBlock = nullptr;
     QComboBox* m_activationSide = nullptr;
+    QComboBox* m_bandStyle = nullptr;     // BN paper's bands or TensorBoard's lines
     QComboBox* m_bnLayer = nullptr;
     QComboBox* m_bnFeature = nullptr;
     QCheckBox* m_updateRatio = nullptr;

@@ -518,6 +518,12 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
     EXPECT_EQ(pngSize(bytes), std::make_pair(1800u, 2u * (400 + 30)));
     EXPECT_GT(bytes.size(), 20000u) << "a real drawing compresses to more than a blank page";
 
+    r = plot("--run " + quote(runDir) + " --chart activations --bands tensorboard --out " + quote(path("tb.svg")));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_THAT(readText(path("tb.svg")), HasSubstr("TensorBoard"));
+    r = plot("--run " + quote(runDir) + " --chart activations --bands tufte --out " + quote(path("tb.svg")));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.err, HasSubstr("bands: unknown style 'tufte' (paper or tensorboard)"));
     for (const char* chart : {"grad-norms", "activations", "bn-stats"}) {
         const std::string svg = path(std::string(chart) + ".svg"), pdf = path(std::string(chart) + ".pdf");
         r = plot("--run " + quote(runDir) + " --chart " + chart + " --out " + quote(svg));

@@ -12,10 +12,15 @@
 
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 namespace {
@@ -173,6 +178,67 @@ TEST(RunReader, AnInterruptedRunOpensWithWhatWasWritten) {
     EXPECT_EQ(run.steps.size(), c.steps.size() - 1);
     EXPECT_EQ(run.probes.size(), c.probes.size() - 1);
     EXPECT_EQ(run.steps.back().loss, c.steps[c.steps.size() - 2].loss);
+}
+
+// Run folders written before TensorBoard's levels were recorded have 7 percentiles per distribution: they open,
+// with the values at those levels and NaN at the others; a line whose percentiles do not match its levels fails.
+TEST(RunReader, AFolderWithTheOldSevenPercentilesOpensWithTheOthersUnrecorded) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("run");
+    const Capture c = writeRun(folder);
+    const std::vector<std::size_t> old = {percentileIndex(0),  percentileIndex(2),  percentileIndex(15), percentileIndex(50),
+                                          percentileIndex(85), percentileIndex(98), percentileIndex(100)};
+    auto rewrite = [&](auto change) {
+        QFile f(folder + "/probes.jsonl");
+        ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+        QByteArrayList lines = f.readAll().trimmed().split('\n');
+        f.close();
+        for (QByteArray& line : lines) {
+            QJsonObject o = QJsonDocument::fromJson(line).object();
+            change(o);
+            line = QJsonDocument(o).toJson(QJsonDocument::Compact);
+        }
+        ASSERT_TRUE(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write(lines.join('\n') + '\n');
+    };
+    auto keepOld = [&](QJsonObject dist) {
+        const QJsonArray all = dist.value("percentiles").toArray();
+        QJsonArray seven;
+        for (std::size_t k : old) seven.append(all[qsizetype(k)]);
+        dist["percentiles"] = seven;
+        return dist;
+    };
+    rewrite([&](QJsonObject& o) {
+        o["percentile_levels"] = QJsonArray({0, 2, 15, 50, 85, 98, 100});
+        QJsonArray acts = o.value("activations").toArray();
+        for (auto a : acts) {
+            QJsonObject ao = a.toObject();
+            ao["pre"] = keepOld(ao.value("pre").toObject());
+            ao["post"] = keepOld(ao.value("post").toObject());
+            a = ao;
+        }
+        o["activations"] = acts;
+    });
+    const RunData run = app::loadRun(folder);
+    ASSERT_EQ(run.probes.size(), c.probes.size());
+    std::size_t checked = 0;
+    for (std::size_t i = 0; i < c.probes.size(); ++i)
+        for (std::size_t b = 0; b < c.probes[i].activations.size(); ++b) {
+            const auto& read = run.probes[i].activations[b].pre.percentiles;
+            const auto& made = c.probes[i].activations[b].pre.percentiles;
+            for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
+                if (std::find(old.begin(), old.end(), k) != old.end())
+                    EXPECT_EQ(read[k], made[k]) << "level " << kPercentiles[k];
+                else
+                    EXPECT_TRUE(std::isnan(read[k])) << "level " << kPercentiles[k];
+                ++checked;
+            }
+        }
+    EXPECT_GT(checked, 100u);
+
+    rewrite([](QJsonObject& o) { o["percentile_levels"] = QJsonArray({0, 50, 100}); });
+    EXPECT_NE(errorOf(folder).find("probes.jsonl line 1: pre.percentiles: expected 3 values"), std::string::npos)
+        << errorOf(folder);
 }
 
 TEST(RunReader, CorruptAndForeignFoldersFailNamingTheFileAndLine) {

@@ -118,7 +118,7 @@ std::vector<EvalRecord> sampleEvals() {
 
 Distribution sampleDistribution(float offset) {
     Distribution d;
-    d.percentiles = {-2 + offset, -1, -0.5f, 0, 0.5f, 1, 2};
+    d.percentiles = {-2 + offset, -1.5f, -1.25f, -1, -0.75f, -0.5f, 0, 0.5f, 0.75f, 1, 1.25f, 1.5f, 2};
     d.mean = 0.25;
     d.stddev = 1.5;
     d.histogramMin = -2;
@@ -138,7 +138,7 @@ ProbeSnapshot sampleProbe(long step) {
     a.block = "dense1";
     a.pre = sampleDistribution(0);
     a.post = sampleDistribution(0);
-    a.post.percentiles[6] = std::numeric_limits<float>::quiet_NaN();  // NaN → null
+    a.post.percentiles[percentileIndex(100)] = std::numeric_limits<float>::quiet_NaN();  // NaN → null
     a.post.mean = kNaN;
     p.activations.push_back(a);
     p.params.push_back({"dense1.weight", 0.5, 3.25, 0.001});
@@ -314,14 +314,16 @@ TEST_F(RunWriterTest, ProbesJsonlHasOneObjectPerLineWithTheExpectedFields) {
         EXPECT_EQ(o.value("step").toDouble(), double(expectedSteps[i]));
         EXPECT_DOUBLE_EQ(o.value("epoch").toDouble(), 0.02 * double(expectedSteps[i]));
         EXPECT_EQ(o.value("samples").toDouble(), 60.0 * double(expectedSteps[i]));
-        EXPECT_EQ(o.value("percentile_levels").toArray(), QJsonArray({0, 2, 15, 50, 85, 98, 100}));
+        EXPECT_EQ(o.value("percentile_levels").toArray(),
+                  QJsonArray({0, 2, 6.681, 15, 15.866, 30.854, 50, 69.146, 84.134, 85, 93.319, 98, 100}));
 
         const QJsonArray acts = o.value("activations").toArray();
         ASSERT_EQ(acts.size(), 1);
         const QJsonObject act = acts[0].toObject();
         EXPECT_EQ(str(act.value("block").toString()), "dense1");
         const QJsonObject pre = act.value("pre").toObject();
-        EXPECT_EQ(pre.value("percentiles").toArray(), QJsonArray({-2, -1, -0.5, 0, 0.5, 1, 2}));
+        EXPECT_EQ(pre.value("percentiles").toArray(),
+                  QJsonArray({-2, -1.5, -1.25, -1, -0.75, -0.5, 0, 0.5, 0.75, 1, 1.25, 1.5, 2}));
         EXPECT_EQ(pre.value("mean").toDouble(), 0.25);
         EXPECT_EQ(pre.value("std").toDouble(), 1.5);
         EXPECT_EQ(pre.value("hist_min").toDouble(), -2);
@@ -332,7 +334,7 @@ TEST_F(RunWriterTest, ProbesJsonlHasOneObjectPerLineWithTheExpectedFields) {
         EXPECT_EQ(hist[0].toDouble(), 7);
         EXPECT_EQ(hist[1].toDouble(), 1);
         const QJsonObject post = act.value("post").toObject();
-        EXPECT_TRUE(post.value("percentiles").toArray()[6].isNull()) << "NaN must be written as null";
+        EXPECT_TRUE(post.value("percentiles").toArray()[12].isNull()) << "NaN must be written as null";
         EXPECT_TRUE(post.value("mean").isNull()) << "NaN must be written as null";
 
         const QJsonArray params = o.value("params").toArray();

@@ -15,10 +15,16 @@ TEST(Describe, SmallInputsAreDescribedExactly) {
     std::vector<float> scratch;
     const Distribution d = describe(v.data(), std::int64_t(v.size()), scratch);
     EXPECT_EQ(d.count, 5);
-    EXPECT_FLOAT_EQ(d.percentiles[0], 1);   // 0th
-    EXPECT_FLOAT_EQ(d.percentiles[3], 3);   // median
-    EXPECT_FLOAT_EQ(d.percentiles[6], 5);   // 100th
-    EXPECT_FLOAT_EQ(d.percentiles[2], 1.6f);  // 15th: 1 + 0.15·4·(2 − 1)
+    EXPECT_FLOAT_EQ(d.percentiles[percentileIndex(0)], 1);
+    EXPECT_FLOAT_EQ(d.percentiles[percentileIndex(50)], 3);
+    EXPECT_FLOAT_EQ(d.percentiles[percentileIndex(100)], 5);
+    EXPECT_FLOAT_EQ(d.percentiles[percentileIndex(15)], 1.6f);  // 1 + 0.15·4·(2 − 1)
+    // TensorBoard's lines: the normal's -1.5σ and +0.5σ as percentiles.
+    EXPECT_FLOAT_EQ(d.percentiles[percentileIndex(6.681f)], 1 + 0.06681f * 4);
+    EXPECT_FLOAT_EQ(d.percentiles[percentileIndex(69.146f)], 3 + (0.69146f * 4 - 2));
+    static_assert(kTensorBoardLines.size() == 9 && kTensorBoardLines.front() == 0 &&
+                  kTensorBoardLines.back() == kPercentiles.size() - 1);
+    for (std::size_t i = 1; i < kPercentiles.size(); ++i) EXPECT_LT(kPercentiles[i - 1], kPercentiles[i]);
     EXPECT_DOUBLE_EQ(d.mean, 3);
     std::uint32_t total = 0;
     for (auto c : d.histogram) total += c;
@@ -36,7 +42,7 @@ TEST(Describe, TheSampleOfALargeLayerDoesNotAliasWithItsLayout) {
     EXPECT_EQ(d.count, kMaxProbeValues);
     EXPECT_NEAR(d.mean, 25.0 / 26.0, 0.02);
     EXPECT_GT(d.stddev, 0.1);
-    EXPECT_FLOAT_EQ(d.percentiles[3], 1.0f);
+    EXPECT_FLOAT_EQ(d.percentiles[percentileIndex(50)], 1.0f);
 }
 
 }  // namespace

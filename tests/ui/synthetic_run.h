@@ -5,13 +5,20 @@
 #include "run_data.h"
 
 #include <cmath>
+#include <iterator>
 
 namespace bnlab::ui {
 
 inline engine::Distribution distribution(double scale) {
     engine::Distribution d;
-    d.percentiles = {float(-3 * scale), float(-2 * scale), float(-scale),   0,
-                     float(scale),      float(2 * scale),  float(3 * scale)};
+    // -3, -2, -1, 0, 1, 2, 3 (times scale) at levels 0, 2, 15, 50, 85, 98, 100; the other levels in between.
+    const double levels[] = {0, 2, 15, 50, 85, 98, 100};
+    for (std::size_t k = 0; k < engine::kPercentiles.size(); ++k) {
+        const double q = engine::kPercentiles[k];
+        std::size_t i = 0;
+        while (i + 2 < std::size(levels) && q > levels[i + 1]) ++i;
+        d.percentiles[k] = float((double(i) - 3 + (q - levels[i]) / (levels[i + 1] - levels[i])) * scale);
+    }
     d.stddev = scale;
     d.histogramMin = d.percentiles.front();
     d.histogramMax = d.percentiles.back();

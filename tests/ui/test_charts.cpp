@@ -127,7 +127,7 @@ TEST(Charts, SkipNonFiniteAndNonPositiveValues) {
     run.steps.back().lossEma = std::numeric_limits<double>::infinity();
     run.probes.back().params[0].gradNorm = 0;
     run.probes.back().params[1].gradNorm = std::numeric_limits<double>::quiet_NaN();
-    run.probes.back().activations[0].pre.percentiles[3] = std::numeric_limits<float>::infinity();
+    run.probes.back().activations[0].pre.percentiles[engine::percentileIndex(50)] = std::numeric_limits<float>::infinity();
     LossChart loss;
     GradNormChart grads;
     ActivationChart activations;
@@ -156,6 +156,52 @@ TEST(Charts, SettingsApplyAtTheNextRefresh) {
     grads.refresh(run);
     for (QXYSeries* line : linesOf(grads))
         for (const QPointF& p : line->points()) EXPECT_DOUBLE_EQ(p.y(), 1e-3);
+}
+
+// The same probes drawn as the BN paper's bands or as TensorBoard's nine lines (four nested bands and the median);
+// a run saved before TensorBoard's levels were recorded says so instead of drawing nothing silently.
+TEST(Charts, ActivationBandsInThePapersOrTensorBoardsStyle) {
+    app::RunData run = makeRun(200);
+    ActivationChart chart;
+    chart.resize(800, 300);
+    auto visibleBands = [&] {
+        std::vector<QAreaSeries*> out;
+        for (QAbstractSeries* s : chart.bandsChart()->series())
+            if (auto* a = qobject_cast<QAreaSeries*>(s); a && a->isVisible()) out.push_back(a);
+        return out;
+    };
+    chart.refresh(run);
+    ASSERT_EQ(visibleBands().size(), 3u);
+    EXPECT_EQ(visibleBands()[2]->name(), "15–85 %");
+    EXPECT_TRUE(chart.bandsChart()->title().endsWith("percentiles")) << chart.bandsChart()->title().toStdString();
+
+    chart.setBandStyle(BandStyle::TensorBoard);
+    chart.refresh(run);
+    const auto bands = visibleBands();
+    ASSERT_EQ(bands.size(), 4u);
+    EXPECT_EQ(bands[1]->name(), "±1.5σ (6.7–93.3 %)");
+    // The innermost band is the ±0.5σ levels of the last probe.
+    const engine::Distribution& last = run.probes.back().activations[0].pre;
+    ASSERT_GT(bands[3]->upperSeries()->count(), 0);
+    EXPECT_FLOAT_EQ(float(bands[3]->upperSeries()->points().back().y()), last.percentiles[engine::percentileIndex(69.146f)]);
+    EXPECT_FLOAT_EQ(float(bands[3]->lowerSeries()->points().back().y()), last.percentiles[engine::percentileIndex(30.854f)]);
+    EXPECT_TRUE(chart.bandsChart()->title().contains("TensorBoard")) << chart.bandsChart()->title().toStdString();
+
+    for (auto& p : run.probes)
+        for (auto& a : p.activations)
+            for (engine::Distribution* d : {&a.pre, &a.post})
+                for (std::size_t k : engine::kTensorBoardLines)
+                    if (k != 0 && k + 1 != engine::kPercentiles.size() && k != engine::percentileIndex(50))
+                        d->percentiles[k] = std::numeric_limits<float>::quiet_NaN();
+    ActivationChart older;
+    older.setBandStyle(BandStyle::TensorBoard);
+    older.refresh(run);
+    EXPECT_TRUE(older.bandsChart()->title().contains("saved without TensorBoard's levels")) << older.bandsChart()->title().toStdString();
+    older.setBandStyle(BandStyle::Paper);
+    older.refresh(run);
+    EXPECT_TRUE(older.bandsChart()->title().endsWith("percentiles")) << "the paper's levels are all there";
+    EXPECT_EQ(bandStyleFromName("tensorboard"), BandStyle::TensorBoard);
+    EXPECT_THROW((void)bandStyleFromName("tufte"), std::exception);
 }
 
 TEST(Charts, ParameterSeriesFollowTheRun) {
