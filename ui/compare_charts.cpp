@@ -23,6 +23,15 @@ QColor translucent(QColor c, double alpha) {
     return c;
 }
 
+// The distribution of block in a snapshot (pre- or post-activation), or null.
+const engine::Distribution* findDistribution(const engine::ProbeSnapshot& s, const std::string& block, bool post) {
+    for (const engine::ActivationProbe& a : s.activations)
+        if (a.block == block) return post ? &a.post : &a.pre;
+    return nullptr;
+}
+
+}  // namespace
+
 // What identifies a drawing of lines: the runs, their colours and labels.
 QString signatureOf(const std::vector<ComparedLine>& lines) {
     QString s;
@@ -40,15 +49,6 @@ std::vector<RunStamp> stampsOf(const std::vector<ComparedLine>& lines, qsizetype
         for (const app::RunData* r : l.runs) out.push_back(stampOf(*r, budget));
     return out;
 }
-
-// The distribution of block in a snapshot (pre- or post-activation), or null.
-const engine::Distribution* findDistribution(const engine::ProbeSnapshot& s, const std::string& block, bool post) {
-    for (const engine::ActivationProbe& a : s.activations)
-        if (a.block == block) return post ? &a.post : &a.pre;
-    return nullptr;
-}
-
-}  // namespace
 
 std::vector<ComparedLine> comparedLines(const std::vector<ComparedRun>& runs, SeedBand band) {
     std::map<int, int> groupSize;

@@ -35,6 +35,10 @@ struct ComparedLine {
     std::vector<const app::RunData*> runs;  // more than one: a group
 };
 [[nodiscard]] std::vector<ComparedLine> comparedLines(const std::vector<ComparedRun>& runs, SeedBand band);
+// What identifies a drawing of lines (the runs, their colours and labels), and what each run held when drawn: a
+// comparison redraws when either changes.
+[[nodiscard]] QString signatureOf(const std::vector<ComparedLine>& lines);
+[[nodiscard]] std::vector<RunStamp> stampsOf(const std::vector<ComparedLine>& lines, qsizetype budget);
 
 // The mean of several curves point by point (over the points all of them have), and the band around it:
 // min-max or ±1 standard deviation. One curve: itself, with an empty band.

@@ -36,6 +36,7 @@ class ActivationChart;
 class BnStatsChart;
 class ConfigPanel;
 class GradNormChart;
+class LandscapeChart;
 class LossChart;
 class CompareCharts;
 class ActivationCompare;
@@ -89,7 +90,7 @@ public:
     [[nodiscard]] CompareCharts* compareCharts() const { return m_compare; }
     [[nodiscard]] ActivationCompare* compareActivations() const { return m_compareActivations; }
     [[nodiscard]] GradientCompare* compareGradients() const { return m_compareGradients; }
-    void showCompareGradients(int what);  // 0 activations, 1 gradient norms, 2 update ratios (the panel's selector)
+    void showCompareGradients(int what);  // 0 activations, 1 gradient norms, 2 update ratios, 3.. landscape measures
     [[nodiscard]] RunTable* runTable() const { return m_runTable; }
     [[nodiscard]] RunList* runList() const { return m_runList; }
     void showTab(int index);  // 0 Run, 1 Compare, 2 Table
@@ -148,7 +149,8 @@ private:
     CompareCharts* m_compare = nullptr;
     ActivationCompare* m_compareActivations = nullptr;
     GradientCompare* m_compareGradients = nullptr;
-    QComboBox* m_compareWhat = nullptr;   // activations, gradient norms or update ratios
+    QComboBox* m_compareWhat = nullptr;   // activations, gradient norms, update ratios or a landscape measure
+    LandscapeChart* m_compareLandscape = nullptr;
     QComboBox* m_compareParam = nullptr;
     QComboBox* m_compareX = nullptr;
     QComboBox* m_compareBlock = nullptr;
@@ -167,6 +169,7 @@ private:
 
     LossChart* m_loss = nullptr;
     GradNormChart* m_grads = nullptr;
+    LandscapeChart* m_landscape = nullptr;  // shares the Gradients panel, chosen by m_gradWhat
     ActivationChart* m_activations = nullptr;
     BnStatsChart* m_bnStats = nullptr;
     QComboBox* m_xAxis = nullptr;
@@ -174,7 +177,7 @@ private:
     QComboBox* m_activationSide = nullptr;
     QComboBox* m_bnLayer = nullptr;
     QComboBox* m_bnFeature = nullptr;
-    QCheckBox* m_updateRatio = nullptr;
+    QComboBox* m_gradWhat = nullptr;  // gradient norms, update ratios, or one of the landscape measures
     QDoubleSpinBox* m_smoothing = nullptr;
     QLabel* m_error = nullptr;
 
