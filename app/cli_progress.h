@@ -40,6 +40,7 @@ public:
     void onStep(const engine::StepRecord& r) override { for (auto* s : m_sinks) s->onStep(r); }
     void onEval(const engine::EvalRecord& r) override { for (auto* s : m_sinks) s->onEval(r); }
     void onProbe(const engine::ProbeSnapshot& p) override { for (auto* s : m_sinks) s->onProbe(p); }
+    void onLandscape(const engine::LandscapeRecord& l) override { for (auto* s : m_sinks) s->onLandscape(l); }
     void onChange(const engine::ChangeRecord& c) override { for (auto* s : m_sinks) s->onChange(c); }
     void onFinish(const engine::RunSummary& r) override { for (auto* s : m_sinks) s->onFinish(r); }
     void onPause() override { for (auto* s : m_sinks) s->onPause(); }

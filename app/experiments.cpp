@@ -179,6 +179,42 @@ std::vector<Experiment> build() {
         "dense3",
         "epoch",
     });
+    all.push_back({
+        "noisy-bn",
+        "Noisy BN: does BN help by reducing internal covariate shift? (Santurkar et al. 2018)",
+        "BN helps because it keeps each layer's input distribution stable (Ioffe & Szegedy's \"internal covariate "
+        "shift\"). Santurkar, Tsipras, Ilyas & Madry (2018) disagree: BN with noise that shifts every layer's input "
+        "distribution at every step still trains about as well as BN, and what BN changes is the loss landscape, "
+        "which it makes smoother (a flatter loss along the gradient, more predictive gradients).",
+        "Loss and accuracy: BN, BN with noise after each BN layer (each feature scaled by s ~ U(1, 2) and shifted by "
+        "m ~ U(-1, 1), drawn afresh at every step, in training only) and no BN. Activations: the input of the last "
+        "hidden sigmoids; with noise the band is wider and jitters from probe to probe (each unit is shifted by its "
+        "own m, so pooled over the layer the shifts show as spread), without BN it drifts. Landscape (every 50 "
+        "steps of the quick version, on the training batch): the loss at 0.25, 0.5, 1, 2 and 4 times the learning "
+        "rate along the gradient (the band is its range), the gradient predictiveness max ||g(w) - g(w - s g)|| and "
+        "the effective beta-smoothness (the same divided by the step length), and internal covariate shift measured "
+        "through gradients: how much a layer's gradient changes (L2 distance, cosine) when the layers before it take "
+        "their update first. The paper's claim is that the BN runs have the flatter loss, the smaller changes and a "
+        "smaller beta, and that BN does not reduce this ICS.",
+        "Try bn_noise_mean=2 bn_noise_scale=4 (does noisy BN still train?), the convnet (keras-cnn with "
+        "bn_noise=on landscape_interval=10), and a larger learning rate, where the smoother landscape should matter "
+        "more.",
+        "bn-paper-mlp",
+        {"max_steps=20000", "eval_interval=1000", "probe_interval=200", "landscape_interval=200"},
+        kQuickMlp + QStringList{"landscape_interval=50"},
+        {{"BN", {}, {"norm=before"}},
+         {"BN + noise", {}, {"norm=before", "bn_noise=on"}},
+         {"no BN", {}, {"norm=none"}}},
+        {{"loss-accuracy", "loss-accuracy"},
+         {"activations-dense3", "activations", "dense3"},
+         {"loss-landscape", "loss-landscape"},
+         {"beta-smoothness", "beta-smoothness"},
+         {"gradient-predictiveness", "gradient-predictiveness"},
+         {"ics-dense3", "ics", "dense3"},
+         {"ics-cosine-dense3", "ics-cosine", "dense3"}},
+        "dense3",
+        "step",
+    });
     return all;
 }
 

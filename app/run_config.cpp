@@ -163,6 +163,21 @@ const std::vector<KeyHandler>& handlers() {
                  "[1/rmax, rmax] (1 = plain BN)", [](TrainOptions& t) -> float& { return t.batchNorm.rMax; });
         floatKey("renorm_dmax", ">= 0", "Batch Renormalization: d = (mu_batch - mu_running)/sigma_running is clipped to "
                  "[-dmax, dmax] (0 = plain BN)", [](TrainOptions& t) -> float& { return t.batchNorm.dMax; });
+        h.push_back({{"bn_noise", "off|on", "\"noisy\" BN (Santurkar et al. 2018): after every BN and Batch Renorm "
+                      "layer, in training only, each feature is scaled by s and shifted by m drawn afresh at every "
+                      "step (m from U(-bn_noise_mean, bn_noise_mean), s from U(1, bn_noise_scale)), so that the next "
+                      "layer's input distribution keeps shifting"},
+                     [](TrainOptions& t, const QString& v) {
+                         if (v == "on") t.batchNorm.noise = true;
+                         else if (v == "off") t.batchNorm.noise = false;
+                         else fail("bn_noise: unknown '" + v + "' (expected off or on)");
+                     },
+                     [](const TrainOptions& t) { return QString(t.batchNorm.noise ? "on" : "off"); },
+                     false});
+        floatKey("bn_noise_mean", ">= 0", "bn_noise: the noise mean of each feature is drawn from "
+                 "U(-bn_noise_mean, bn_noise_mean) at every step", [](TrainOptions& t) -> float& { return t.batchNorm.noiseMean; });
+        floatKey("bn_noise_scale", ">= 1", "bn_noise: the noise scale of each feature is drawn from U(1, bn_noise_scale) "
+                 "at every step", [](TrainOptions& t) -> float& { return t.batchNorm.noiseScale; });
         h.push_back({{"activation", "relu|sigmoid|tanh|none", "the nonlinearity of every dense and conv block"},
                      [](TrainOptions& t, const QString& v) {
                          const auto a = activationFromString(v.toStdString());
@@ -191,6 +206,10 @@ const std::vector<KeyHandler>& handlers() {
         intKey("probe_interval", "0..", "steps between activation/gradient probes (0 = off)", &TrainOptions::probeInterval);
         intKey("probe_batch_size", "2..", "size of the fixed probe batch drawn from the validation split",
                &TrainOptions::probeBatchSize);
+        intKey("landscape_interval", "0..", "steps between loss-landscape measures on the training batch (internal "
+               "covariate shift per weight layer, loss range, gradient predictiveness, beta-smoothness; Santurkar et "
+               "al. 2018); each costs about (weight layers + 5) forward and backward passes; 0 = off",
+               &TrainOptions::landscapeInterval);
         intKey("eval_interval", "0..", "steps between validation evaluations (0 = at epoch ends only)",
                &TrainOptions::evalInterval);
         intKey("eval_batch_size", "1..", "evaluation runs in chunks of this many images", &TrainOptions::evalBatchSize);
@@ -392,6 +411,7 @@ QStringList settingDifferences(const RunConfig& base, const RunConfig& other) {
                                                 {"bn_momentum", "BN momentum"},
                                                 {"bn_epsilon", "BN epsilon"},
                                                 {"eval_statistics", "BN evaluated with"},
+                                                {"bn_noise", "BN noise"},
                                                 {"size", "size"}};
     auto label = [](const QString& key) { return labels.value(key, key); };
     const auto& a = base.train.network.blocks;
@@ -402,7 +422,8 @@ QStringList settingDifferences(const RunConfig& base, const RunConfig& other) {
     auto presetName = [](const RunConfig& c) { return c.preset.isEmpty() ? QStringLiteral("custom") : c.preset; };
     if (!sameLayers) out << "network " + presetName(base) + " → " + presetName(other);
     // Settings that change what is measured but not how the network trains: left out.
-    static const QSet<QString> bookkeeping{"probe_interval", "probe_batch_size", "eval_interval", "eval_batch_size", "threads"};
+    static const QSet<QString> bookkeeping{"probe_interval", "probe_batch_size", "landscape_interval",
+                                               "eval_interval", "eval_batch_size", "threads"};
     // Keys set for every block at once ("norm", "dropout", ...) that blocks also hold each their own.
     QSet<QString> blockKeys;
     for (const BlockSpec& b : a)

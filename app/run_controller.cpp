@@ -96,7 +96,7 @@ void TrainingWorker::flush(bool force) {
         m_rateSamples = 0;
     }
     if (!m_pending.started && m_pending.steps.empty() && m_pending.evals.empty() && m_pending.probes.empty() &&
-        m_pending.changes.empty() && !m_pending.finished)
+        m_pending.landscape.empty() && m_pending.changes.empty() && !m_pending.finished)
         return;
     Q_EMIT batchReady(std::exchange(m_pending, MetricsBatch{}));
 }
@@ -120,6 +120,11 @@ void TrainingWorker::onEval(const engine::EvalRecord& r) {
 
 void TrainingWorker::onProbe(const engine::ProbeSnapshot& p) {
     m_pending.probes.push_back(p);
+    flush(false);
+}
+
+void TrainingWorker::onLandscape(const engine::LandscapeRecord& l) {
+    m_pending.landscape.push_back(l);
     flush(false);
 }
 

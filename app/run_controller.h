@@ -45,6 +45,7 @@ public:
     void onStep(const engine::StepRecord& r) override;
     void onEval(const engine::EvalRecord& r) override;
     void onProbe(const engine::ProbeSnapshot& p) override;
+    void onLandscape(const engine::LandscapeRecord& l) override;
     void onChange(const engine::ChangeRecord& c) override;
     void onFinish(const engine::RunSummary& s) override;
     void onPause() override;  // hands over what is batched, so a paused run shows its last steps

@@ -7,6 +7,7 @@ void RunData::append(MetricsBatch&& batch) {
     steps.insert(steps.end(), batch.steps.begin(), batch.steps.end());
     evals.insert(evals.end(), batch.evals.begin(), batch.evals.end());
     for (auto& p : batch.probes) probes.push_back(std::move(p));
+    for (auto& l : batch.landscape) landscape.push_back(std::move(l));
     for (auto& c : batch.changes) {
         if (c.applied) {
             info = c.info;

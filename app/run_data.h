@@ -21,6 +21,7 @@ struct MetricsBatch {
     std::vector<engine::StepRecord> steps;
     std::vector<engine::EvalRecord> evals;
     std::vector<engine::ProbeSnapshot> probes;
+    std::vector<engine::LandscapeRecord> landscape;
     std::vector<engine::ChangeRecord> changes;
     std::optional<engine::RunSummary> finished;
     double samplesPerSecond = 0;  // recent training throughput (over the last second or so)
@@ -37,6 +38,7 @@ struct RunData {
     std::vector<engine::StepRecord> steps;
     std::vector<engine::EvalRecord> evals;       // validation and test
     std::vector<engine::ProbeSnapshot> probes;
+    std::vector<engine::LandscapeRecord> landscape;  // loss-landscape measures (landscape_interval), in order
     std::vector<engine::ChangeRecord> changes;   // live changes, applied or refused, in order
     std::optional<engine::RunSummary> summary;   // set when the run ended
     RunState state = RunState::Idle;

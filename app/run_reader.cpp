@@ -124,6 +124,34 @@ ProbeSnapshot probe(const QJsonObject& o, const QString& where) {
     return p;
 }
 
+LandscapeRecord landscapeRecord(const QJsonObject& o, const QString& where) {
+    LandscapeRecord l;
+    l.step = long(number(o.value("step"), where + ": step"));
+    l.epoch = number(o.value("epoch"), where + ": epoch");
+    l.samples = std::int64_t(number(o.value("samples"), where + ": samples"));
+    l.seconds = number(o.value("seconds"), where + ": seconds");
+    l.learningRate = number(o.value("learning_rate"), where + ": learning_rate");
+    l.loss = number(o.value("loss"), where + ": loss");
+    l.gradNorm = number(o.value("grad_norm"), where + ": grad_norm");
+    l.stepSizes = numbers<double>(o.value("step_sizes"), where + ": step_sizes");
+    l.losses = numbers<double>(o.value("losses"), where + ": losses");
+    l.gradChanges = numbers<double>(o.value("grad_changes"), where + ": grad_changes");
+    if (l.losses.size() != l.stepSizes.size() || l.gradChanges.size() != l.stepSizes.size())
+        fail(where + ": step_sizes, losses and grad_changes must have the same length");
+    l.lossMin = number(o.value("loss_min"), where + ": loss_min");
+    l.lossMax = number(o.value("loss_max"), where + ": loss_max");
+    l.predictiveness = number(o.value("predictiveness"), where + ": predictiveness");
+    l.betaSmoothness = number(o.value("beta_smoothness"), where + ": beta_smoothness");
+    if (!o.value("layers").isArray()) fail(where + ": layers: expected an array");
+    for (const QJsonValue& v : o.value("layers").toArray()) {
+        const QJsonObject s = v.toObject();
+        if (!s.value("layer").isString()) fail(where + ": layers: each needs a \"layer\" name");
+        l.layers.push_back({s.value("layer").toString().toStdString(), number(s.value("distance"), where + ": distance"),
+                            number(s.value("cosine"), where + ": cosine"), number(s.value("grad_norm"), where + ": grad_norm")});
+    }
+    return l;
+}
+
 // Splits a CSV line of `fields` fields; fails naming the file and line otherwise.
 QList<QByteArray> fieldsOf(const QByteArray& line, qsizetype fields, const QString& where) {
     const QList<QByteArray> f = line.split(',');
@@ -201,7 +229,7 @@ RunData loadRun(const QString& folder) {
         run.evals.push_back({long(field(f[0], w)), field(f[1], w), std::int64_t(field(f[2], w)), field(f[3], w),
                              f[4].trimmed().toStdString(), field(f[5], w), field(f[6], w), field(f[7], w) != 0});
     });
-    for (const char* name : {"probes.jsonl", "changes.jsonl"}) {
+    for (const char* name : {"probes.jsonl", "changes.jsonl", "landscape.jsonl"}) {
         const QString path = dir.filePath(name);
         if (!dir.exists(name)) {
             if (QString(name) == "probes.jsonl") fail(path + ": missing (every run folder has it, even an interrupted one)");
@@ -217,6 +245,10 @@ RunData loadRun(const QString& folder) {
             const QJsonObject o = doc.object();
             if (QString(name) == "probes.jsonl") {
                 run.probes.push_back(probe(o, where));
+                continue;
+            }
+            if (QString(name) == "landscape.jsonl") {  // absent in runs without landscape_interval, and older ones
+                run.landscape.push_back(landscapeRecord(o, where));
                 continue;
             }
             ChangeRecord c;

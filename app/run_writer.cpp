@@ -62,6 +62,19 @@ QJsonObject toJson(const ProbeSnapshot& p) {
             {"percentile_levels", percentiles}, {"activations", acts}, {"params", params}, {"batchnorm", bns}};
 }
 
+QJsonObject toJson(const LandscapeRecord& l) {
+    QJsonArray layers;
+    for (const LayerShift& s : l.layers)
+        layers.append(QJsonObject{{"layer", QString::fromStdString(s.layer)}, {"distance", number(s.distance)},
+                                  {"cosine", number(s.cosine)}, {"grad_norm", number(s.gradNorm)}});
+    return {{"step", double(l.step)}, {"epoch", l.epoch}, {"samples", double(l.samples)}, {"seconds", l.seconds},
+            {"learning_rate", number(l.learningRate)}, {"loss", number(l.loss)}, {"grad_norm", number(l.gradNorm)},
+            {"step_sizes", array(l.stepSizes)}, {"losses", array(l.losses)}, {"grad_changes", array(l.gradChanges)},
+            {"loss_min", number(l.lossMin)}, {"loss_max", number(l.lossMax)},
+            {"predictiveness", number(l.predictiveness)}, {"beta_smoothness", number(l.betaSmoothness)},
+            {"layers", layers}};
+}
+
 QJsonObject toJson(const RunSummary& s) {
     QJsonObject o{{"format", "bnlab-summary"}, {"version", 1},
                   {"stopped_reason", QString::fromStdString(toString(s.reason))},
@@ -115,6 +128,10 @@ void RunWriter::maybeFlush() {
     m_steps.flush();
     m_evals.flush();
     m_probes.flush();
+    if (m_landscape.is_open()) {
+        m_landscape.flush();
+        check(m_landscape, "landscape.jsonl");
+    }
     check(m_steps, "steps.csv");
     check(m_evals, "evals.csv");
     check(m_probes, "probes.jsonl");
@@ -152,6 +169,12 @@ void RunWriter::onProbe(const ProbeSnapshot& p) {
     maybeFlush();
 }
 
+void RunWriter::onLandscape(const LandscapeRecord& l) {
+    if (!m_landscape.is_open()) m_landscape.open(QDir(m_folder).filePath("landscape.jsonl").toStdString(), std::ios::app);
+    m_landscape << QJsonDocument(toJson(l)).toJson(QJsonDocument::Compact).toStdString() << '\n';
+    maybeFlush();
+}
+
 void RunWriter::onChange(const ChangeRecord& c) {
     if (!m_changes.is_open()) m_changes.open(QDir(m_folder).filePath("changes.jsonl").toStdString(), std::ios::app);
     const QJsonObject o{{"step", double(c.step)}, {"epoch", c.epoch}, {"samples", double(c.samples)},
@@ -168,6 +191,10 @@ void RunWriter::onFinish(const RunSummary& s) {
     m_steps.close();
     m_evals.close();
     m_probes.close();
+    if (m_landscape.is_open()) {
+        m_landscape.close();
+        check(m_landscape, "landscape.jsonl");
+    }
     check(m_steps, "steps.csv");
     check(m_evals, "evals.csv");
     check(m_probes, "probes.jsonl");

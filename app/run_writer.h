@@ -5,6 +5,7 @@
 //   steps.csv     one line per training step
 //   evals.csv     one line per evaluation (validation during training, test at the end)
 //   probes.jsonl  one JSON object per probe snapshot
+//   landscape.jsonl one JSON object per loss-landscape measure, when landscape_interval is on
 //   changes.jsonl one JSON object per live change (applied or refused), when there are any; run_info.json is
 //                 rewritten when a change alters the layers
 //   summary.json  written last, atomically, only when the run ended (completed, stopped or diverged)
@@ -31,6 +32,7 @@ public:
     void onStep(const engine::StepRecord& r) override;
     void onEval(const engine::EvalRecord& r) override;
     void onProbe(const engine::ProbeSnapshot& p) override;
+    void onLandscape(const engine::LandscapeRecord& l) override;
     void onChange(const engine::ChangeRecord& c) override;
     void onFinish(const engine::RunSummary& s) override;
 
@@ -42,11 +44,12 @@ private:
 
     QString m_folder;
     QString m_datasetFolder;
-    std::ofstream m_steps, m_evals, m_probes, m_changes;
+    std::ofstream m_steps, m_evals, m_probes, m_changes, m_landscape;
     std::chrono::steady_clock::time_point m_lastFlush;
 };
 
 [[nodiscard]] QJsonObject toJson(const engine::ProbeSnapshot& p);
 [[nodiscard]] QJsonObject toJson(const engine::RunSummary& s);
+[[nodiscard]] QJsonObject toJson(const engine::LandscapeRecord& l);
 
 }  // namespace bnlab::app

@@ -13,6 +13,10 @@ struct BatchNormOptions {
     float rMax = 3.0f;       // Batch Renormalization: r is clipped to [1/rMax, rMax] (the paper's final value)
     float dMax = 5.0f;       // Batch Renormalization: d is clipped to [−dMax, dMax] (the paper's final value)
     int groups = 32;         // GroupNorm: at most this many groups (GroupNorm::groupsFor; the paper's default)
+    // "Noisy" BN (Santurkar et al. 2018): a BatchNormNoise layer after every BN and Batch Renorm layer.
+    bool noise = false;
+    float noiseMean = 1.0f;   // n_μ: the noise mean of a feature is drawn from U(−n_μ, n_μ) at every step
+    float noiseScale = 2.0f;  // n_σ: the noise scale of a feature is drawn from U(1, n_σ) at every step
 };
 
 // Batch Normalization (Ioffe & Szegedy 2015), per feature of a dense input or per channel of a conv input.

@@ -1,6 +1,7 @@
 #include "dropout.h"
 
 #include "error.h"
+#include "init.h"
 #include "layer_checks.h"
 #include "parallel.h"
 
@@ -9,15 +10,6 @@
 
 namespace bnlab::engine {
 namespace {
-
-constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
-
-// splitmix64's output function (Steele, Lea & Flood 2014).
-std::uint64_t mix(std::uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 Index rowGrain(Index cols) { return std::max<Index>(1, 16384 / std::max<Index>(1, cols)); }
 
@@ -39,16 +31,16 @@ const Matrix& Dropout::forward(const Matrix& input, Mode mode) {
     }
     m_output.resize(input.rows(), input.cols());
     m_mask.resize(input.rows(), input.cols());
-    // Keep element i when the top 32 bits of mix(state + (i + 1)·golden) are ≥ p·2³²: probability 1 − p.
+    // Keep element i when the top 32 bits of mix64(state + (i + 1)·golden) are ≥ p·2³²: probability 1 − p.
     const std::uint64_t threshold = std::uint64_t(std::llround(double(m_rate) * 4294967296.0));
-    const std::uint64_t state = mix(m_seed + m_step * kGolden);
+    const std::uint64_t state = mix64(m_seed + m_step * kGolden);
     const float scale = float(1.0 / (1.0 - double(m_rate)));
     const Index cols = input.cols();
     parallel::forChunks(input.rows(), rowGrain(cols), [&](Index r0, Index r1) {
         for (Index r = r0; r < r1; ++r)
             for (Index j = 0; j < cols; ++j) {
                 const std::uint64_t i = std::uint64_t(r * cols + j);
-                const bool keep = (mix(state + (i + 1) * kGolden) >> 32) >= threshold;
+                const bool keep = (mix64(state + (i + 1) * kGolden) >> 32) >= threshold;
                 m_mask(r, j) = keep ? scale : 0.0f;
             }
         // y = x ⊙ mask

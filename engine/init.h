@@ -38,6 +38,16 @@ private:
     std::uint64_t m_s[4];
 };
 
+// splitmix64's output function (Steele, Lea & Flood 2014): counter-based random bits for values that must be a
+// pure function of (seed, step, position), such as Dropout's masks and the BN noise: mix64(state + (i + 1)·kGolden)
+// with state = mix64(seed + step·kGolden) is the i-th value of the stream (seed, step).
+inline constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+[[nodiscard]] inline std::uint64_t mix64(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 // Fills a weight matrix with fan-in and fan-out as given (conv: C·k·k and F·k·k).
 void initWeights(Matrix& w, Index fanIn, Index fanOut, const InitOptions& options, Random& random);
 

@@ -2,6 +2,7 @@
 
 // The records a training run produces, and the interface that receives them.
 
+#include "landscape.h"
 #include "probes.h"
 
 #include <cstdint>
@@ -86,6 +87,7 @@ public:
     virtual void onStep(const StepRecord&) {}
     virtual void onEval(const EvalRecord&) {}
     virtual void onProbe(const ProbeSnapshot&) {}
+    virtual void onLandscape(const LandscapeRecord&) {}  // every landscape_interval steps (off by default)
     virtual void onChange(const ChangeRecord&) {}
     virtual void onFinish(const RunSummary&) {}
     // The run is about to wait (paused): a sink that batches records should hand them over now.

@@ -1,5 +1,6 @@
 #include "network.h"
 
+#include "bn_noise.h"
 #include "conv2d.h"
 #include "dense.h"
 #include "dropout.h"
@@ -11,6 +12,7 @@
 namespace bnlab::engine {
 namespace {
 constexpr std::uint64_t kDropoutStream = 4;  // Random::derive streams: 1 weights, 2 shuffle, 3 probe batch
+constexpr std::uint64_t kNoiseStream = 5;    // the BN noise layers (bn_noise)
 }  // namespace
 
 Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOptions bn, const InitOptions& init,
@@ -21,7 +23,7 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
     Random random(Random::derive(seed, 1));
     int counts[4] = {0, 0, 0, 0};  // per BlockKind, for names
     int activationCounts[3] = {0, 0, 0};  // per ActivationKind, for names
-    int dropoutCount = 0;
+    int dropoutCount = 0, noiseCount = 0;
     Shape shape = input;
 
     auto addBlock = [&](const BlockSpec& b, const std::string& name) {
@@ -55,6 +57,14 @@ Network::Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOpt
             }
             add(std::move(layer), nextNormName(b.normKind));
             normName = m_layerNames.back();
+            if (bn.noise && usesBatchStatistics(b.normKind)) {
+                // each noise layer draws from its own stream of the run seed
+                const int n = ++noiseCount;
+                info.noise = int(m_layers.size());
+                add(std::make_unique<BatchNormNoise>(shape, bn.noiseMean, bn.noiseScale,
+                                                     Random::derive(Random::derive(seed, kNoiseStream), n)),
+                    "noise" + std::to_string(n));
+            }
         };
         if (b.norm == NormPlacement::Before) addNorm();
         info.preActivation = int(m_layers.size()) - 1;
@@ -156,6 +166,7 @@ int Network::batchNormLayerCount() const {
 void Network::setStep(long step) {
     for (auto& layer : m_layers)
         if (auto* dropout = dynamic_cast<Dropout*>(layer.get())) dropout->setStep(std::uint64_t(step));
+        else if (auto* noise = dynamic_cast<BatchNormNoise*>(layer.get())) noise->setStep(std::uint64_t(step));
 }
 
 int Network::firstNonFiniteLayer() const {
@@ -211,7 +222,7 @@ NormPlacement Network::normPlacement(int block) const {
 
 void Network::shiftIndices(int from, int delta) {
     for (BlockInfo& b : m_blocks)
-        for (int* f : {&b.linear, &b.norm, &b.activation, &b.dropout, &b.first, &b.last, &b.preActivation,
+        for (int* f : {&b.linear, &b.norm, &b.noise, &b.activation, &b.dropout, &b.first, &b.last, &b.preActivation,
                        &b.postActivation})
             if (*f >= from) *f += delta;
 }
@@ -220,6 +231,9 @@ std::string Network::removeBatchNorm(int block) {
     checkBlock(block, "remove Batch Normalization");
     BlockInfo& info = m_blocks[std::size_t(block)];
     if (info.norm < 0) throw ConfigError("remove Batch Normalization: block " + info.name + " has none");
+    if (info.noise >= 0)
+        throw ConfigError("remove Batch Normalization: block " + info.name + " has BN noise after its BN (bn_noise=on), "
+                          "which cannot be folded; set the block's norm before the run starts");
     const int p = info.norm;
     const std::string bnName = m_layerNames[std::size_t(p)];
     auto* found = dynamic_cast<BatchNorm*>(m_layers[std::size_t(p)].get());

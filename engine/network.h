@@ -20,6 +20,7 @@ struct BlockInfo {
     std::string name;       // "dense1", "conv2", "pool1", "flatten1", "output"
     int linear = -1;        // the Dense or Conv2D layer
     int norm = -1;          // its norm layer (BatchNorm, or GroupNorm for layer/group kinds), if any
+    int noise = -1;         // its BatchNormNoise layer right after the norm layer (bn_noise), if any
     int activation = -1;    // its activation layer, if any
     int dropout = -1;       // its Dropout layer, if any (the block's last layer)
     int first = -1, last = -1;  // the block's layers are [first, last]
@@ -55,7 +56,8 @@ public:
     // The layers with batch and running statistics: BatchNorm, in both its plain and its renormalising form.
     [[nodiscard]] std::vector<BatchNorm*> batchNormLayers();
     [[nodiscard]] int batchNormLayerCount() const;
-    // The training step whose masks the Dropout layers draw (the Trainer sets it before every step).
+    // The training step whose masks the Dropout layers and whose noise the BatchNormNoise layers draw (the Trainer
+    // sets it before every step).
     void setStep(long step);
     [[nodiscard]] Shape inputShape() const { return m_input; }
     [[nodiscard]] int classes() const { return m_classes; }
@@ -75,7 +77,7 @@ public:
     //   shifted). Dropout, the identity in Eval mode, is passed through too. When no exact fold exists it throws
     //   ConfigError saying why and changes nothing. A Batch Renormalization layer folds the same way (its inference
     //   form is BN's); a LayerNorm or GroupNorm layer cannot be folded (its statistics are each sample's own), so
-    //   removing one throws ConfigError.
+    //   removing one throws ConfigError. A block with BN noise (bn_noise) throws ConfigError too.
     // Returns a sentence saying what was done.
     std::string removeBatchNorm(int block);
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 namespace bnlab::engine {
@@ -89,6 +90,14 @@ void validate(const TrainOptions& o, const Dataset& data) {
             "renorm_rmax: must be 1 or more (r is clipped to [1/rmax, rmax]), got " + num(o.batchNorm.rMax));
     require(std::isfinite(o.batchNorm.dMax) && o.batchNorm.dMax >= 0,
             "renorm_dmax: must be 0 or more (d is clipped to [-dmax, dmax]), got " + num(o.batchNorm.dMax));
+    require(std::isfinite(o.batchNorm.noiseMean) && o.batchNorm.noiseMean >= 0,
+            "bn_noise_mean: must be 0 or more (the noise mean of a feature is drawn from U(-n, n) at every step), got " +
+                num(o.batchNorm.noiseMean));
+    require(std::isfinite(o.batchNorm.noiseScale) && o.batchNorm.noiseScale >= 1,
+            "bn_noise_scale: must be 1 or more (the noise scale of a feature is drawn from U(1, n) at every step), got " +
+                num(o.batchNorm.noiseScale));
+    require(o.landscapeInterval >= 0,
+            "landscape_interval: must be 0 (off) or more, got " + std::to_string(o.landscapeInterval));
     require(o.batchNorm.groups >= 1, "group_norm_groups: must be at least 1, got " + std::to_string(o.batchNorm.groups));
     require(finitePositive(o.init.scale), "init_scale: must be a positive number, got " + num(o.init.scale));
     require(o.probeInterval >= 0, "probe_interval: must be 0 (off) or more, got " + std::to_string(o.probeInterval));
@@ -414,6 +423,8 @@ RunSummary Trainer::runInArena() {
                     for (int i = 0; i <= c.block; ++i) ordinal += o.network.blocks[std::size_t(i)].isLinear();
                     r.key = "block." + std::to_string(ordinal) + ".norm";
                     r.value = toString(c.norm);
+                    require(!o.batchNorm.noise, r.key + ": BN cannot be switched during a run with BN noise "
+                                                       "(bn_noise=on); compare two runs instead");
                     const NormPlacement current = net.normPlacement(c.block);
                     require(current != c.norm, r.key + ": block " + net.blocks()[std::size_t(c.block)].name +
                                                    " already has BN " + toString(c.norm));
@@ -466,11 +477,17 @@ RunSummary Trainer::runInArena() {
             break;
         }
         sampler.next(x, labels);
-        const auto stepStart = Clock::now();
+        auto stepStart = Clock::now();
         ++step;
         const bool probeNow = probing && (step == 1 || step % o.probeInterval == 0);
         optimizer.setRecordUpdates(probeNow);
-        net.setStep(step);  // the Dropout masks of this step (its probe forward sees them too)
+        net.setStep(step);  // the Dropout masks and BN noise of this step (its probe forward sees them too)
+        std::optional<LandscapeRecord> landscape;
+        if (o.landscapeInterval > 0 && (step == 1 || step % o.landscapeInterval == 0)) {
+            const auto measureStart = Clock::now();
+            landscape = measureLandscape(net, optimizer, x, labels);  // before the update; changes nothing
+            stepStart += Clock::now() - measureStart;  // not training time
+        }
         const StepResult result = trainStep(net, ce, optimizer, x, labels);
         if (!result.finite) {
             const int layer = net.firstNonFiniteLayer();
@@ -493,6 +510,13 @@ RunSummary Trainer::runInArena() {
         StepRecord rec{step, epochsDone(), samples, secondsSince(t0), loss, accuracy, lossEma.add(loss), accEma.add(accuracy)};
         epochsCompleted = rec.epoch;
         m_sink.onStep(rec);
+        if (landscape) {
+            landscape->step = step;
+            landscape->epoch = rec.epoch;
+            landscape->samples = samples;
+            landscape->seconds = rec.seconds;
+            m_sink.onLandscape(*landscape);
+        }
 
         if (probeNow && !m_stop.load()) {  // a stop skips the probe and the evaluation: it should be prompt
             ProbeSnapshot snap;

@@ -64,6 +64,7 @@ struct TrainOptions {
     Index trainSize = 0;           // 0 = all remaining training images
     int probeInterval = 100;       // steps between probes; 0 = none
     int probeBatchSize = 256;      // the fixed probe batch, drawn once from the validation split
+    int landscapeInterval = 0;     // steps between loss-landscape measures (landscape.h); 0 = none
     int evalInterval = 0;          // steps between validation evaluations; 0 = at epoch ends only
     int evalBatchSize = 500;       // evaluation runs in chunks of this many samples
     EvalStatistics evalStatistics = EvalStatistics::Running;  // validation/test: running or batch statistics

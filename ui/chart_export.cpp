@@ -5,6 +5,7 @@
 #include "bn_stats_compare.h"
 #include "error.h"
 #include "grad_norm_chart.h"
+#include "landscape_chart.h"
 #include "loss_chart.h"
 #include "run_config.h"
 
@@ -68,11 +69,36 @@ void checkBatchNormLayer(const ChartRequest& r, const app::RunData& run) {
 
 QString known() { return chartNames().join(", "); }
 
+// The measure a landscape chart name asks for, or false for another chart.
+bool landscapeMeasure(const QString& chart, LandscapeMeasure& measure) {
+    const qsizetype i = landscapeChartNames().indexOf(chart);
+    if (i < 0) return false;
+    measure = static_cast<LandscapeMeasure>(i);
+    return true;
+}
+
+// A landscape chart for runs (ICS: checks the requested weight layer).
+std::unique_ptr<LandscapeChart> landscapeChart(const ChartRequest& r, LandscapeMeasure measure,
+                                               const std::vector<ComparedRun>& runs) {
+    if (!r.layer.isEmpty()) {
+        const QStringList layers = LandscapeChart::layers(runs);
+        if (!layers.contains(r.layer))
+            fail("layer: no weight layer '" + r.layer + "' in the landscape measures (" +
+                 (layers.isEmpty() ? QString("there are none: train with landscape_interval > 0")
+                                   : "their layers: " + layers.join(", ")) + ")");
+    }
+    auto c = std::make_unique<LandscapeChart>();
+    c->setXAxis(r.xAxis);
+    c->setMeasure(measure);
+    c->setLayer(r.layer);
+    return c;
+}
+
 }  // namespace
 
 const QStringList& chartNames() {
-    static const QStringList names = {"loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios",
-                                      "activations", "bn-stats"};
+    static const QStringList names = QStringList{"loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios",
+                                                 "activations", "bn-stats"} + landscapeChartNames();
     return names;
 }
 
@@ -107,13 +133,17 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
         if (!r.layer.isEmpty()) c->setLayer(r.layer);
         return drawn(std::move(c), run, size);
     }
+    if (LandscapeMeasure measure; landscapeMeasure(r.chart, measure)) {
+        const std::vector<ComparedRun> one{{&run, palette::kBlue, run.name}};
+        return drawn(landscapeChart(r, measure, one), run, size);
+    }
     fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
 }
 
 bool comparable(const ChartRequest& r) {
     if (r.chart == "grad-norms" || r.chart == "update-ratios") return !r.layer.isEmpty();
     return r.chart == "loss" || r.chart == "accuracy" || r.chart == "loss-accuracy" || r.chart == "activations" ||
-           r.chart == "bn-stats";
+           r.chart == "bn-stats" || landscapeChartNames().contains(r.chart);
 }
 
 std::vector<ComparedRun> comparedRuns(const std::vector<app::RunData>& runs) {
@@ -165,6 +195,7 @@ std::unique_ptr<QWidget> makeComparison(const ChartRequest& r, const std::vector
         c->setFeature(r.feature);
         return drawn(std::move(c), runs, size);
     }
+    if (LandscapeMeasure measure; landscapeMeasure(r.chart, measure)) return drawn(landscapeChart(r, measure, runs), runs, size);
     fail("chart: '" + r.chart + "' is drawn one run at a time (compared on shared axes: loss, accuracy, "
          "loss-accuracy, activations, bn-stats, and grad-norms or update-ratios with --layer PARAM)");
 }

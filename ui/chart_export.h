@@ -21,7 +21,8 @@ namespace bnlab::ui {
 struct ChartRequest {
     QString chart;            // one of chartNames()
     XAxis xAxis = XAxis::Step;
-    QString layer;            // activations: a block name ("dense2") or its 1-based number; bn-stats: a BN layer name
+    QString layer;            // activations: a block name ("dense2") or its 1-based number; bn-stats: a BN layer name;
+                              // ics, ics-cosine: a weight layer ("dense2"; empty: every one)
     bool postActivation = false;
     int feature = 0;          // bn-stats: which of the followed features (0-3)
     double smoothing = 0.98;  // loss, accuracy
@@ -29,7 +30,9 @@ struct ChartRequest {
     BandStyle bands = BandStyle::Paper;  // activations of one run: the BN paper's bands or TensorBoard's lines
 };
 
-// "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats".
+// "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats", and the landscape
+// measures "loss-landscape", "gradient-predictiveness", "beta-smoothness", "ics", "ics-cosine" (--layer: one weight
+// layer for ics and ics-cosine).
 [[nodiscard]] const QStringList& chartNames();
 
 // The chart widget for the request, drawn from run at `size` (logical pixels, without the title). Throws Error

@@ -574,7 +574,8 @@ qsizetype budgetOf(const QChart* chart) { return pointBudget(chart->plotArea().w
 
 RunStamp stampOf(const app::RunData& run, qsizetype budget) {
     const double lastSeconds = run.steps.empty() ? 0 : run.steps.back().seconds;
-    return {&run, run.name, run.steps.size(), run.evals.size(), run.probes.size(), run.changes.size(), lastSeconds, budget};
+    return {&run,          run.name,          run.steps.size(),     run.evals.size(), run.probes.size(),
+            run.changes.size(), run.landscape.size(), lastSeconds, budget};
 }
 
 }  // namespace bnlab::ui

@@ -196,7 +196,7 @@ void showPoints(QXYSeries* series, const QList<QPointF>& points, qsizetype budge
 struct RunStamp {
     const app::RunData* run = nullptr;
     QString name;
-    std::size_t steps = 0, evals = 0, probes = 0, changes = 0;
+    std::size_t steps = 0, evals = 0, probes = 0, changes = 0, landscape = 0;
     double lastSeconds = 0;  // of the last step: tells a new run that reached the same sizes from the old
     qsizetype budget = 0;
     bool operator==(const RunStamp&) const = default;

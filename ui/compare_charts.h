@@ -35,8 +35,8 @@ struct ComparedLine {
     std::vector<const app::RunData*> runs;  // more than one: a group
 };
 [[nodiscard]] std::vector<ComparedLine> comparedLines(const std::vector<ComparedRun>& runs, SeedBand band);
-// What identifies a drawing of lines (their runs, colours and labels), and the stamps of their runs: a
-// comparison redraws only when one of them changed.
+// What identifies a drawing of lines (the runs, their colours and labels), and what each run held when drawn: a
+// comparison redraws when either changes.
 [[nodiscard]] QString signatureOf(const std::vector<ComparedLine>& lines);
 [[nodiscard]] std::vector<RunStamp> stampsOf(const std::vector<ComparedLine>& lines, qsizetype budget);
 

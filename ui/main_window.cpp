@@ -12,6 +12,7 @@
 #include "dataset.h"
 #include "error.h"
 #include "grad_norm_chart.h"
+#include "landscape_chart.h"
 #include "loss_chart.h"
 #include "run_reader.h"
 #include "trainer.h"
@@ -39,6 +40,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
+#include <QStackedWidget>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QHBoxLayout>
@@ -412,6 +414,7 @@ void MainWindow::buildCharts() {
         const auto axis = static_cast<XAxis>(i);
         m_loss->setXAxis(axis);
         m_grads->setXAxis(axis);
+        m_landscape->setXAxis(axis);
         m_activations->setXAxis(axis);
         m_bnStats->setXAxis(axis);
         m_dirty = true;
@@ -432,14 +435,29 @@ void MainWindow::buildCharts() {
     });
     grid->addWidget(panel(tr("Loss and accuracy"), m_loss, {m_xAxis, smoothingLabel, m_smoothing}, central), 0, 0);
 
-    m_grads = new GradNormChart(central);
-    m_updateRatio = new QCheckBox(tr("update / weight ratio"), central);
-    m_updateRatio->setToolTip(tr("Show ‖Δw‖/‖w‖ of each step instead of the gradient norm: about 1e-3 is healthy."));
-    connect(m_updateRatio, &QCheckBox::toggled, this, [this](bool on) {
-        m_grads->setShowUpdateRatio(on);
+    // Gradient norms or update ratios per parameter, or the loss-landscape measures (landscape_interval).
+    auto* gradStack = new QStackedWidget(central);
+    m_grads = new GradNormChart(gradStack);
+    m_landscape = new LandscapeChart(gradStack);
+    gradStack->addWidget(m_grads);
+    gradStack->addWidget(m_landscape);
+    m_gradWhat = new QComboBox(central);
+    m_gradWhat->addItems({tr("gradient norms"), tr("update / weight ratio")});
+    for (int m = 0; m < int(landscapeChartNames().size()); ++m)
+        m_gradWhat->addItem(landscapeChartTitle(static_cast<LandscapeMeasure>(m)));
+    m_gradWhat->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_gradWhat->setToolTip(tr("Gradient norms per parameter, or ‖Δw‖/‖w‖ of each step (about 1e-3 is healthy); or "
+                              "the loss-landscape measures of Santurkar et al. (2018), taken every "
+                              "landscape_interval steps on the training batch: the loss at 0.25-4 × the learning "
+                              "rate along the gradient, how much the gradient changes there (predictiveness, "
+                              "β-smoothness), and internal covariate shift per weight layer."));
+    connect(m_gradWhat, &QComboBox::currentIndexChanged, this, [this, gradStack](int i) {
+        gradStack->setCurrentIndex(i < 2 ? 0 : 1);
+        if (i < 2) m_grads->setShowUpdateRatio(i == 1);
+        else m_landscape->setMeasure(static_cast<LandscapeMeasure>(i - 2));
         m_dirty = true;
     });
-    grid->addWidget(panel(tr("Gradients"), m_grads, {m_updateRatio}, central), 0, 1);
+    grid->addWidget(panel(tr("Gradients"), gradStack, {m_gradWhat}, central), 0, 1);
 
     m_activations = new ActivationChart(central);
     m_activationBlock = new QComboBox(central);
@@ -549,6 +567,7 @@ QWidget* MainWindow::buildComparePage() {
         m_compareActivations->setXAxis(static_cast<XAxis>(i));
         if (m_compareGradients) m_compareGradients->setXAxis(static_cast<XAxis>(i));
         if (m_compareBnStats) m_compareBnStats->setXAxis(static_cast<XAxis>(i));
+        if (m_compareLandscape) m_compareLandscape->setXAxis(static_cast<XAxis>(i));
         m_compareDirty = true;
     });
     connect(m_compareBlock, &QComboBox::currentIndexChanged, this, [this](int i) {
@@ -572,11 +591,18 @@ QWidget* MainWindow::buildComparePage() {
     stack->addWidget(m_compareActivations);
     stack->addWidget(m_compareGradients);
     stack->addWidget(m_compareBnStats);
+    // Or the loss-landscape measures of runs trained with landscape_interval (ICS: every weight layer, a dash each).
+    m_compareLandscape = new LandscapeChart(page);
+    m_compareLandscape->setXAxis(XAxis::Samples);
+    stack->addWidget(m_compareLandscape);
     m_compareWhat = new QComboBox(page);
     m_compareWhat->addItems({tr("activations"), tr("gradient norms"), tr("update / weight ratios"), tr("BN statistics")});
+    for (int m = 0; m < int(landscapeChartNames().size()); ++m)
+        m_compareWhat->addItem(landscapeChartTitle(static_cast<LandscapeMeasure>(m)));
     m_compareWhat->setToolTip(tr("What the lower panel compares: one layer's activation distribution, one "
-                                 "parameter's gradient norm or update-to-weight ratio (log scale), or one BN layer's "
-                                 "batch and running statistics."));
+                                 "parameter's gradient norm or update-to-weight ratio (log scale), one BN layer's "
+                                 "batch and running statistics, or a loss-landscape measure (runs trained with "
+                                 "landscape_interval)."));
     m_compareParam = new QComboBox(page);
     m_compareParam->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     m_compareParam->setToolTip(tr("The parameter whose gradient is compared."));
@@ -589,11 +615,12 @@ QWidget* MainWindow::buildComparePage() {
     m_compareBnFeature->setToolTip(m_bnFeature->toolTip());
     for (QWidget* w : std::initializer_list<QWidget*>{m_compareBnLayer, m_compareBnFeature}) w->hide();
     connect(m_compareWhat, &QComboBox::currentIndexChanged, this, [this, stack](int i) {
-        stack->setCurrentIndex(i == 0 ? 0 : i == 3 ? 2 : 1);
+        stack->setCurrentIndex(i == 0 ? 0 : i < 3 ? 1 : i == 3 ? 2 : 3);
         for (QWidget* w : std::initializer_list<QWidget*>{m_compareBlock, m_compareSide, m_overlay}) w->setVisible(i == 0);
         m_compareParam->setVisible(i == 1 || i == 2);
         for (QWidget* w : std::initializer_list<QWidget*>{m_compareBnLayer, m_compareBnFeature}) w->setVisible(i == 3);
         m_compareGradients->setShowUpdateRatio(i == 2);
+        if (i >= 4) m_compareLandscape->setMeasure(static_cast<LandscapeMeasure>(i - 4));
         m_compareDirty = true;
     });
     connect(m_compareParam, &QComboBox::currentIndexChanged, this, [this](int i) {
@@ -675,7 +702,10 @@ void MainWindow::refreshNextChart() {
         m_staleCharts &= ~bit;
         switch (m_nextChart) {
             case 0: m_loss->refresh(run); break;
-            case 1: m_grads->refresh(run); break;
+            case 1:
+                if (m_gradWhat->currentIndex() < 2) m_grads->refresh(run);
+                else m_landscape->refresh(run);
+                break;
             case 2: m_activations->refresh(run); break;
             case 3: m_bnStats->refresh(run); break;
             case 4: m_compare->refresh(comparedRuns()); break;
@@ -692,6 +722,10 @@ void MainWindow::refreshNextChart() {
                 if (m_compareWhat->currentIndex() == 3) {
                     refillBnSelectors(runs);
                     m_compareBnStats->refresh(runs);
+                    break;
+                }
+                if (m_compareWhat->currentIndex() >= 4) {
+                    m_compareLandscape->refresh(runs);
                     break;
                 }
                 if (refill(m_compareParam, GradientCompare::params(runs), 0))
@@ -1259,6 +1293,9 @@ std::vector<int> MainWindow::startExperiment(const QString& name, bool quick) {
         m_compareSide->setCurrentIndex(0);
         for (const app::ExperimentFigure& f : e.figures)
             if (f.chart == "activations") m_compareSide->setCurrentIndex(f.post ? 1 : 0);
+        // An experiment that measures the landscape shows it in the Run tab's Gradients panel.
+        for (const app::RunConfig& c : configs)
+            if (c.train.landscapeInterval > 0) m_gradWhat->setCurrentIndex(2);
         m_tabs->setCurrentIndex(1);
         m_experimentText->setHtml(
             tr("<h3>%1</h3><p><b>The claim.</b> %2</p><p><b>What to look for.</b> %3</p><p><b>Try next.</b> %4</p>"

@@ -36,6 +36,7 @@ class ActivationChart;
 class BnStatsChart;
 class ConfigPanel;
 class GradNormChart;
+class LandscapeChart;
 class LossChart;
 class CompareCharts;
 class ActivationCompare;
@@ -91,7 +92,8 @@ public:
     [[nodiscard]] ActivationCompare* compareActivations() const { return m_compareActivations; }
     [[nodiscard]] GradientCompare* compareGradients() const { return m_compareGradients; }
     [[nodiscard]] BnStatsCompare* compareBnStats() const { return m_compareBnStats; }
-    // The lower Compare panel's selector: 0 activations, 1 gradient norms, 2 update ratios, 3 BN statistics.
+    // The lower Compare panel's selector: 0 activations, 1 gradient norms, 2 update ratios, 3 BN statistics,
+    // 4.. the landscape measures.
     void showCompareGradients(int what);
     [[nodiscard]] RunTable* runTable() const { return m_runTable; }
     [[nodiscard]] RunList* runList() const { return m_runList; }
@@ -156,7 +158,8 @@ private:
     ActivationCompare* m_compareActivations = nullptr;
     GradientCompare* m_compareGradients = nullptr;
     BnStatsCompare* m_compareBnStats = nullptr;
-    QComboBox* m_compareWhat = nullptr;   // activations, gradient norms, update ratios or BN statistics
+    QComboBox* m_compareWhat = nullptr;   // activations, gradient norms, update ratios, BN statistics or a landscape measure
+    LandscapeChart* m_compareLandscape = nullptr;
     QComboBox* m_compareParam = nullptr;
     QComboBox* m_compareBnLayer = nullptr;
     QComboBox* m_compareBnFeature = nullptr;
@@ -177,6 +180,7 @@ private:
 
     LossChart* m_loss = nullptr;
     GradNormChart* m_grads = nullptr;
+    LandscapeChart* m_landscape = nullptr;  // shares the Gradients panel, chosen by m_gradWhat
     ActivationChart* m_activations = nullptr;
     BnStatsChart* m_bnStats = nullptr;
     QComboBox* m_xAxis = nullptr;
@@ -185,7 +189,7 @@ private:
     QComboBox* m_bandStyle = nullptr;     // BN paper's bands or TensorBoard's lines
     QComboBox* m_bnLayer = nullptr;
     QComboBox* m_bnFeature = nullptr;
-    QCheckBox* m_updateRatio = nullptr;
+    QComboBox* m_gradWhat = nullptr;  // gradient norms, update ratios, or one of the landscape measures
     QDoubleSpinBox* m_smoothing = nullptr;
     QLabel* m_error = nullptr;
 

@@ -6,6 +6,7 @@
 #include "run_config.h"
 #include "presets.h"
 #include "experiments.h"
+#include "run_reader.h"
 
 #include <QDir>
 #include <QFile>
@@ -20,6 +21,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -598,6 +600,41 @@ TEST_F(CliTest, EveryExperimentRunsAndWritesItsFiguresAndTable) {
             EXPECT_THAT(readme, HasSubstr(f.file.toStdString() + ".png"));
         }
     }
+}
+
+TEST_F(CliTest, NoisyBatchNormExperimentTrainsWithNoiseAndMeasuresTheLandscape) {
+    const std::string out = path("exp-noisy");
+    const CliResult r = run("experiment noisy-bn --quick --quiet --out " + quote(out) + " --data " + quote(kMnist) +
+                                " --set train_size=600 --set validation_size=200 --set max_steps=8 --set probe_interval=4"
+                                " --set landscape_interval=4",
+                            "env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM ");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::vector<std::string> rows = lines(readText(out + "/summary.csv"));
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_THAT(rows[1], StartsWith("\"BN\",bn-paper-mlp,\"norm=before\",8,"));
+    EXPECT_THAT(rows[2], StartsWith("\"BN + noise\",bn-paper-mlp,\"norm=before bn_noise=on\",8,"));
+    EXPECT_THAT(rows[3], StartsWith("\"no BN\",bn-paper-mlp,\"norm=none\",8,"));
+    // Every run measured the landscape at steps 1, 4 and 8; only the noisy run has noise layers.
+    const QStringList folders = QDir(QString::fromStdString(out + "/runs")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    ASSERT_EQ(folders.size(), 3);
+    for (int i = 0; i < 3; ++i) {
+        const bnlab::app::RunData run = bnlab::app::loadRun(QString::fromStdString(out + "/runs/") + folders[i]);
+        EXPECT_EQ(run.landscape.size(), 3u) << folders[i].toStdString();
+        EXPECT_EQ(run.config.train.batchNorm.noise, i == 1) << folders[i].toStdString();
+        EXPECT_EQ(std::count(run.info.layers.begin(), run.info.layers.end(), "noise3"), i == 1 ? 1 : 0);
+    }
+    // The landscape figures can be drawn again from the folders, one weight layer or all.
+    const std::string runs = " --run " + quote(out + "/runs/" + folders[0].toStdString()) + " --run " +
+                             quote(out + "/runs/" + folders[1].toStdString());
+    for (const std::string chart : {"ics --layer dense2", "ics", "loss-landscape", "beta-smoothness"}) {
+        const CliResult p = run("plot" + runs + " --chart " + chart + " --out " + quote(path("l.png")),
+                                "env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM ");
+        EXPECT_EQ(p.status, 0) << chart << ": " << p.err;
+    }
+    const CliResult bad = run("plot" + runs + " --chart ics --layer conv9 --out " + quote(path("l.png")),
+                              "env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM ");
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_THAT(bad.err, HasSubstr("no weight layer 'conv9'"));
 }
 
 TEST_F(CliTest, ExperimentErrorsNameTheProblem) {

@@ -190,6 +190,10 @@ const std::map<QString, KeySample>& keySamples() {
         {"group_norm_groups", {"8", [](const TrainOptions& t) { return t.batchNorm.groups == 8; }}},
         {"renorm_rmax", {"2", [](const TrainOptions& t) { return t.batchNorm.rMax == 2.0f; }}},
         {"renorm_dmax", {"0.5", [](const TrainOptions& t) { return t.batchNorm.dMax == 0.5f; }}},
+        {"bn_noise", {"on", [](const TrainOptions& t) { return t.batchNorm.noise; }}},
+        {"bn_noise_mean", {"0.25", [](const TrainOptions& t) { return t.batchNorm.noiseMean == 0.25f; }}},
+        {"bn_noise_scale", {"3", [](const TrainOptions& t) { return t.batchNorm.noiseScale == 3.0f; }}},
+        {"landscape_interval", {"20", [](const TrainOptions& t) { return t.landscapeInterval == 20; }}},
         {"activation", {"tanh", [](const TrainOptions& t) {
                             return allLinear(t, [](const BlockSpec& b) { return b.activation == ActivationKind::Tanh; });
                         }}},
@@ -346,7 +350,8 @@ TEST(RunConfigKeys, MalformedValuesAreConfigErrorsStartingWithTheKey) {
     const std::map<std::string, std::string> bad = {
         {"batch_size", "abc"}, {"epochs", "1.5"}, {"learning_rate", "x"}, {"norm", "sideways"},
         {"seed", "-1"},        {"optimizer", "rmsprop"}, {"init", "zeros"}, {"activation", "swish"},
-        {"max_steps", "ten"},  {"threads", "99999999999"},
+        {"max_steps", "ten"},  {"threads", "99999999999"}, {"bn_noise", "yes"}, {"bn_noise_scale", "big"},
+        {"landscape_interval", "1.5"},
     };
     for (const auto& [key, value] : bad) {
         RunConfig c = preset("bn-paper-mlp");

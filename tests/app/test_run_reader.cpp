@@ -36,11 +36,13 @@ public:
     std::vector<EvalRecord> evals;
     std::vector<ProbeSnapshot> probes;
     std::vector<ChangeRecord> changes;
+    std::vector<LandscapeRecord> landscape;
     RunSummary summary;
     void onStart(const RunInfo& i) override { info = i; }
     void onStep(const StepRecord& r) override { steps.push_back(r); }
     void onEval(const EvalRecord& r) override { evals.push_back(r); }
     void onProbe(const ProbeSnapshot& p) override { probes.push_back(p); }
+    void onLandscape(const LandscapeRecord& l) override { landscape.push_back(l); }
     void onChange(const ChangeRecord& c) override {
         changes.push_back(c);
         if (c.applied) info = c.info;
@@ -160,6 +162,63 @@ TEST(RunReader, ARunReopensWithIdenticalSeries) {
     EXPECT_EQ(run.summary->testAccuracy, c.summary.testAccuracy);
     EXPECT_EQ(run.summary->valAccuracy, c.summary.valAccuracy);
     EXPECT_EQ(run.state, app::RunState::Finished);
+    EXPECT_TRUE(run.landscape.empty()) << "no landscape_interval: no landscape.jsonl, as in older folders";
+    EXPECT_FALSE(QFile::exists(QDir(folder).filePath("landscape.jsonl")));
+}
+
+TEST(RunReader, NoisyBatchNormAndLandscapeMeasuresReopenIdentical) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("noisy");
+    app::RunConfig config = app::findPreset("bn-paper-mlp").config;
+    for (const char* s : {"train_size=1200", "validation_size=300", "max_steps=25", "probe_interval=5", "threads=1",
+                          "bn_noise=on", "bn_noise_mean=0.75", "bn_noise_scale=1.5", "landscape_interval=10"})
+        app::applySetting(config, s);
+    Capture c;
+    {
+        app::RunWriter writer(folder, config, "mnist");
+        app::TeeSink tee({&writer, &c});
+        Trainer trainer(mnist(), config.train, tee);
+        trainer.run();
+    }
+    const RunData run = app::loadRun(folder);
+    EXPECT_TRUE(run.config.train.batchNorm.noise);
+    EXPECT_EQ(run.config.train.batchNorm.noiseMean, 0.75f);
+    EXPECT_EQ(run.config.train.batchNorm.noiseScale, 1.5f);
+    EXPECT_EQ(run.config.train.landscapeInterval, 10);
+    EXPECT_EQ(run.info.layers[2], "noise1");
+    ASSERT_EQ(c.landscape.size(), 3u);  // steps 1, 10, 20
+    ASSERT_EQ(run.landscape.size(), c.landscape.size());
+    for (std::size_t i = 0; i < c.landscape.size(); ++i) {
+        const LandscapeRecord &a = run.landscape[i], &b = c.landscape[i];
+        EXPECT_EQ(a.step, b.step);
+        EXPECT_EQ(a.epoch, b.epoch);
+        EXPECT_EQ(a.samples, b.samples);
+        EXPECT_EQ(a.seconds, b.seconds);
+        EXPECT_EQ(a.learningRate, b.learningRate);
+        EXPECT_EQ(a.loss, b.loss);
+        EXPECT_EQ(a.gradNorm, b.gradNorm);
+        EXPECT_EQ(a.stepSizes, b.stepSizes);
+        EXPECT_EQ(a.losses, b.losses);
+        EXPECT_EQ(a.gradChanges, b.gradChanges);
+        EXPECT_EQ(a.lossMin, b.lossMin);
+        EXPECT_EQ(a.lossMax, b.lossMax);
+        EXPECT_EQ(a.predictiveness, b.predictiveness);
+        EXPECT_EQ(a.betaSmoothness, b.betaSmoothness);
+        ASSERT_EQ(a.layers.size(), b.layers.size());
+        for (std::size_t k = 0; k < a.layers.size(); ++k) {
+            EXPECT_EQ(a.layers[k].layer, b.layers[k].layer);
+            EXPECT_EQ(a.layers[k].distance, b.layers[k].distance);
+            EXPECT_EQ(a.layers[k].cosine, b.layers[k].cosine);
+            EXPECT_EQ(a.layers[k].gradNorm, b.layers[k].gradNorm);
+        }
+    }
+    // A corrupt measure names the file and line.
+    QFile f(QDir(folder).filePath("landscape.jsonl"));
+    ASSERT_TRUE(f.open(QIODevice::Append));
+    f.write("{\"step\": 30, \"losses\": 3}\n");
+    f.close();
+    const std::string error = errorOf(folder);
+    EXPECT_NE(error.find("landscape.jsonl line 4"), std::string::npos) << error;
 }
 
 TEST(RunReader, AnInterruptedRunOpensWithWhatWasWritten) {

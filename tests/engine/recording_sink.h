@@ -25,6 +25,7 @@ public:
     std::vector<engine::StepRecord> steps;
     std::vector<engine::EvalRecord> evals;      // validation and test evaluations, in order
     std::vector<engine::ProbeSnapshot> probes;
+    std::vector<engine::LandscapeRecord> landscape;
     std::vector<engine::ChangeRecord> changes;  // live changes, applied or refused
     std::vector<engine::RunSummary> finishes;   // onFinish calls (one per run)
 
@@ -53,6 +54,11 @@ public:
     void onProbe(const engine::ProbeSnapshot& snapshot) override {
         std::lock_guard lock(m_mutex);
         probes.push_back(snapshot);
+        m_changed.notify_all();
+    }
+    void onLandscape(const engine::LandscapeRecord& record) override {
+        std::lock_guard lock(m_mutex);
+        landscape.push_back(record);
         m_changed.notify_all();
     }
     void onChange(const engine::ChangeRecord& record) override {

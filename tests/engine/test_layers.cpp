@@ -6,6 +6,7 @@
 
 #include "activation.h"
 #include "batch_norm.h"
+#include "bn_noise.h"
 #include "conv2d.h"
 #include "dense.h"
 #include "dropout.h"
@@ -32,6 +33,7 @@ namespace {
 using engine::Activation;
 using engine::ActivationKind;
 using engine::BatchNorm;
+using engine::BatchNormNoise;
 using engine::BatchNormOptions;
 using engine::Conv2D;
 using engine::Dense;
@@ -44,6 +46,7 @@ using engine::Matrix;
 using engine::MaxPool2D;
 using engine::Mode;
 using engine::Shape;
+using engine::Vector;
 using engine::SoftmaxCrossEntropy;
 
 constexpr float kTol = 1e-5f;  // hand-computed forward values: float32 rounding of a few operations
@@ -699,6 +702,71 @@ TEST(Dropout, BadShapesAndRatesThrow) {
     expectShapeChecks(dropout, randomMatrix(2, 5, 180));
     for (const float p : {-0.1f, 1.0f, std::numeric_limits<float>::quiet_NaN()})
         EXPECT_THROW(Dropout(Shape{5, 1, 1}, p, 1), bnlab::Error) << p;
+}
+
+// ---- BatchNormNoise --------------------------------------------------------------------------------------
+
+TEST(BatchNormNoise, TrainScalesAndShiftsEachChannelByItsDrawEvalIsTheIdentity) {
+    BatchNormNoise noise(Shape{3, 2, 2}, 0.5f, 1.5f, 190);
+    noise.setStep(7);
+    const Matrix x = randomMatrix(4, 12, 191);
+    const Matrix y = noise.forward(x, Mode::Train);
+    ASSERT_EQ(noise.mean().size(), 3);
+    for (Index c = 0; c < 3; ++c) {
+        const float m = noise.mean()[c], s = noise.scale()[c];
+        EXPECT_GE(m, -0.5f);
+        EXPECT_LE(m, 0.5f);
+        EXPECT_GE(s, 1.0f);
+        EXPECT_LE(s, 1.5f);
+        for (Index n = 0; n < 4; ++n)
+            for (Index k = 0; k < 4; ++k) EXPECT_NEAR(y(n, c * 4 + k), s * x(n, c * 4 + k) + m, kTol);
+    }
+    // Channels draw differently.
+    EXPECT_NE(noise.mean()[0], noise.mean()[1]);
+    EXPECT_NE(noise.scale()[1], noise.scale()[2]);
+    for (const Mode mode : {Mode::Eval, Mode::EvalBatch}) {
+        EXPECT_TRUE(bitIdentical(noise.forward(x, mode), x));
+        const Matrix dy = randomMatrix(4, 12, 192);
+        EXPECT_TRUE(bitIdentical(noise.backward(dy), dy));
+    }
+}
+
+TEST(BatchNormNoise, GradientMatchesFiniteDifferences) {
+    for (const Shape shape : {Shape{6, 1, 1}, Shape{2, 3, 3}}) {
+        BatchNormNoise noise(shape, 1.0f, 2.0f, 193);
+        noise.setStep(3);
+        EXPECT_TRUE(layerGradientsMatch(noise, randomMatrix(5, shape.size(), 194))) << shape.toString();
+    }
+}
+
+TEST(BatchNormNoise, DrawsAreAFunctionOfSeedAndStepAndCoverTheirRanges) {
+    auto drawOf = [](std::uint64_t seed, std::uint64_t step) {
+        BatchNormNoise noise(Shape{2000, 1, 1}, 1.0f, 2.0f, seed);
+        noise.setStep(step);
+        (void)noise.forward(Matrix::Zero(2, 2000), Mode::Train);
+        return std::make_pair(Vector(noise.mean()), Vector(noise.scale()));
+    };
+    EXPECT_EQ(drawOf(1, 3), drawOf(1, 3));
+    EXPECT_NE(drawOf(1, 3).first, drawOf(1, 4).first);
+    EXPECT_NE(drawOf(1, 3).second, drawOf(2, 3).second);
+    // 2000 uniform draws: mean within 5 standard deviations (1/√(3·2000) ≈ 0.013 for U(−1, 1)), extremes near the ends.
+    const auto [m, s] = drawOf(5, 9);
+    EXPECT_NEAR(m.cast<double>().mean(), 0.0, 0.065);
+    EXPECT_NEAR(s.cast<double>().mean(), 1.5, 0.033);
+    EXPECT_LT(m.minCoeff(), -0.99f);
+    EXPECT_GT(m.maxCoeff(), 0.99f);
+    EXPECT_GE(s.minCoeff(), 1.0f);
+    EXPECT_LT(s.minCoeff(), 1.005f);
+    EXPECT_GT(s.maxCoeff(), 1.995f);
+    EXPECT_LE(s.maxCoeff(), 2.0f);
+}
+
+TEST(BatchNormNoise, BadShapesAndSettingsThrow) {
+    BatchNormNoise noise(Shape{5, 1, 1}, 1.0f, 2.0f, 195);
+    expectShapeChecks(noise, randomMatrix(2, 5, 196));
+    EXPECT_THROW(BatchNormNoise(Shape{5, 1, 1}, -0.1f, 2.0f, 1), bnlab::Error);
+    EXPECT_THROW(BatchNormNoise(Shape{5, 1, 1}, 1.0f, 0.9f, 1), bnlab::Error);
+    EXPECT_THROW(BatchNormNoise(Shape{5, 1, 1}, std::numeric_limits<float>::quiet_NaN(), 2.0f, 1), bnlab::Error);
 }
 
 // ---- SoftmaxCrossEntropy ------------------------------------------------------------------------------

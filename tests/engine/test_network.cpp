@@ -134,7 +134,47 @@ TEST(NetworkGradients, CnnMatchesFiniteDifferences) {
     }
 }
 
+TEST(NetworkGradients, NoisyBatchNormMatchesFiniteDifferences) {
+    engine::BatchNormOptions bn;
+    bn.noise = true;
+    for (NormPlacement norm : {NormPlacement::Before, NormPlacement::After}) {
+        SCOPED_TRACE("bn " + engine::toString(norm));
+        Network net(mlpSpec(norm), kMlpInput, kClasses, bn, InitOptions{InitKind::Glorot, 1.0f}, 1);
+        net.setStep(4);
+        randomizeBiasesAndBatchNorm(net, 110);
+        EXPECT_TRUE(networkGradientsMatch(net, randomMatrix(kBatch, kMlpInput.size(), 111), kLabels));
+    }
+}
+
 // ---- Structure and names ------------------------------------------------------------------------------
+
+TEST(NetworkStructure, BatchNormNoiseFollowsEveryBatchNormLayerAndIsThePreActivation) {
+    using Names = std::vector<std::string>;
+    engine::BatchNormOptions bn;
+    bn.noise = true;
+    Network before(mlpSpec(NormPlacement::Before), kMlpInput, kClasses, bn, InitOptions{}, 1);
+    EXPECT_EQ(layerNames(before), (Names{"dense1", "bn1", "noise1", "sigmoid1", "dense2", "bn2", "noise2", "sigmoid2",
+                                         "output"}));
+    EXPECT_EQ(before.layer(2).kind(), "bnnoise");
+    EXPECT_EQ(before.blocks()[0].noise, 2);
+    EXPECT_EQ(before.blocks()[0].preActivation, 2);  // the probes see the noisy distribution
+    EXPECT_EQ(before.blocks()[1].noise, 6);
+    Network after(mlpSpec(NormPlacement::After), kMlpInput, kClasses, bn, InitOptions{}, 1);
+    EXPECT_EQ(layerNames(after), (Names{"dense1", "sigmoid1", "bn1", "noise1", "dense2", "sigmoid2", "bn2", "noise2",
+                                        "output"}));
+    EXPECT_EQ(after.blocks()[0].last, 3);
+    // No BN, no noise; LayerNorm has no batch statistics to perturb.
+    EXPECT_EQ(layerNames(Network(mlpSpec(NormPlacement::None), kMlpInput, kClasses, bn, InitOptions{}, 1)),
+              (Names{"dense1", "sigmoid1", "dense2", "sigmoid2", "output"}));
+    NetworkSpec layerNorm = mlpSpec(NormPlacement::Before);
+    engine::setNormKind(layerNorm, NormKind::Layer);
+    EXPECT_EQ(Network(layerNorm, kMlpInput, kClasses, bn, InitOptions{}, 1).layers().size(), 7u);
+    // The weights do not depend on the noise: the same seed gives the same initial network.
+    EXPECT_EQ(*before.params()[0].param.value, *mlp(NormPlacement::Before).params()[0].param.value);
+    // BN with noise after it cannot be folded away mid-run.
+    EXPECT_THROW(before.removeBatchNorm(0), ConfigError);
+}
+
 
 TEST(NetworkStructure, MlpLayerOrderFollowsTheBatchNormPlacement) {
     using Names = std::vector<std::string>;

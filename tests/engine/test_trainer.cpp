@@ -22,6 +22,7 @@
 #include <functional>
 #include <future>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -99,12 +100,8 @@ struct SerialGuard {
 // --- bit-exact comparison of two runs ---------------------------------------------------------
 
 // Printing of the vectors Differences::same compares (declared before its template uses them).
-std::ostream& operator<<(std::ostream& out, const std::vector<float>& v) {
-    out << "[";
-    for (std::size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
-    return out << "]";
-}
-std::ostream& operator<<(std::ostream& out, const std::vector<int>& v) {
+template <typename T>
+std::ostream& operator<<(std::ostream& out, const std::vector<T>& v) {
     out << "[";
     for (std::size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
     return out << "]";
@@ -208,6 +205,21 @@ void compareDistribution(Differences& d, const Distribution& a, const Distributi
             d.same(p.runningVar, q.runningVar, [&] { return where + ".runningVar"; });
         }
     }
+    d.same(a.landscape.size(), b.landscape.size(), [] { return std::string("landscape records"); });
+    for (std::size_t i = 0; i < std::min(a.landscape.size(), b.landscape.size()); ++i) {
+        const LandscapeRecord &x = a.landscape[i], &y = b.landscape[i];
+        const std::string where = at("landscape", i);
+        d.same(x.step, y.step, [&] { return where + ".step"; });
+        d.same(x.loss, y.loss, [&] { return where + ".loss"; });
+        d.same(x.losses, y.losses, [&] { return where + ".losses"; });
+        d.same(x.gradChanges, y.gradChanges, [&] { return where + ".gradChanges"; });
+        d.same(x.betaSmoothness, y.betaSmoothness, [&] { return where + ".betaSmoothness"; });
+        d.same(x.layers.size(), y.layers.size(), [&] { return where + ".layers"; });
+        for (std::size_t k = 0; k < std::min(x.layers.size(), y.layers.size()); ++k) {
+            d.same(x.layers[k].distance, y.layers[k].distance, [&] { return where + "." + x.layers[k].layer + ".distance"; });
+            d.same(x.layers[k].cosine, y.layers[k].cosine, [&] { return where + "." + x.layers[k].layer + ".cosine"; });
+        }
+    }
     d.same(a.finishes.size(), b.finishes.size(), [] { return std::string("finish records"); });
     if (!a.finishes.empty() && !b.finishes.empty()) {
         const RunSummary &x = a.finishes.back(), &y = b.finishes.back();
@@ -283,6 +295,14 @@ TEST(TrainerDeterminism, OtherNormKindsWithDropoutAreBitIdenticalOnOneAndTwoThre
             if (b.isLinear()) b.dropout = 0.25f;
         expectDeterministicAcrossThreads(options);
     }
+}
+
+// BN noise and the landscape measures draw from the seed and the step alone.
+TEST(TrainerDeterminism, NoisyBatchNormWithLandscapeMeasuresIsBitIdenticalOnOneAndTwoThreads) {
+    TrainOptions options = mlpOptions();
+    options.batchNorm.noise = true;
+    options.landscapeInterval = 10;
+    expectDeterministicAcrossThreads(options);
 }
 
 TEST(TrainerDeterminism, TheSameSeedRepeatsAndADifferentSeedDiffers) {
@@ -370,6 +390,11 @@ TEST(TrainerValidate, EveryBadSettingThrowsAConfigErrorNamingItsKey) {
          },
          "batch_size"},
         {"epochs 0", [](TrainOptions& o) { o.epochs = 0; }, "epochs"},
+        {"bn_noise_mean -1", [](TrainOptions& o) { o.batchNorm.noiseMean = -1; }, "bn_noise_mean"},
+        {"bn_noise_mean NaN", [&](TrainOptions& o) { o.batchNorm.noiseMean = kNaN; }, "bn_noise_mean"},
+        {"bn_noise_scale 0.5", [](TrainOptions& o) { o.batchNorm.noiseScale = 0.5f; }, "bn_noise_scale"},
+        {"bn_noise_scale inf", [&](TrainOptions& o) { o.batchNorm.noiseScale = kInf; }, "bn_noise_scale"},
+        {"landscape_interval -1", [](TrainOptions& o) { o.landscapeInterval = -1; }, "landscape_interval"},
         {"learning_rate NaN", [&](TrainOptions& o) { o.optimizer.learningRate = kNaN; }, "learning_rate"},
         {"learning_rate 0", [](TrainOptions& o) { o.optimizer.learningRate = 0; }, "learning_rate"},
         {"learning_rate -0.1", [](TrainOptions& o) { o.optimizer.learningRate = -0.1f; }, "learning_rate"},
@@ -889,6 +914,107 @@ TEST(TrainerProbes, ProbingDoesNotChangeTraining) {
     }
 }
 
+TEST(TrainerProbes, BatchNormNoiseWidensAndShiftsThePreActivationFromProbeToProbe) {
+    // BN before the sigmoid, noise after BN: the sigmoid's input of each feature is s_j·BN(x) + m_j with m_j and s_j
+    // drawn at every step. Pooled over the layer's 100 features this widens the distribution (its standard
+    // deviation is about √(E[s²] + Var m) = √(7/3 + 1/3) ≈ 1.6 at γ = 1 instead of 1) and moves its mean from
+    // probe to probe (by the mean of 100 draws of m, about 0.06), where BN alone keeps it still.
+    TrainOptions plain = mlpOptions();
+    plain.probeInterval = 2;
+    plain.maxSteps = 40;
+    TrainOptions noisy = plain;
+    noisy.batchNorm.noise = true;
+    RecordingSink a, b;
+    runTo(plain, a);
+    runTo(noisy, b);
+    ASSERT_EQ(a.probes.size(), 21u);
+    ASSERT_EQ(b.probes.size(), 21u);
+    for (std::size_t block = 0; block < 2; ++block) {
+        SCOPED_TRACE("block " + std::to_string(block + 1));
+        EXPECT_LT(a.probes[0].activations[block].pre.stddev, 1.05);
+        EXPECT_GT(b.probes[0].activations[block].pre.stddev, 1.3);
+        auto spreadOfMeans = [&](const RecordingSink& sink) {
+            std::vector<double> means;
+            for (const ProbeSnapshot& p : sink.probes) means.push_back(p.activations[block].pre.mean);
+            const double mu = std::accumulate(means.begin(), means.end(), 0.0) / double(means.size());
+            double sq = 0;
+            for (double m : means) sq += (m - mu) * (m - mu);
+            return std::sqrt(sq / double(means.size()));
+        };
+        EXPECT_GT(spreadOfMeans(b), 0.02);
+        EXPECT_GT(spreadOfMeans(b), 5 * spreadOfMeans(a));
+    }
+}
+
+TEST(TrainerLandscape, MeasuringDoesNotChangeTraining) {
+    // The extra passes run the training batch forward in training mode (which updates BN's running statistics),
+    // step a copy of the optimizer and move the weights; all of it must be put back bit for bit.
+    TrainOptions noisyRenormDropout = mlpOptions();
+    noisyRenormDropout.batchNorm.noise = true;
+    for (BlockSpec& b : noisyRenormDropout.network.blocks) {
+        b.normKind = NormKind::Renorm;
+        b.dropout = 0.2f;
+    }
+    TrainOptions momentum = mlpOptions();
+    momentum.optimizer.momentum = 0.9f;
+    momentum.optimizer.weightDecay = 1e-3f;
+    for (const TrainOptions& base : {mlpOptions(), cnnOptions(), noisyRenormDropout, momentum}) {
+        SCOPED_TRACE(describe(base.network));
+        TrainOptions measured = base;
+        measured.landscapeInterval = 3;
+        measured.evalInterval = 5;
+        TrainOptions never = measured;
+        never.landscapeInterval = 0;
+        RecordingSink with, without;
+        const RunSummary a = runTo(measured, with);
+        const RunSummary b = runTo(never, without);
+        ASSERT_EQ(long(with.landscape.size()), 1 + measured.maxSteps / 3);
+        ASSERT_TRUE(without.landscape.empty());
+        without.landscape = with.landscape;  // compare everything else
+        EXPECT_TRUE(sameRecords(with, without));
+        EXPECT_EQ(a.testAccuracy, b.testAccuracy);
+        EXPECT_EQ(a.testLoss, b.testLoss);
+    }
+}
+
+TEST(TrainerLandscape, RecordsArriveOnScheduleWithOneShiftPerWeightLayer) {
+    TrainOptions options = mlpOptions();
+    options.landscapeInterval = 10;
+    RecordingSink sink;
+    runTo(options, sink);
+    ASSERT_EQ(sink.landscape.size(), 6u);  // steps 1, 10, ..., 50
+    for (std::size_t i = 0; i < sink.landscape.size(); ++i) {
+        const LandscapeRecord& r = sink.landscape[i];
+        SCOPED_TRACE("step " + std::to_string(r.step));
+        EXPECT_EQ(r.step, i == 0 ? 1 : long(10 * i));
+        const StepRecord& step = sink.steps[std::size_t(r.step - 1)];
+        EXPECT_EQ(r.samples, step.samples);
+        EXPECT_EQ(r.epoch, step.epoch);
+        // The loss at w is the step's own training loss: the same batch, weights, masks and statistics.
+        EXPECT_EQ(r.loss, step.loss);
+        ASSERT_EQ(r.layers.size(), 3u);
+        EXPECT_EQ(r.layers[0].layer, "dense1");
+        EXPECT_EQ(r.layers[1].layer, "dense2");
+        EXPECT_EQ(r.layers[2].layer, "output");
+        EXPECT_EQ(r.layers[0].distance, 0.0);  // no earlier layer
+        EXPECT_EQ(r.layers[0].cosine, 1.0);
+        for (std::size_t k = 1; k < 3; ++k) {
+            EXPECT_GT(r.layers[k].distance, 0.0) << r.layers[k].layer;
+            EXPECT_LE(r.layers[k].cosine, 1.0 + 1e-12);
+            EXPECT_GT(r.layers[k].cosine, -1.0 - 1e-12);
+        }
+        ASSERT_EQ(r.stepSizes.size(), kLandscapeSteps.size());
+        for (std::size_t k = 0; k < kLandscapeSteps.size(); ++k) {
+            EXPECT_DOUBLE_EQ(r.stepSizes[k], kLandscapeSteps[k] * double(options.optimizer.learningRate));
+            EXPECT_LE(r.lossMin, r.losses[k]);
+            EXPECT_GE(r.lossMax, r.losses[k]);
+            EXPECT_LE(r.gradChanges[k], r.predictiveness);
+        }
+        EXPECT_GT(r.betaSmoothness, 0.0);
+        EXPECT_GT(r.gradNorm, 0.0);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Batch Normalization probes
 // ---------------------------------------------------------------------------------------------
@@ -1029,6 +1155,34 @@ TEST(TrainerEndToEnd, BatchNormPaperMlpLearnsMnist) {
     EXPECT_LT(late, 0.5 * early);
     EXPECT_GT(summary.samplesPerSecond, 0);
     EXPECT_EQ(sink.probes.size(), 5u);  // steps 1, 50, 100, 150, 200
+}
+
+TEST(TrainerEndToEnd, NoisyBatchNormStillLearnsMnist) {
+    // Santurkar et al.'s point: BN with noise that shifts every layer's input distribution at every step still
+    // trains. The noise is off in evaluation. Two epochs of 6,000 images, as BatchNormPaperMlpLearnsMnist.
+    TrainOptions options;
+    options.network.blocks = {denseBlock(100, kSigmoid, kBefore), denseBlock(100, kSigmoid, kBefore),
+                              denseBlock(100, kSigmoid, kBefore)};
+    options.optimizer.learningRate = 0.5f;
+    options.batchSize = 60;
+    options.trainSize = 6000;
+    options.validationSize = 1000;
+    options.epochs = 2;
+    options.probeInterval = 0;
+    options.threads = 0;
+    options.batchNorm.momentum = 0.9f;
+    options.batchNorm.noise = true;
+    RecordingSink sink;
+    const RunSummary summary = runTo(options, sink, mnist());
+    EXPECT_EQ(summary.reason, StopReason::Completed) << summary.message;
+    ASSERT_TRUE(summary.hasTest);
+    EXPECT_GT(summary.testAccuracy, 0.8);
+    double early = 0, late = 0;
+    for (std::size_t i = 0; i < 20; ++i) {
+        early += sink.steps[i].loss;
+        late += sink.steps[sink.steps.size() - 1 - i].loss;
+    }
+    EXPECT_LT(late, 0.6 * early);
 }
 
 TEST(TrainerEndToEnd, TinyCnnLearnsMnist) {

@@ -46,6 +46,19 @@ inline app::RunData makeRun(long steps) {
                 p.params.push_back({name, 0.1 * std::exp(-double(s) / 1000), 5, 1e-3});
             p.batchNorm.push_back({"bn1", {3, 7}, {0.1f, 0.2f}, {1.1f, 0.9f}, {0.09f, 0.19f}, {1.0f, 1.0f}});
             run.probes.push_back(std::move(p));
+            // The loss-landscape measures at the same steps.
+            engine::LandscapeRecord l;
+            l.step = s;
+            l.epoch = s / 469.0;
+            l.samples = s * 128;
+            l.seconds = s * 0.01;
+            l.loss = loss;
+            l.lossMin = 0.8 * loss;
+            l.lossMax = 1.1 * loss;
+            l.predictiveness = 0.5 + 0.1 * (s % 3);
+            l.betaSmoothness = 3 + (s % 5);
+            l.layers = {{"dense1", 0, 1, 1}, {"output", 0.05 + 0.01 * (s % 4), 0.95, 1}};
+            run.landscape.push_back(std::move(l));
         }
     }
     return run;

@@ -4,6 +4,7 @@
 #include "activation_chart.h"
 #include "bn_stats_chart.h"
 #include "grad_norm_chart.h"
+#include "landscape_chart.h"
 #include "loss_chart.h"
 #include "synthetic_run.h"
 
@@ -229,6 +230,49 @@ QValueAxis* xAxisOf(QChart* chart) {
 
 // Zoom by keyboard (as the wheel and a rubber band do), the range kept while new data arrives, and reset back
 // to following the data; a click on a shared legend entry hides and shows its lines.
+TEST(Charts, LandscapeChartsDrawEachMeasureLiveAndPerLayer) {
+    app::RunData run = makeRun(200);
+    run.landscape.clear();  // added below, as they would arrive
+    LandscapeChart chart;
+    chart.refresh(run);
+    EXPECT_EQ(pointsIn(chart), 0);
+    EXPECT_TRUE(titlesContain(chart, QStringLiteral("no measure yet")));
+    // Measures every 50 steps: the chart follows the run as they arrive (live).
+    for (long s = 50; s <= 200; s += 50) {
+        engine::LandscapeRecord r;
+        r.step = s;
+        r.samples = s * 128;
+        r.loss = 1.0 / double(s);
+        r.lossMin = 0.5 / double(s);
+        r.lossMax = 2.0 / double(s);
+        r.predictiveness = 0.1 * double(s);
+        r.betaSmoothness = s == 100 ? std::numeric_limits<double>::quiet_NaN() : 2.0;  // left out
+        r.layers = {{"dense1", 0, 1, 1}, {"dense2", 0.01, 0.99, 1}, {"output", 0.02, 0.98, 1}};
+        run.landscape.push_back(r);
+        chart.refresh(run);
+    }
+    EXPECT_EQ(pointsIn(chart), 4 + 4 + 4);  // the band's two lines and the loss at w
+    chart.setMeasure(LandscapeMeasure::BetaSmoothness);
+    chart.refresh(run);
+    EXPECT_EQ(pointsIn(chart), 3);
+    // ICS: a line per weight layer after the first (whose shift is 0 by definition), or the chosen one.
+    chart.setMeasure(LandscapeMeasure::Shift);
+    chart.refresh(run);
+    EXPECT_EQ(linesOf(chart).size(), 2u);
+    EXPECT_EQ(pointsIn(chart), 8);
+    chart.setLayer(QStringLiteral("output"));
+    chart.refresh(run);
+    EXPECT_EQ(pointsIn(chart), 4);
+    EXPECT_TRUE(titlesContain(chart, QStringLiteral("of output")));
+    EXPECT_TRUE(titlesContain(chart, QStringLiteral("ICS")));
+    // Two runs: one line per run.
+    app::RunData other = run;
+    other.name = QStringLiteral("other");
+    chart.refresh(std::vector<ComparedRun>{{&run, palette::kBlue, "a"}, {&other, palette::kOrange, "b"}});
+    EXPECT_EQ(linesOf(chart).size(), 2u);
+    EXPECT_EQ(pointsIn(chart), 8);
+}
+
 TEST(ChartInteraction, AZoomedChartKeepsItsRangeUntilResetAndLegendEntriesToggleTheirLines) {
     LossChart chart;
     chart.resize(900, 400);
