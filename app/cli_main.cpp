@@ -78,6 +78,7 @@ const char* kUsage =
 const char* kPlotUsage =
     "usage: bnlab-cli plot --run DIR [--run DIR]... --chart NAME --out FILE.(png|svg|pdf)\n"
     "                      [--layer L] [--post] [--overlay] [--feature N] [--x step|epoch|samples|time] [--smoothing W]\n"
+    "                      [--split validation|test]\n"
     "                      [--width W] [--height H] [--scale S]\n"
     "\n"
     "Draws the window's charts from saved run folders (of bnlab or bnlab-cli), headless: no display needed.\n"
@@ -86,12 +87,13 @@ const char* kPlotUsage =
     "y axis (--overlay: all on one chart); grad-norms and update-ratios with --layer PARAM (dense1.weight)\n"
     "draw that parameter of every run on one chart; the other charts are drawn once per run, stacked.\n"
     "\n"
-    "  --chart NAME   loss, accuracy, loss-accuracy, grad-norms, update-ratios, activations, bn-stats\n"
+    "  --chart NAME   loss, accuracy, loss-accuracy, grad-norms, update-ratios, activations, bn-stats, confusion\n"
     "  --layer L      activations: a block name (dense2, conv1) or its number from 1; bn-stats: a BN layer (bn2);\n"
     "                 grad-norms, update-ratios of several runs: a parameter (dense1.weight, bn1.gamma)\n"
     "  --post         activations: the output of the nonlinearity instead of its input\n"
     "  --overlay      activations of several runs: one chart, each run's 15-85th percentile band and median\n"
     "  --feature N    bn-stats: which of the four followed features (0-3, default 0)\n"
+    "  --split S      confusion: the latest validation matrix or the test one (default: test if the run has it)\n"
     "  --x AXIS       step (default), epoch, samples (thousands) or time (wall-clock seconds)\n"
     "  --smoothing W  loss, accuracy: moving-average weight in [0, 1) (default 0.98)\n"
     "  --width W, --height H   size of one chart in logical pixels (default 1000 x 500)\n"
@@ -129,6 +131,11 @@ int plot(const QStringList& args) {
         else if (a == "--post") request.postActivation = true;
         else if (a == "--overlay") request.overlay = true;
         else if (a == "--feature") request.feature = int(number(0, 3));
+        else if (a == "--split") {
+            request.split = value();
+            if (request.split != "validation" && request.split != "test")
+                throw Error("plot: --split: expected validation or test, got '" + request.split.toStdString() + "'");
+        }
         else if (a == "--smoothing") request.smoothing = number(0, 0.999);
         else if (a == "--width") width = int(number(200, 10000));
         else if (a == "--height") height = int(number(150, 10000));
@@ -148,6 +155,8 @@ int plot(const QStringList& args) {
 
     std::vector<RunData> data;
     for (const QString& r : runs) data.push_back(loadRun(r));  // everything read before anything is drawn
+    if (request.chart == "confusion")
+        for (const RunData& run : data) ui::requireConfusion(request, run);
     QWidget page;
     page.setAttribute(Qt::WA_DontShowOnScreen);
     auto* layout = new QVBoxLayout(&page);
@@ -194,8 +203,9 @@ void printTrainHelp() {
         "                       [--at STEP:KEY=VALUE]... [--threads N] --out DIR\n"
         "\n"
         "Trains on the bundled MNIST (or --data DIR, any folder with the four IDX files, e.g. Fashion-MNIST)\n"
-        "and writes DIR/config.json, run_info.json, steps.csv, evals.csv, probes.jsonl and, when the run\n"
-        "ends, summary.json. Ctrl-C stops the run after the current step and keeps everything so far.\n"
+        "and writes DIR/config.json, run_info.json, steps.csv, evals.csv, probes.jsonl, confusion.jsonl,\n"
+        "predictions-validation.json (the latest evaluation's) and, when the run ends, predictions-test.json and\n"
+        "summary.json. Ctrl-C stops the run after the current step and keeps everything so far.\n"
         "\n"
         "  --preset NAME      start from a preset (default %s; see bnlab-cli presets)\n"
         "  --config FILE      start from a config.json written by an earlier run\n"

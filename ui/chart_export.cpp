@@ -2,6 +2,7 @@
 
 #include "activation_chart.h"
 #include "bn_stats_chart.h"
+#include "confusion_matrix.h"
 #include "error.h"
 #include "grad_norm_chart.h"
 #include "loss_chart.h"
@@ -71,7 +72,7 @@ QString known() { return chartNames().join(", "); }
 
 const QStringList& chartNames() {
     static const QStringList names = {"loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios",
-                                      "activations", "bn-stats"};
+                                      "activations", "bn-stats", "confusion"};
     return names;
 }
 
@@ -105,7 +106,22 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
         if (!r.layer.isEmpty()) c->setLayer(r.layer);
         return drawn(std::move(c), run, size);
     }
+    if (r.chart == "confusion") {
+        if (!r.split.isEmpty() && r.split != "validation" && r.split != "test")
+            fail("split: expected validation or test, got '" + r.split + "'");
+        auto c = std::make_unique<ConfusionMatrixView>();  // a run without one: the explanation instead
+        c->setSplit(splitToShow(run, r.split.toStdString()));
+        return drawn(std::move(c), run, size);
+    }
     fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
+}
+
+void requireConfusion(const ChartRequest& r, const app::RunData& run) {
+    const std::string split = splitToShow(run, r.split.toStdString());
+    if (latestConfusion(run, split)) return;
+    fail(run.name + ": no " + QString::fromStdString(split) + " confusion matrix (" +
+         (run.confusions.empty() ? QString("the run has none: saved by a BN Lab without them, or before its first evaluation")
+                                 : QString("the test split is evaluated when a run completes or reaches max_steps")) + ")");
 }
 
 bool comparable(const ChartRequest& r) {

@@ -25,19 +25,24 @@ struct ChartRequest {
     int feature = 0;          // bn-stats: which of the followed features (0-3)
     double smoothing = 0.98;  // loss, accuracy
     bool overlay = false;     // activations of several runs: on one chart instead of one chart per run
+    QString split;            // confusion: "validation" or "test" (empty: test when the run has it, else validation)
 };
 
-// "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats".
+// "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats", "confusion".
 [[nodiscard]] const QStringList& chartNames();
 
 // The chart widget for the request, drawn from run at `size` (logical pixels, without the title). Throws Error
-// for an unknown chart name (listing the known ones) or a layer the run does not have.
+// for an unknown chart name (listing the known ones), a layer the run does not have or a split other than
+// validation or test. (A run without a confusion matrix of the split gets a chart that says so: see
+// requireConfusion.)
 [[nodiscard]] std::unique_ptr<QWidget> makeChart(const ChartRequest& request, const app::RunData& run, QSize size);
 
 // Several runs in one chart: loss, accuracy and loss-accuracy on shared axes, activations as small multiples
 // with one y axis (or overlaid), grad-norms and update-ratios of one parameter (request.layer names it) one
 // line per run. Other requests return false from comparable(): draw them per run.
 [[nodiscard]] bool comparable(const ChartRequest& request);
+// Whether run has the confusion matrix a "confusion" request draws; else Error names what is missing.
+void requireConfusion(const ChartRequest& request, const app::RunData& run);
 // Each run in a palette colour, labelled with its name and what it sets differently from the first run.
 [[nodiscard]] std::vector<ComparedRun> comparedRuns(const std::vector<app::RunData>& runs);
 [[nodiscard]] std::unique_ptr<QWidget> makeComparison(const ChartRequest& request, const std::vector<ComparedRun>& runs,

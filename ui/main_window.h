@@ -37,6 +37,7 @@ class BnStatsChart;
 class ConfigPanel;
 class GradNormChart;
 class LossChart;
+class PredictionsPage;
 class CompareCharts;
 class ActivationCompare;
 class GradientCompare;
@@ -92,7 +93,8 @@ public:
     void showCompareGradients(int what);  // 0 activations, 1 gradient norms, 2 update ratios (the panel's selector)
     [[nodiscard]] RunTable* runTable() const { return m_runTable; }
     [[nodiscard]] RunList* runList() const { return m_runList; }
-    void showTab(int index);  // 0 Run, 1 Compare, 2 Table
+    [[nodiscard]] PredictionsPage* predictionsPage() const { return m_predictions; }
+    void showTab(int index);  // 0 Run, 1 Compare, 2 Table, 3 Predictions
     // Applies KEY=VALUE settings on top of the panel's configuration (as bnlab-cli's --set does).
     void applySettings(const QStringList& settings);
     // Planned changes ("STEP:KEY=VALUE") for the runs started from now on (bnlab --at).
@@ -144,6 +146,7 @@ private:
     bool m_draft = false;       // the panel holds settings for a new run, not the current run's
     RunList* m_runList = nullptr;
     RunTable* m_runTable = nullptr;
+    PredictionsPage* m_predictions = nullptr;
     class QTabWidget* m_tabs = nullptr;
     CompareCharts* m_compare = nullptr;
     ActivationCompare* m_compareActivations = nullptr;
