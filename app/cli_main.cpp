@@ -78,7 +78,7 @@ const char* kUsage =
 const char* kPlotUsage =
     "usage: bnlab-cli plot --run DIR [--run DIR]... --chart NAME --out FILE.(png|svg|pdf)\n"
     "                      [--layer L] [--post] [--overlay] [--bands paper|tensorboard] [--feature N]\n"
-    "                      [--x step|epoch|samples|time] [--smoothing W]\n"
+    "                      [--x step|epoch|samples|time] [--smoothing W] [--split validation|test]\n"
     "                      [--width W] [--height H] [--scale S]\n"
     "\n"
     "Draws the window's charts from saved run folders (of bnlab or bnlab-cli), headless: no display needed.\n"
@@ -89,7 +89,7 @@ const char* kPlotUsage =
     "parameter of every run on one chart (without --layer, once per run, stacked); the landscape charts draw\n"
     "every run on one chart.\n"
     "\n"
-    "  --chart NAME   loss, accuracy, loss-accuracy, grad-norms, update-ratios, activations, bn-stats;\n"
+    "  --chart NAME   loss, accuracy, loss-accuracy, grad-norms, update-ratios, activations, bn-stats, confusion;\n"
     "                 of runs trained with landscape_interval > 0: loss-landscape (the loss range along the\n"
     "                 gradient), gradient-predictiveness, beta-smoothness, ics and ics-cosine (internal\n"
     "                 covariate shift per weight layer)\n"
@@ -102,6 +102,7 @@ const char* kPlotUsage =
     "                 ±1.5σ, ±1σ, ±0.5σ as percentiles, median, max)\n"
     "  --overlay      activations of several runs: one chart, each run's 15-85th percentile band and median\n"
     "  --feature N    bn-stats: which of the four followed features (0-3, default 0)\n"
+    "  --split S      confusion: the latest validation matrix or the test one (default: test if the run has it)\n"
     "  --x AXIS       step (default), epoch, samples (thousands) or time (wall-clock seconds)\n"
     "  --smoothing W  loss, accuracy: moving-average weight in [0, 1) (default 0.98)\n"
     "  --width W, --height H   size of one chart in logical pixels (default 1000 x 500)\n"
@@ -146,6 +147,11 @@ int plot(const QStringList& args) {
                 throw Error(std::string("plot: --") + e.what());
             }
         } else if (a == "--feature") request.feature = int(number(0, 3));
+        else if (a == "--split") {
+            request.split = value();
+            if (request.split != "validation" && request.split != "test")
+                throw Error("plot: --split: expected validation or test, got '" + request.split.toStdString() + "'");
+        }
         else if (a == "--smoothing") request.smoothing = number(0, 0.999);
         else if (a == "--width") width = int(number(200, 10000));
         else if (a == "--height") height = int(number(150, 10000));
@@ -165,6 +171,8 @@ int plot(const QStringList& args) {
 
     std::vector<RunData> data;
     for (const QString& r : runs) data.push_back(loadRun(r));  // everything read before anything is drawn
+    if (request.chart == "confusion")
+        for (const RunData& run : data) ui::requireConfusion(request, run);
     QWidget page;
     page.setAttribute(Qt::WA_DontShowOnScreen);
     auto* layout = new QVBoxLayout(&page);
@@ -211,8 +219,9 @@ void printTrainHelp() {
         "                       [--at STEP:KEY=VALUE]... [--threads N] --out DIR\n"
         "\n"
         "Trains on the bundled MNIST (or --data DIR, any folder with the four IDX files, e.g. Fashion-MNIST)\n"
-        "and writes DIR/config.json, run_info.json, steps.csv, evals.csv, probes.jsonl and, when the run\n"
-        "ends, summary.json. Ctrl-C stops the run after the current step and keeps everything so far.\n"
+        "and writes DIR/config.json, run_info.json, steps.csv, evals.csv, probes.jsonl, confusion.jsonl,\n"
+        "predictions-validation.json (the latest evaluation's) and, when the run ends, predictions-test.json and\n"
+        "summary.json. Ctrl-C stops the run after the current step and keeps everything so far.\n"
         "\n"
         "  --preset NAME      start from a preset (default %s; see bnlab-cli presets)\n"
         "  --config FILE      start from a config.json written by an earlier run\n"

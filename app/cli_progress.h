@@ -39,6 +39,7 @@ public:
     void onStart(const engine::RunInfo& i) override { for (auto* s : m_sinks) s->onStart(i); }
     void onStep(const engine::StepRecord& r) override { for (auto* s : m_sinks) s->onStep(r); }
     void onEval(const engine::EvalRecord& r) override { for (auto* s : m_sinks) s->onEval(r); }
+    void onPredictions(const engine::PredictionRecord& p) override { for (auto* s : m_sinks) s->onPredictions(p); }
     void onProbe(const engine::ProbeSnapshot& p) override { for (auto* s : m_sinks) s->onProbe(p); }
     void onLandscape(const engine::LandscapeRecord& l) override { for (auto* s : m_sinks) s->onLandscape(l); }
     void onChange(const engine::ChangeRecord& c) override { for (auto* s : m_sinks) s->onChange(c); }

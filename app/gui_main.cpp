@@ -1,6 +1,6 @@
 // bnlab: the desktop application.
 //   bnlab [--preset NAME] [--set KEY=VALUE]... [--data DIR] [--start] [--at STEP:KEY=VALUE]... [--compare KEY=VALUE[,...]]...
-//         [--seeds N] [--open RUN_DIR]... [--tab run|compare|table] [--experiment NAME [--full]]
+//         [--seeds N] [--open RUN_DIR]... [--tab run|compare|table|predictions] [--experiment NAME [--full]]
 
 #include "allocation.h"
 #include "data_location.h"
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
                                "KEY=VALUE[,KEY=VALUE]");
     QCommandLineOption seeds("seeds", "With --start: repeat the first run with N seeds in all (a seed group).", "N");
     QCommandLineOption open("open", "Open a saved run folder (repeatable).", "RUN_DIR");
-    QCommandLineOption tab("tab", "Show this tab: run, compare or table.", "TAB");
+    QCommandLineOption tab("tab", "Show this tab: run, compare, table or predictions.", "TAB");
     QCommandLineOption experiment("experiment", "Start a guided experiment (bnlab-cli experiments lists them).", "NAME");
     QCommandLineOption full("full", "With --experiment: the full version instead of the quick one.");
     parser.addOptions({preset, data, start, at, set, compare, seeds, open, tab, experiment, full});
@@ -100,9 +100,9 @@ int main(int argc, char** argv) {
     }
     const QString tabName = parser.value(tab);
     if (!tabName.isEmpty()) {
-        const int index = QStringList{"run", "compare", "table"}.indexOf(tabName);
+        const int index = QStringList{"run", "compare", "table", "predictions"}.indexOf(tabName);
         if (index < 0) {
-            std::fprintf(stderr, "bnlab: --tab: expected run, compare or table, got '%s'\n", qPrintable(tabName));
+            std::fprintf(stderr, "bnlab: --tab: expected run, compare, table or predictions, got '%s'\n", qPrintable(tabName));
             return 2;
         }
         window.showTab(index);

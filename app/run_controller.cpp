@@ -96,7 +96,8 @@ void TrainingWorker::flush(bool force) {
         m_rateSamples = 0;
     }
     if (!m_pending.started && m_pending.steps.empty() && m_pending.evals.empty() && m_pending.probes.empty() &&
-        m_pending.landscape.empty() && m_pending.changes.empty() && !m_pending.finished)
+        m_pending.landscape.empty() && m_pending.predictions.empty() && m_pending.changes.empty() &&
+        !m_pending.finished)
         return;
     Q_EMIT batchReady(std::exchange(m_pending, MetricsBatch{}));
 }
@@ -115,6 +116,15 @@ void TrainingWorker::onStep(const engine::StepRecord& r) {
 
 void TrainingWorker::onEval(const engine::EvalRecord& r) {
     m_pending.evals.push_back(r);
+    flush(false);
+}
+
+void TrainingWorker::onPredictions(const engine::PredictionRecord& p) {
+    // Memory stays bounded when evaluations come faster than batches: an older record of the split keeps its
+    // confusion matrix only.
+    for (engine::PredictionRecord& older : m_pending.predictions)
+        if (older.confusion.split == p.confusion.split) older.predictions = {};
+    m_pending.predictions.push_back(p);
     flush(false);
 }
 

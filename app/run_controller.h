@@ -44,6 +44,7 @@ public:
     void onStart(const engine::RunInfo& info) override;
     void onStep(const engine::StepRecord& r) override;
     void onEval(const engine::EvalRecord& r) override;
+    void onPredictions(const engine::PredictionRecord& p) override;
     void onProbe(const engine::ProbeSnapshot& p) override;
     void onLandscape(const engine::LandscapeRecord& l) override;
     void onChange(const engine::ChangeRecord& c) override;

@@ -6,6 +6,7 @@ void RunData::append(MetricsBatch&& batch) {
     if (batch.started) info = std::move(*batch.started);
     steps.insert(steps.end(), batch.steps.begin(), batch.steps.end());
     evals.insert(evals.end(), batch.evals.begin(), batch.evals.end());
+    for (auto& p : batch.predictions) addPredictions(std::move(p));
     for (auto& p : batch.probes) probes.push_back(std::move(p));
     for (auto& l : batch.landscape) landscape.push_back(std::move(l));
     for (auto& c : batch.changes) {
@@ -24,6 +25,18 @@ void RunData::append(MetricsBatch&& batch) {
         summary = std::move(*batch.finished);
         state = RunState::Finished;
     }
+}
+
+void RunData::addPredictions(engine::PredictionRecord&& p) {
+    confusions.push_back(p.confusion);
+    if (p.predictions.size() == 0) return;
+    if (p.confusion.split == "test") testPredictions = std::move(p);
+    else validationPredictions = std::move(p);
+}
+
+const engine::PredictionRecord* RunData::latestPredictions(const std::string& split) const {
+    const auto& latest = split == "test" ? testPredictions : validationPredictions;
+    return latest ? &*latest : nullptr;
 }
 
 }  // namespace bnlab::app

@@ -20,6 +20,8 @@ struct MetricsBatch {
     std::optional<engine::RunInfo> started;
     std::vector<engine::StepRecord> steps;
     std::vector<engine::EvalRecord> evals;
+    // One per evaluation; of several of one split in a batch only the latest keeps its per-sample predictions.
+    std::vector<engine::PredictionRecord> predictions;
     std::vector<engine::ProbeSnapshot> probes;
     std::vector<engine::LandscapeRecord> landscape;
     std::vector<engine::ChangeRecord> changes;
@@ -37,6 +39,9 @@ struct RunData {
     engine::RunInfo info;
     std::vector<engine::StepRecord> steps;
     std::vector<engine::EvalRecord> evals;       // validation and test
+    std::vector<engine::ConfusionRecord> confusions;  // of every evaluation, validation and test, in order
+    // The latest evaluation's per-sample predictions of each split (a few hundred kB each, so only the latest).
+    std::optional<engine::PredictionRecord> validationPredictions, testPredictions;
     std::vector<engine::ProbeSnapshot> probes;
     std::vector<engine::LandscapeRecord> landscape;  // loss-landscape measures (landscape_interval), in order
     std::vector<engine::ChangeRecord> changes;   // live changes, applied or refused, in order
@@ -46,6 +51,10 @@ struct RunData {
     QString error;                    // a failure before or during training, for the window
 
     void append(MetricsBatch&& batch);
+    // Keeps p's confusion matrix and, when it has them, its per-sample predictions as the latest of its split.
+    void addPredictions(engine::PredictionRecord&& p);
+    // The latest predictions of "validation" or "test", or null.
+    [[nodiscard]] const engine::PredictionRecord* latestPredictions(const std::string& split) const;
 };
 
 }  // namespace bnlab::app

@@ -1,6 +1,7 @@
 #include "run_reader.h"
 
 #include "error.h"
+#include "run_writer.h"
 
 #include <QDir>
 #include <QFile>
@@ -152,6 +153,74 @@ LandscapeRecord landscapeRecord(const QJsonObject& o, const QString& where) {
     return l;
 }
 
+// A whole number in [lo, hi] (counts, classes, labels); fails naming where otherwise.
+std::int64_t whole(const QJsonValue& v, double lo, double hi, const QString& where) {
+    const double d = number(v, where);
+    if (!(d >= lo && d <= hi) || d != std::floor(d))
+        fail(where + ": expected a whole number from " + QString::number(lo, 'g', 17) + " to " + QString::number(hi, 'g', 17) +
+             (v.isDouble() ? ", got " + QString::number(d, 'g', 17) : QString(", got ") + (v.isUndefined() ? "nothing" : "no number")));
+    return std::int64_t(d);
+}
+
+// What a confusion.jsonl line and a predictions file say about their evaluation (counts stay empty).
+ConfusionRecord evaluationOf(const QJsonObject& o, const QString& where) {
+    ConfusionRecord c;
+    c.step = long(whole(o.value("step"), 0, 1e15, where + ": step"));
+    c.epoch = number(o.value("epoch"), where + ": epoch");
+    c.samples = whole(o.value("samples"), 0, 1e18, where + ": samples");
+    c.seconds = number(o.value("seconds"), where + ": seconds");
+    c.split = o.value("split").toString().toStdString();
+    if (c.split != "validation" && c.split != "test")
+        fail(where + ": split: expected \"validation\" or \"test\", got '" + o.value("split").toString() + "'");
+    c.classes = int(whole(o.value("classes"), 1, 256, where + ": classes"));
+    return c;
+}
+
+ConfusionRecord confusion(const QJsonObject& o, const QString& where) {
+    ConfusionRecord c = evaluationOf(o, where);
+    const QJsonArray rows = o.value("counts").toArray();
+    if (rows.size() != c.classes) fail(where + ": counts: expected " + QString::number(c.classes) + " rows (one per true class)");
+    for (const QJsonValue& row : rows) {
+        if (!row.isArray() || row.toArray().size() != c.classes)
+            fail(where + ": counts: expected rows of " + QString::number(c.classes) + " counts");
+        for (const QJsonValue& v : row.toArray()) c.counts.push_back(whole(v, 0, 1e15, where + ": counts"));
+    }
+    return c;
+}
+
+// A predictions-SPLIT.json file (RunWriter); its confusion matrix is counted from its labels and predictions.
+PredictionRecord predictionsFile(const QString& path, const std::string& split) {
+    const QJsonObject o = readJson(path);
+    if (o.value("format").toString() != "bnlab-predictions") fail(path + ": \"format\" is not \"bnlab-predictions\"");
+    if (o.value("version").toInt() != 1)
+        fail(path + ": version " + QString::number(o.value("version").toDouble()) + " is not supported (this BN Lab reads 1)");
+    PredictionRecord p;
+    p.confusion = evaluationOf(o, path);
+    if (p.confusion.split != split) fail(path + ": split: expected \"" + QString::fromStdString(split) + "\" as its name says");
+    const int classes = p.confusion.classes;
+    SamplePredictions& s = p.predictions;
+    s.classes = classes;
+    s.firstImage = Index(whole(o.value("first_image"), 0, 1e12, path + ": first_image"));
+    const QJsonArray labels = o.value("labels").toArray(), predicted = o.value("predicted").toArray(),
+                     probabilities = o.value("probabilities_e4").toArray();
+    if (predicted.size() != labels.size() || probabilities.size() != labels.size())
+        fail(path + ": labels, predicted and probabilities_e4 must have one entry per sample (" + QString::number(labels.size()) +
+             ", " + QString::number(predicted.size()) + ", " + QString::number(probabilities.size()) + ")");
+    p.confusion.counts.assign(std::size_t(classes) * std::size_t(classes), 0);
+    s.probabilities.reserve(std::size_t(labels.size()) * std::size_t(classes));
+    for (qsizetype i = 0; i < labels.size(); ++i) {
+        const QString where = path + ": sample " + QString::number(i);
+        s.labels.push_back(std::uint8_t(whole(labels[i], 0, classes - 1, where + ": label")));
+        s.predicted.push_back(std::uint8_t(whole(predicted[i], 0, classes - 1, where + ": predicted")));
+        ++p.confusion.counts[std::size_t(s.labels.back()) * std::size_t(classes) + s.predicted.back()];
+        const QJsonArray row = probabilities[i].toArray();
+        if (row.size() != classes) fail(where + ": expected " + QString::number(classes) + " probabilities");
+        for (const QJsonValue& v : row)
+            s.probabilities.push_back(float(double(whole(v, 0, kProbabilityScale, where + ": probability_e4")) / kProbabilityScale));
+    }
+    return p;
+}
+
 // Splits a CSV line of `fields` fields; fails naming the file and line otherwise.
 QList<QByteArray> fieldsOf(const QByteArray& line, qsizetype fields, const QString& where) {
     const QList<QByteArray> f = line.split(',');
@@ -229,7 +298,9 @@ RunData loadRun(const QString& folder) {
         run.evals.push_back({long(field(f[0], w)), field(f[1], w), std::int64_t(field(f[2], w)), field(f[3], w),
                              f[4].trimmed().toStdString(), field(f[5], w), field(f[6], w), field(f[7], w) != 0});
     });
-    for (const char* name : {"probes.jsonl", "changes.jsonl", "landscape.jsonl"}) {
+    // Folders written before confusion matrices existed have no confusion.jsonl and no predictions files; runs
+    // without landscape_interval (and older ones) have no landscape.jsonl.
+    for (const char* name : {"probes.jsonl", "changes.jsonl", "landscape.jsonl", "confusion.jsonl"}) {
         const QString path = dir.filePath(name);
         if (!dir.exists(name)) {
             if (QString(name) == "probes.jsonl") fail(path + ": missing (every run folder has it, even an interrupted one)");
@@ -247,8 +318,12 @@ RunData loadRun(const QString& folder) {
                 run.probes.push_back(probe(o, where));
                 continue;
             }
-            if (QString(name) == "landscape.jsonl") {  // absent in runs without landscape_interval, and older ones
+            if (QString(name) == "landscape.jsonl") {
                 run.landscape.push_back(landscapeRecord(o, where));
+                continue;
+            }
+            if (QString(name) == "confusion.jsonl") {
+                run.confusions.push_back(confusion(o, where));
                 continue;
             }
             ChangeRecord c;
@@ -269,6 +344,13 @@ RunData loadRun(const QString& folder) {
             }
             run.changes.push_back(std::move(c));
         }
+    }
+
+    for (const std::string split : {"validation", "test"}) {
+        const QString name = QString::fromStdString("predictions-" + split + ".json");
+        if (!dir.exists(name)) continue;
+        PredictionRecord p = predictionsFile(dir.filePath(name), split);
+        (split == "test" ? run.testPredictions : run.validationPredictions) = std::move(p);
     }
 
     for (ProbeSnapshot& p : run.probes) {

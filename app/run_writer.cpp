@@ -9,6 +9,7 @@
 #include <QSaveFile>
 
 #include <cmath>
+#include <sstream>
 
 namespace bnlab::app {
 namespace {
@@ -93,6 +94,31 @@ QJsonObject toJson(const RunSummary& s) {
     return o;
 }
 
+QByteArray predictionsJson(const PredictionRecord& p) {
+    // Written by hand rather than through QJsonArray: 50,000 numbers for the validation split, 100,000 for test.
+    const SamplePredictions& s = p.predictions;
+    const ConfusionRecord& c = p.confusion;
+    std::ostringstream out;
+    out.precision(17);
+    out << "{\"format\": \"bnlab-predictions\", \"version\": 1, \"split\": \"" << c.split << "\", \"step\": " << c.step
+        << ", \"epoch\": " << c.epoch << ", \"samples\": " << c.samples << ", \"seconds\": " << c.seconds
+        << ", \"classes\": " << s.classes << ", \"first_image\": " << s.firstImage << ",\n\"labels\": [";
+    for (Index i = 0; i < s.size(); ++i) out << (i ? "," : "") << int(s.labels[std::size_t(i)]);
+    out << "],\n\"predicted\": [";
+    for (Index i = 0; i < s.size(); ++i) out << (i ? "," : "") << int(s.predicted[std::size_t(i)]);
+    out << "],\n\"probabilities_e4\": [";  // each probability × 10,000, rounded: 0.0123 is 123
+    for (Index i = 0; i < s.size(); ++i) {
+        out << (i ? ",\n[" : "\n[");
+        for (int k = 0; k < s.classes; ++k) {
+            const float p = s.probability(i, k);
+            out << (k ? "," : "") << (std::isfinite(p) ? std::lround(double(p) * kProbabilityScale) : 0);
+        }
+        out << ']';
+    }
+    out << "]}\n";
+    return QByteArray::fromStdString(out.str());
+}
+
 RunWriter::RunWriter(const QString& folder, const RunConfig& config, const QString& datasetFolder)
     : m_folder(folder), m_datasetFolder(datasetFolder) {
     QDir dir(folder);
@@ -110,6 +136,7 @@ RunWriter::RunWriter(const QString& folder, const RunConfig& config, const QStri
     open(m_steps, "steps.csv");
     open(m_evals, "evals.csv");
     open(m_probes, "probes.jsonl");
+    open(m_confusion, "confusion.jsonl");
     m_steps.precision(17);  // every double reads back exactly (run_reader.h)
     m_evals.precision(17);
     m_steps << "step,epoch,samples,seconds,loss,accuracy,loss_ema,accuracy_ema\n";
@@ -132,9 +159,11 @@ void RunWriter::maybeFlush() {
         m_landscape.flush();
         check(m_landscape, "landscape.jsonl");
     }
+    m_confusion.flush();
     check(m_steps, "steps.csv");
     check(m_evals, "evals.csv");
     check(m_probes, "probes.jsonl");
+    check(m_confusion, "confusion.jsonl");
 }
 
 void RunWriter::onStart(const RunInfo& info) {
@@ -161,6 +190,27 @@ void RunWriter::onStep(const StepRecord& r) {
 void RunWriter::onEval(const EvalRecord& r) {
     m_evals << r.step << ',' << r.epoch << ',' << r.samples << ',' << r.seconds << ',' << r.split << ',' << r.loss << ','
             << r.accuracy << ',' << (r.epochEnd ? 1 : 0) << '\n';
+    maybeFlush();
+}
+
+void RunWriter::onPredictions(const PredictionRecord& p) {
+    const ConfusionRecord& c = p.confusion;
+    QJsonArray rows;
+    for (int t = 0; t < c.classes; ++t) {
+        QJsonArray row;
+        for (int k = 0; k < c.classes; ++k) row.append(double(c.at(t, k)));
+        rows.append(row);
+    }
+    const QJsonObject o{{"step", double(c.step)}, {"epoch", c.epoch}, {"samples", double(c.samples)},
+                        {"seconds", c.seconds}, {"split", QString::fromStdString(c.split)}, {"classes", c.classes},
+                        {"counts", rows}};
+    m_confusion << QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString() << '\n';
+    if (p.predictions.size() > 0) {
+        const QString path = QDir(m_folder).filePath(QString::fromStdString("predictions-" + c.split + ".json"));
+        QSaveFile file(path);  // the latest evaluation replaces the one before, never half a file
+        if (!file.open(QIODevice::WriteOnly) || file.write(predictionsJson(p)) < 0 || !file.commit())
+            fail(path + ": cannot write (" + file.errorString() + ")");
+    }
     maybeFlush();
 }
 
@@ -195,9 +245,11 @@ void RunWriter::onFinish(const RunSummary& s) {
         m_landscape.close();
         check(m_landscape, "landscape.jsonl");
     }
+    m_confusion.close();
     check(m_steps, "steps.csv");
     check(m_evals, "evals.csv");
     check(m_probes, "probes.jsonl");
+    check(m_confusion, "confusion.jsonl");
     writeJsonFile(QDir(m_folder).filePath("summary.json"), toJson(s));
 }
 

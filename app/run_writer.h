@@ -6,6 +6,9 @@
 //   evals.csv     one line per evaluation (validation during training, test at the end)
 //   probes.jsonl  one JSON object per probe snapshot
 //   landscape.jsonl one JSON object per loss-landscape measure, when landscape_interval is on
+//   confusion.jsonl  one JSON object per evaluation: its confusion matrix (rows = true class)
+//   predictions-validation.json, predictions-test.json  the latest evaluation's per-sample predictions of the
+//                 split (true and predicted class, probabilities × 10,000 rounded), rewritten atomically
 //   changes.jsonl one JSON object per live change (applied or refused), when there are any; run_info.json is
 //                 rewritten when a change alters the layers
 //   summary.json  written last, atomically, only when the run ended (completed, stopped or diverged)
@@ -31,6 +34,7 @@ public:
     void onStart(const engine::RunInfo& info) override;
     void onStep(const engine::StepRecord& r) override;
     void onEval(const engine::EvalRecord& r) override;
+    void onPredictions(const engine::PredictionRecord& p) override;
     void onProbe(const engine::ProbeSnapshot& p) override;
     void onLandscape(const engine::LandscapeRecord& l) override;
     void onChange(const engine::ChangeRecord& c) override;
@@ -44,12 +48,17 @@ private:
 
     QString m_folder;
     QString m_datasetFolder;
-    std::ofstream m_steps, m_evals, m_probes, m_changes, m_landscape;
+    std::ofstream m_steps, m_evals, m_probes, m_changes, m_landscape, m_confusion;
     std::chrono::steady_clock::time_point m_lastFlush;
 };
 
 [[nodiscard]] QJsonObject toJson(const engine::ProbeSnapshot& p);
 [[nodiscard]] QJsonObject toJson(const engine::RunSummary& s);
 [[nodiscard]] QJsonObject toJson(const engine::LandscapeRecord& l);
+// A predictions-SPLIT.json file's text (see run_reader.h for what is read back).
+[[nodiscard]] QByteArray predictionsJson(const engine::PredictionRecord& p);
+// Probabilities are written as whole multiples of 1/kProbabilityScale ("probabilities_e4": 0.0123 is 123): what
+// the gallery shows, in a third of the characters of a float.
+inline constexpr double kProbabilityScale = 1e4;
 
 }  // namespace bnlab::app

@@ -33,6 +33,49 @@ struct EvalRecord {
     bool epochEnd = false;
 };
 
+// The confusion matrix of one evaluation (validation or test): counts[t·classes + p] is the number of samples of
+// true class t whose logits' argmax is p, the prediction the evaluation's accuracy counts. So the counts sum to
+// the split's size and the trace over that sum is the evaluation's accuracy, exactly.
+struct ConfusionRecord {
+    long step = 0;
+    double epoch = 0;
+    std::int64_t samples = 0;
+    double seconds = 0;
+    std::string split;                   // "validation" or "test", as EvalRecord::split
+    int classes = 0;
+    std::vector<std::int64_t> counts;    // (classes, classes): row = true class, column = predicted class
+
+    [[nodiscard]] std::int64_t at(int trueClass, int predicted) const {
+        return counts[std::size_t(trueClass) * std::size_t(classes) + std::size_t(predicted)];
+    }
+    [[nodiscard]] std::int64_t total() const;
+    [[nodiscard]] std::int64_t correct() const;  // the trace
+    [[nodiscard]] std::int64_t rowTotal(int trueClass) const;
+};
+
+// Every sample of one evaluation, in split order: its true class, the predicted one and the softmax
+// probabilities. About 12 bytes + 4 per class per sample: 250 KB for 5,000 validation images, 500 KB for the
+// 10,000 test images; so only the latest evaluation of each split is kept (RunData, the run folder).
+struct SamplePredictions {
+    int classes = 0;
+    Index firstImage = 0;                  // sample i is image firstImage + i of its file: the training file for
+                                           // validation (its last images), the t10k file for test
+    std::vector<std::uint8_t> labels;      // (N) the true class
+    std::vector<std::uint8_t> predicted;   // (N) the argmax of the logits
+    std::vector<float> probabilities;      // (N, classes) softmax, each row sums to 1
+
+    [[nodiscard]] Index size() const { return Index(labels.size()); }
+    [[nodiscard]] float probability(Index sample, int c) const {
+        return probabilities[std::size_t(sample) * std::size_t(classes) + std::size_t(c)];
+    }
+};
+
+// What one evaluation predicted: sent right after its EvalRecord.
+struct PredictionRecord {
+    ConfusionRecord confusion;
+    SamplePredictions predictions;
+};
+
 // How a run ended.
 enum class StopReason { Completed, MaxSteps, Stopped, Diverged };
 [[nodiscard]] std::string toString(StopReason reason);  // "completed", "max_steps", "stopped", "diverged"
@@ -86,6 +129,7 @@ public:
     virtual void onStart(const RunInfo&) {}
     virtual void onStep(const StepRecord&) {}
     virtual void onEval(const EvalRecord&) {}
+    virtual void onPredictions(const PredictionRecord&) {}  // after each onEval, for the same evaluation
     virtual void onProbe(const ProbeSnapshot&) {}
     virtual void onLandscape(const LandscapeRecord&) {}  // every landscape_interval steps (off by default)
     virtual void onChange(const ChangeRecord&) {}

@@ -12,6 +12,7 @@ double SoftmaxCrossEntropy::forward(const Matrix& logits, const std::vector<std:
                     std::to_string(logits.rows()) + " samples");
     m_labels = &labels;
     m_prob.resize(logits.rows(), logits.cols());
+    m_predicted.resize(std::size_t(logits.rows()));  // sized once per batch size: no allocation in the step loop
     double loss = 0;
     m_correct = 0;
     for (Index n = 0; n < logits.rows(); ++n) {
@@ -27,6 +28,7 @@ double SoftmaxCrossEntropy::forward(const Matrix& logits, const std::vector<std:
         // −log p_t = log Σ e^(z − max) − (z_t − max)
         loss += std::log(sum) - double(z(t) - zmax);
         m_prob.row(n) /= float(sum);
+        m_predicted[std::size_t(n)] = argmax;
         m_correct += (argmax == t);
     }
     return loss / double(std::max<Index>(1, logits.rows()));

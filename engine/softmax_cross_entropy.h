@@ -19,11 +19,14 @@ public:
 
     [[nodiscard]] const Matrix& probabilities() const { return m_prob; }
     [[nodiscard]] Index correct() const { return m_correct; }  // argmax hits in the latest forward
+    // The argmax of each row's logits in the latest forward (the first of equal maxima): the predicted class.
+    [[nodiscard]] const std::vector<Index>& predicted() const { return m_predicted; }  // (N)
 
 private:
     Matrix m_prob;      // (N, C)
     Matrix m_gradLogits;  // (N, C)
     const std::vector<std::uint8_t>* m_labels = nullptr;
+    std::vector<Index> m_predicted;  // (N)
     Index m_correct = 0;
 };
 

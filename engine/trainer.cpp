@@ -60,6 +60,24 @@ private:
 
 std::string toString(EvalStatistics s) { return s == EvalStatistics::Batch ? "batch" : "running"; }
 
+std::int64_t ConfusionRecord::total() const {
+    std::int64_t sum = 0;
+    for (std::int64_t c : counts) sum += c;
+    return sum;
+}
+
+std::int64_t ConfusionRecord::correct() const {
+    std::int64_t sum = 0;
+    for (int c = 0; c < classes; ++c) sum += at(c, c);
+    return sum;
+}
+
+std::int64_t ConfusionRecord::rowTotal(int trueClass) const {
+    std::int64_t sum = 0;
+    for (int p = 0; p < classes; ++p) sum += at(trueClass, p);
+    return sum;
+}
+
 std::string toString(StopReason reason) {
     switch (reason) {
         case StopReason::Completed: return "completed";
@@ -257,8 +275,21 @@ std::vector<std::pair<Index, Index>> evalChunks(Index samples, Index chunkSize, 
     return chunks;
 }
 
-Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows, EvalStatistics statistics) {
+Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows, EvalStatistics statistics,
+                    SamplePredictions* predictions) {
     Evaluation result;
+    const int classes = net.classes();
+    result.classes = classes;
+    result.confusion.assign(std::size_t(classes) * std::size_t(classes), 0);
+    if (predictions) {
+        predictions->classes = classes;
+        predictions->labels.clear();
+        predictions->predicted.clear();
+        predictions->probabilities.clear();
+        predictions->labels.reserve(std::size_t(view.size()));
+        predictions->predicted.reserve(std::size_t(view.size()));
+        predictions->probabilities.reserve(std::size_t(view.size()) * std::size_t(classes));
+    }
     if (chunkSize < 1) throw ConfigError("eval_batch_size: must be at least 1, got " + std::to_string(chunkSize));
     if (view.size() == 0) return result;
     const bool batchStats = statistics == EvalStatistics::Batch;
@@ -283,6 +314,15 @@ Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index m
         }
         lossSum += ce.forward(logits, labels) * double(e - b);
         correct += ce.correct();
+        const std::vector<Index>& predicted = ce.predicted();
+        for (std::size_t n = 0; n < labels.size(); ++n)
+            ++result.confusion[std::size_t(labels[n]) * std::size_t(classes) + std::size_t(predicted[n])];
+        if (predictions) {
+            predictions->labels.insert(predictions->labels.end(), labels.begin(), labels.end());
+            for (Index p : predicted) predictions->predicted.push_back(std::uint8_t(p));
+            const Matrix& prob = ce.probabilities();  // (chunk, classes), row-major
+            predictions->probabilities.insert(predictions->probabilities.end(), prob.data(), prob.data() + prob.size());
+        }
     }
     result.loss = lossSum / double(view.size());
     result.accuracy = double(correct) / double(view.size());
@@ -354,9 +394,15 @@ RunSummary Trainer::runInArena() {
     double epochsCompleted = 0;  // as of the last completed step (a diverged step does not count)
     long lastValidationStep = -1;
     auto epochsDone = [&] { return double(sampler.epoch() - 1) + double(sampler.position()) / double(splits.train.size()); };
+    PredictionRecord predicted;  // reused: its buffers keep their capacity between evaluations
     auto emitEval = [&](const DataView& view, const std::string& split, bool epochEnd) {
-        const Evaluation e = evaluate(net, view, o.evalBatchSize, evalRows(net, o.batchSize), o.evalStatistics);
-        m_sink.onEval({step, epochsDone(), samples, secondsSince(t0), split, e.loss, e.accuracy, epochEnd});
+        Evaluation e = evaluate(net, view, o.evalBatchSize, evalRows(net, o.batchSize), o.evalStatistics,
+                                &predicted.predictions);
+        const double seconds = secondsSince(t0), epoch = epochsDone();
+        m_sink.onEval({step, epoch, samples, seconds, split, e.loss, e.accuracy, epochEnd});
+        predicted.predictions.firstImage = view.begin;  // where the split starts in its file
+        predicted.confusion = {step, epoch, samples, seconds, split, e.classes, std::move(e.confusion)};
+        m_sink.onPredictions(predicted);
         return e;
     };
 

@@ -79,6 +79,8 @@ void validate(const TrainOptions& options, const Dataset& data);
 struct Evaluation {
     double loss = 0;
     double accuracy = 0;  // fraction in [0, 1]
+    int classes = 0;
+    std::vector<std::int64_t> confusion;  // (classes, classes) counts, row = true class, column = predicted (argmax)
 };
 
 struct StepResult {
@@ -103,8 +105,13 @@ StepResult trainStep(Network& net, SoftmaxCrossEntropy& loss, Optimizer& optimiz
 // forwarded whole (maxRows is ignored): samples [0, c), [c, 2c), ... with c = chunkSize, the last one shorter; a
 // last chunk of 1 sample, which BN cannot normalise, is joined to the one before (c + 1 samples). chunkSize must
 // then be at least 2 and the split must not hold exactly 1 sample (ConfigError).
+//
+// The confusion matrix comes with every evaluation (its trace / the split size is the accuracy, exactly). With
+// predictions, every sample's true class, predicted class and softmax probabilities are stored there too, from
+// the probabilities the loss computes anyway (predictions->firstImage is left to the caller).
 [[nodiscard]] Evaluation evaluate(Network& net, const DataView& view, Index chunkSize, Index maxRows = 0,
-                                  EvalStatistics statistics = EvalStatistics::Running);
+                                  EvalStatistics statistics = EvalStatistics::Running,
+                                  SamplePredictions* predictions = nullptr);
 
 // The chunks of evaluate() as [begin, end) pairs; joinSingle (batch statistics) joins a last chunk of 1 sample
 // to the one before.

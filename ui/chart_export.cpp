@@ -3,6 +3,7 @@
 #include "activation_chart.h"
 #include "bn_stats_chart.h"
 #include "bn_stats_compare.h"
+#include "confusion_matrix.h"
 #include "error.h"
 #include "grad_norm_chart.h"
 #include "landscape_chart.h"
@@ -98,7 +99,7 @@ std::unique_ptr<LandscapeChart> landscapeChart(const ChartRequest& r, LandscapeM
 
 const QStringList& chartNames() {
     static const QStringList names = QStringList{"loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios",
-                                                 "activations", "bn-stats"} + landscapeChartNames();
+                                                 "activations", "bn-stats", "confusion"} + landscapeChartNames();
     return names;
 }
 
@@ -137,7 +138,22 @@ std::unique_ptr<QWidget> makeChart(const ChartRequest& r, const app::RunData& ru
         const std::vector<ComparedRun> one{{&run, palette::kBlue, run.name}};
         return drawn(landscapeChart(r, measure, one), run, size);
     }
+    if (r.chart == "confusion") {
+        if (!r.split.isEmpty() && r.split != "validation" && r.split != "test")
+            fail("split: expected validation or test, got '" + r.split + "'");
+        auto c = std::make_unique<ConfusionMatrixView>();  // a run without one: the explanation instead
+        c->setSplit(splitToShow(run, r.split.toStdString()));
+        return drawn(std::move(c), run, size);
+    }
     fail("chart: unknown chart '" + r.chart + "' (known: " + known() + ")");
+}
+
+void requireConfusion(const ChartRequest& r, const app::RunData& run) {
+    const std::string split = splitToShow(run, r.split.toStdString());
+    if (latestConfusion(run, split)) return;
+    fail(run.name + ": no " + QString::fromStdString(split) + " confusion matrix (" +
+         (run.confusions.empty() ? QString("the run has none: saved by a BN Lab without them, or before its first evaluation")
+                                 : QString("the test split is evaluated when a run completes or reaches max_steps")) + ")");
 }
 
 bool comparable(const ChartRequest& r) {

@@ -28,15 +28,18 @@ struct ChartRequest {
     double smoothing = 0.98;  // loss, accuracy
     bool overlay = false;     // activations of several runs: on one chart instead of one chart per run
     BandStyle bands = BandStyle::Paper;  // activations of one run: the BN paper's bands or TensorBoard's lines
+    QString split;            // confusion: "validation" or "test" (empty: test when the run has it, else validation)
 };
 
-// "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats", and the landscape
-// measures "loss-landscape", "gradient-predictiveness", "beta-smoothness", "ics", "ics-cosine" (--layer: one weight
-// layer for ics and ics-cosine).
+// "loss", "accuracy", "loss-accuracy", "grad-norms", "update-ratios", "activations", "bn-stats", "confusion", and
+// the landscape measures "loss-landscape", "gradient-predictiveness", "beta-smoothness", "ics", "ics-cosine"
+// (--layer: one weight layer for ics and ics-cosine).
 [[nodiscard]] const QStringList& chartNames();
 
 // The chart widget for the request, drawn from run at `size` (logical pixels, without the title). Throws Error
-// for an unknown chart name (listing the known ones) or a layer the run does not have.
+// for an unknown chart name (listing the known ones), a layer the run does not have or a split other than
+// validation or test. (A run without a confusion matrix of the split gets a chart that says so: see
+// requireConfusion.)
 [[nodiscard]] std::unique_ptr<QWidget> makeChart(const ChartRequest& request, const app::RunData& run, QSize size);
 
 // Several runs in one chart: loss, accuracy and loss-accuracy on shared axes, activations as small multiples
@@ -44,6 +47,8 @@ struct ChartRequest {
 // grad-norms and update-ratios of one parameter (request.layer names it) one line per run. Other requests
 // return false from comparable(): draw them per run.
 [[nodiscard]] bool comparable(const ChartRequest& request);
+// Whether run has the confusion matrix a "confusion" request draws; else Error names what is missing.
+void requireConfusion(const ChartRequest& request, const app::RunData& run);
 // Each run in a palette colour, labelled with its name and what it sets differently from the first run.
 [[nodiscard]] std::vector<ComparedRun> comparedRuns(const std::vector<app::RunData>& runs);
 [[nodiscard]] std::unique_ptr<QWidget> makeComparison(const ChartRequest& request, const std::vector<ComparedRun>& runs,

@@ -14,6 +14,7 @@
 #include "grad_norm_chart.h"
 #include "landscape_chart.h"
 #include "loss_chart.h"
+#include "predictions_page.h"
 #include "run_reader.h"
 #include "trainer.h"
 
@@ -85,8 +86,8 @@ double threadCpuSeconds() {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
-// The charts redrawn in turn: the Run tab's four, the Compare tab's two, and the table.
-constexpr int kChartCount = 7;
+// The charts redrawn in turn: the Run tab's four, the Compare tab's two, the table and the Predictions tab.
+constexpr int kChartCount = 8;
 
 // Puts items in box when they differ from what it lists, keeping the current item when it is still there
 // (else item fallback), without signals. True when the items changed.
@@ -101,7 +102,9 @@ bool refill(QComboBox* box, const QStringList& items, int fallback) {
     box->setCurrentIndex(items.isEmpty() ? -1 : items.contains(current) ? int(items.indexOf(current)) : fallback);
     return true;
 }
-constexpr int kRunCharts = 0b1111, kCompareCharts = 0b110000, kTableChart = 0b1000000;
+constexpr int kRunCharts = 0b1111, kCompareCharts = 0b110000, kTableChart = 0b1000000, kPredictionsChart = 0b10000000;
+// The tabs, in order (showTab, bnlab --tab).
+enum Tab { kRunTab, kCompareTab, kTableTab, kPredictionsTab };
 
 QString duration(double s) {
     if (!std::isfinite(s) || s < 0) return "--:--";
@@ -216,7 +219,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         m_lastCpu = cpu;
         if (m_dirty) {
             m_dirty = false;
-            m_staleCharts |= kRunCharts;
+            m_staleCharts |= kRunCharts | kPredictionsChart;
             updateStatus();
         }
         if (m_compareDirty) {
@@ -515,7 +518,12 @@ void MainWindow::buildCharts() {
     m_runTable = new RunTable(m_runs, m_tabs);
     m_tabs->addTab(m_runTable, tr("Table"));
     m_tabs->setTabToolTip(2, tr("Every run's differing settings and results side by side; click a header to sort"));
-    connect(m_tabs, &QTabWidget::currentChanged, this, [this] { m_staleCharts |= kRunCharts | kCompareCharts | kTableChart; });
+    m_predictions = new PredictionsPage(m_tabs);
+    m_tabs->addTab(m_predictions, tr("Predictions"));
+    m_tabs->setTabToolTip(kPredictionsTab, tr("The current run's confusion matrix and its digits, the misclassified first: "
+                                              "validation live, test at the end"));
+    connect(m_tabs, &QTabWidget::currentChanged, this,
+            [this] { m_staleCharts |= kRunCharts | kCompareCharts | kTableChart | kPredictionsChart; });
     setCentralWidget(m_tabs->parentWidget());
 }
 
@@ -691,7 +699,11 @@ void MainWindow::refillChartSelectors() {
 
 void MainWindow::refreshNextChart() {
     // Only the charts of the tab on screen; the others stay stale until their tab is shown.
-    const int visible = m_tabs->currentIndex() == 0 ? kRunCharts : m_tabs->currentIndex() == 1 ? kCompareCharts : kTableChart;
+    const int tab = m_tabs->currentIndex();
+    const int visible = tab == kRunTab       ? kRunCharts
+                        : tab == kCompareTab ? kCompareCharts
+                        : tab == kTableTab   ? kTableChart
+                                             : kPredictionsChart;
     if ((m_staleCharts & visible) == 0) return;
     const app::RunData& run = controller().run();
     if (visible == kRunCharts) refillChartSelectors();
@@ -734,6 +746,7 @@ void MainWindow::refreshNextChart() {
                 break;
             }
             case 6: m_runTable->refresh(); break;
+            case 7: m_predictions->refresh(run, m_data); break;
         }
         return;
     }
@@ -841,6 +854,8 @@ ChartRequest MainWindow::currentChartRequest(const QString& chart) const {
     } else if (chart == "bn-stats") {
         r.layer = m_bnLayer->currentText();
         r.feature = std::max(0, m_bnFeature->currentIndex());
+    } else if (chart == "confusion") {
+        r.split = QString::fromStdString(m_predictions->split());
     }
     return r;
 }
@@ -854,7 +869,7 @@ void MainWindow::exportChart() {
     auto* chartBox = new QComboBox(&dialog);
     chartBox->setObjectName(QStringLiteral("chart"));
     chartBox->addItems(chartNames());
-    chartBox->setCurrentIndex(2);
+    chartBox->setCurrentIndex(m_tabs->currentIndex() == kPredictionsTab ? int(chartNames().indexOf("confusion")) : 2);
     form->addRow(tr("Chart"), chartBox);
     const bool comparing = m_tabs->currentIndex() == 1 && comparedRuns().size() > 1;
     auto* compare = new QCheckBox(tr("the ticked runs on shared axes (all but grad-norms without a parameter)"), &dialog);
@@ -903,7 +918,7 @@ void MainWindow::exportChart() {
     file->addWidget(path, 1);
     file->addWidget(browse);
     form->addRow(tr("File"), file);
-    auto* note = new QLabel(tr("With the x axis, layer and feature chosen in the window."), &dialog);
+    auto* note = new QLabel(tr("With the x axis, layer and feature (confusion: the split) chosen in the window."), &dialog);
     form->addRow(note);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
     buttons->button(QDialogButtonBox::Ok)->setText(tr("Export"));
@@ -952,7 +967,7 @@ bool MainWindow::exportChartTo(const QString& chart, bool compare, QSize size, d
 }
 
 void MainWindow::exportDashboard() {
-    const bool comparing = m_tabs->currentIndex() != 0;
+    const bool comparing = m_tabs->currentIndex() == kCompareTab || m_tabs->currentIndex() == kTableTab;
     const QString path = QFileDialog::getSaveFileName(
         this, comparing ? tr("Export the Comparison") : tr("Export the Dashboard"),
         QDir::home().filePath(comparing ? "bnlab-comparison.png" : "bnlab-dashboard.png"),
@@ -1143,7 +1158,7 @@ void MainWindow::setCurrentRun(int id) {
     m_config->setLive(active);
     if (run.error.isEmpty()) clearError();
     else showError(run.error);
-    m_staleCharts |= kRunCharts;
+    m_staleCharts |= kRunCharts | kPredictionsChart;
     m_dirty = true;
     updateActions();
 }

@@ -38,6 +38,7 @@ class ConfigPanel;
 class GradNormChart;
 class LandscapeChart;
 class LossChart;
+class PredictionsPage;
 class CompareCharts;
 class ActivationCompare;
 class GradientCompare;
@@ -97,7 +98,8 @@ public:
     void showCompareGradients(int what);
     [[nodiscard]] RunTable* runTable() const { return m_runTable; }
     [[nodiscard]] RunList* runList() const { return m_runList; }
-    void showTab(int index);  // 0 Run, 1 Compare, 2 Table
+    [[nodiscard]] PredictionsPage* predictionsPage() const { return m_predictions; }
+    void showTab(int index);  // 0 Run, 1 Compare, 2 Table, 3 Predictions
     // Applies KEY=VALUE settings on top of the panel's configuration (as bnlab-cli's --set does).
     void applySettings(const QStringList& settings);
     // Planned changes ("STEP:KEY=VALUE") for the runs started from now on (bnlab --at).
@@ -153,6 +155,7 @@ private:
     bool m_draft = false;       // the panel holds settings for a new run, not the current run's
     RunList* m_runList = nullptr;
     RunTable* m_runTable = nullptr;
+    PredictionsPage* m_predictions = nullptr;
     class QTabWidget* m_tabs = nullptr;
     CompareCharts* m_compare = nullptr;
     ActivationCompare* m_compareActivations = nullptr;

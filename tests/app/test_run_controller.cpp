@@ -41,8 +41,30 @@ TEST(RunController, DeliversEveryRecordAndTheSummaryToTheOwningThread) {
     // Records arrive in batches: at most one delivery per record. (How many fewer depends on the machine's
     // speed, since a batch closes every 50 ms, so no tighter bound is asserted.)
     EXPECT_GT(updates, 0);
-    EXPECT_LE(std::size_t(updates), 1 + run.steps.size() + run.evals.size() + run.probes.size() + 1);
+    EXPECT_LE(std::size_t(updates), 1 + run.steps.size() + 2 * run.evals.size() + run.probes.size() + 1);
     EXPECT_TRUE(waitFor([&] { return !controller.isActive(); }));  // the thread was joined
+}
+
+TEST(RunController, DeliversAConfusionMatrixPerEvaluationAndTheLatestPredictionsOfEachSplit) {
+    RunController controller;
+    controller.start(smallConfig(60), mnist(), "test", QString());
+    ASSERT_TRUE(waitFor([&] { return controller.run().state == RunState::Finished; }));
+    const RunData& run = controller.run();
+    ASSERT_TRUE(run.summary.has_value()) << run.error.toStdString();
+    ASSERT_EQ(run.confusions.size(), run.evals.size());
+    for (std::size_t i = 0; i < run.evals.size(); ++i) {
+        EXPECT_EQ(run.confusions[i].step, run.evals[i].step);
+        EXPECT_EQ(run.confusions[i].split, run.evals[i].split);
+        EXPECT_EQ(double(run.confusions[i].correct()) / double(run.confusions[i].total()), run.evals[i].accuracy);
+    }
+    const engine::PredictionRecord* validation = run.latestPredictions("validation");
+    const engine::PredictionRecord* test = run.latestPredictions("test");
+    ASSERT_NE(validation, nullptr);
+    ASSERT_NE(test, nullptr);
+    EXPECT_EQ(validation->predictions.size(), 500);
+    EXPECT_EQ(validation->confusion.step, 60) << "the latest validation evaluation";
+    EXPECT_EQ(test->predictions.size(), 10000);
+    EXPECT_EQ(test->confusion.counts, run.confusions.back().counts);
 }
 
 TEST(RunController, PauseStopsProgressAndResumeContinues) {

@@ -15,12 +15,14 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QFileInfo>
 #include <QTemporaryDir>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 namespace {
@@ -37,8 +39,10 @@ public:
     std::vector<ProbeSnapshot> probes;
     std::vector<ChangeRecord> changes;
     std::vector<LandscapeRecord> landscape;
+    std::vector<PredictionRecord> predictions;
     RunSummary summary;
     void onStart(const RunInfo& i) override { info = i; }
+    void onPredictions(const PredictionRecord& p) override { predictions.push_back(p); }
     void onStep(const StepRecord& r) override { steps.push_back(r); }
     void onEval(const EvalRecord& r) override { evals.push_back(r); }
     void onProbe(const ProbeSnapshot& p) override { probes.push_back(p); }
@@ -88,6 +92,19 @@ void expectSameDistribution(const Distribution& a, const Distribution& b) {
     EXPECT_EQ(a.histogram, b.histogram);
     EXPECT_EQ(a.histogramMin, b.histogramMin);
     EXPECT_EQ(a.count, b.count);
+}
+
+// Replaces the first `from` in the file with `to`.
+void corrupt(const QString& path, const QByteArray& from, const QByteArray& to) {
+    QFile f(path);
+    ASSERT_TRUE(f.open(QIODevice::ReadOnly)) << path.toStdString();
+    QByteArray data = f.readAll();
+    f.close();
+    const qsizetype at = data.indexOf(from);
+    ASSERT_GE(at, 0) << path.toStdString() << ": " << from.toStdString();
+    data.replace(at, from.size(), to);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    f.write(data);
 }
 
 TEST(RunReader, ARunReopensWithIdenticalSeries) {
@@ -307,38 +324,140 @@ TEST(RunReader, CorruptAndForeignFoldersFailNamingTheFileAndLine) {
 
     const QString folder = tmp.filePath("run");
     (void)writeRun(folder);
-    auto corrupt = [&](const char* name, const QByteArray& from, const QByteArray& to) {
-        QFile f(folder + "/" + name);
-        ASSERT_TRUE(f.open(QIODevice::ReadOnly));
-        QByteArray data = f.readAll();
-        f.close();
-        const qsizetype at = data.indexOf(from);
-        ASSERT_GE(at, 0) << name;
-        data.replace(at, from.size(), to);
-        ASSERT_TRUE(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        f.write(data);
+    auto corruptFile = [&](const char* name, const QByteArray& from, const QByteArray& to) {
+        corrupt(folder + "/" + name, from, to);
     };
     // A field that is not a number in the middle of steps.csv (line 4: the header, then steps 1, 2, 3).
     QFile steps(folder + "/steps.csv");
     ASSERT_TRUE(steps.open(QIODevice::ReadOnly));
     const QList<QByteArray> lines = steps.readAll().split('\n');
     steps.close();
-    corrupt("steps.csv", lines[3], "3,0.15,x80,0.01,2.2,0.1,2.2,0.1");
+    corruptFile("steps.csv", lines[3], "3,0.15,x80,0.01,2.2,0.1,2.2,0.1");
     std::string e = errorOf(folder);
     EXPECT_NE(e.find("steps.csv line 4"), std::string::npos) << e;
     EXPECT_NE(e.find("'x80' is not a number"), std::string::npos) << e;
-    corrupt("steps.csv", "3,0.15,x80,0.01,2.2,0.1,2.2,0.1", lines[3]);
+    corruptFile("steps.csv", "3,0.15,x80,0.01,2.2,0.1,2.2,0.1", lines[3]);
     EXPECT_NO_THROW((void)app::loadRun(folder));
 
-    corrupt("probes.jsonl", "{\"activations\"", "{\"activations\"::");
+    corruptFile("probes.jsonl", "{\"activations\"", "{\"activations\"::");
     e = errorOf(folder);
     EXPECT_NE(e.find("probes.jsonl line 1"), std::string::npos) << e;
-    corrupt("probes.jsonl", "{\"activations\"::", "{\"activations\"");
+    corruptFile("probes.jsonl", "{\"activations\"::", "{\"activations\"");
 
-    corrupt("config.json", "\"format\": \"bnlab-config\"", "\"format\": \"something-else\"");
+    corruptFile("config.json", "\"format\": \"bnlab-config\"", "\"format\": \"something-else\"");
     e = errorOf(folder);
     EXPECT_NE(e.find("config.json"), std::string::npos) << e;
     EXPECT_NE(e.find("not a BN Lab configuration"), std::string::npos) << e;
+}
+
+// The last prediction record of split that a run sent.
+const PredictionRecord& lastOf(const Capture& c, const std::string& split) {
+    for (auto it = c.predictions.rbegin(); it != c.predictions.rend(); ++it)
+        if (it->confusion.split == split) return *it;
+    throw std::runtime_error("no " + split + " predictions");
+}
+
+TEST(RunReader, ConfusionMatricesOfEveryEvaluationAndTheLatestPredictionsRoundTrip) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("run");
+    const Capture c = writeRun(folder);
+    const RunData run = app::loadRun(folder);
+
+    ASSERT_EQ(c.predictions.size(), c.evals.size());
+    ASSERT_EQ(run.confusions.size(), c.predictions.size());
+    for (std::size_t i = 0; i < run.confusions.size(); ++i) {
+        const ConfusionRecord &a = run.confusions[i], &b = c.predictions[i].confusion;
+        SCOPED_TRACE(b.split + " at step " + std::to_string(b.step));
+        EXPECT_EQ(a.split, b.split);
+        EXPECT_EQ(a.step, b.step);
+        EXPECT_EQ(a.epoch, b.epoch);
+        EXPECT_EQ(a.samples, b.samples);
+        EXPECT_EQ(a.seconds, b.seconds);
+        EXPECT_EQ(a.classes, 10);
+        EXPECT_EQ(a.counts, b.counts);
+        EXPECT_EQ(a.total(), b.split == "test" ? 10000 : 300);
+        EXPECT_EQ(double(a.correct()) / double(a.total()), run.evals[i].accuracy) << "the trace is the accuracy";
+    }
+    for (const std::string split : {"validation", "test"}) {
+        SCOPED_TRACE(split);
+        const PredictionRecord* read = run.latestPredictions(split);
+        ASSERT_NE(read, nullptr);
+        const PredictionRecord& sent = lastOf(c, split);
+        EXPECT_EQ(read->confusion.step, sent.confusion.step);
+        EXPECT_EQ(read->confusion.counts, sent.confusion.counts) << "counted again from the labels and predictions";
+        const SamplePredictions &a = read->predictions, &b = sent.predictions;
+        EXPECT_EQ(a.classes, b.classes);
+        EXPECT_EQ(a.firstImage, b.firstImage);
+        EXPECT_EQ(a.labels, b.labels);
+        EXPECT_EQ(a.predicted, b.predicted);
+        ASSERT_EQ(a.probabilities.size(), b.probabilities.size());
+        for (std::size_t k = 0; k < a.probabilities.size(); ++k)
+            ASSERT_NEAR(a.probabilities[k], b.probabilities[k], 0.5e-4 + 1e-7) << "value " << k << " (written × 10,000, rounded)";
+    }
+    EXPECT_EQ(run.validationPredictions->predictions.firstImage, 60000 - 300);
+    // Small files: at most about 50 bytes per sample (a trained network's many zeros make it less).
+    EXPECT_LT(QFileInfo(folder + "/predictions-test.json").size(), 55 * 10000);
+}
+
+TEST(RunReader, AFolderWithoutConfusionMatricesOrPredictionsOpens) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("run");
+    const Capture c = writeRun(folder);
+    for (const char* name : {"confusion.jsonl", "predictions-validation.json", "predictions-test.json"})
+        ASSERT_TRUE(QFile::remove(folder + "/" + name)) << name;
+    const RunData run = app::loadRun(folder);  // as a folder of an earlier BN Lab
+    EXPECT_TRUE(run.confusions.empty());
+    EXPECT_EQ(run.latestPredictions("validation"), nullptr);
+    EXPECT_EQ(run.latestPredictions("test"), nullptr);
+    EXPECT_EQ(run.evals.size(), c.evals.size());
+    EXPECT_TRUE(run.summary.has_value());
+}
+
+TEST(RunReader, CorruptConfusionOrPredictionsFilesFailNamingTheFile) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("run");
+    (void)writeRun(folder);
+    struct Case {
+        const char* file;
+        QByteArray from, to;
+        const char* expected;
+    };
+    const QString validation = folder + "/predictions-validation.json";
+    const std::vector<Case> cases = {
+        {"confusion.jsonl", "\"counts\":[[", "\"counts\":[[\"x\",", "confusion.jsonl line 1: counts: expected rows of 10"},
+        {"confusion.jsonl", "\"classes\":10", "\"classes\":10.5",
+         "confusion.jsonl line 1: classes: expected a whole number from 1 to 256, got 10.5"},
+        {"confusion.jsonl", "\"split\":\"validation\"", "\"split\":\"train\"", "confusion.jsonl line 1: split"},
+        {"predictions-validation.json", "\"labels\": [", "\"labels\": [12,", "predictions-validation.json: labels, predicted"},
+        {"predictions-validation.json", "\"labels\": [", "\"labels\": [[", "not valid JSON"},
+        {"predictions-validation.json", "\"predicted\": [", "\"predicted\": [10,", "predictions-validation.json: labels, predicted"},
+        {"predictions-validation.json", "\"format\": \"bnlab-predictions\"", "\"format\": \"other\"",
+         "predictions-validation.json: \"format\" is not \"bnlab-predictions\""},
+        {"predictions-test.json", "\"split\": \"test\"", "\"split\": \"validation\"", "predictions-test.json: split"},
+        {"predictions-test.json", "\n[", "\n[1,", "predictions-test.json: sample 0: expected 10 probabilities"},
+    };
+    for (const Case& k : cases) {
+        SCOPED_TRACE(std::string(k.file) + ": " + k.to.toStdString());
+        const QString path = folder + "/" + k.file;
+        ASSERT_NO_FATAL_FAILURE(corrupt(path, k.from, k.to));
+        const std::string e = errorOf(folder);
+        EXPECT_NE(e.find(k.expected), std::string::npos) << e;
+        ASSERT_NO_FATAL_FAILURE(corrupt(path, k.to, k.from));
+    }
+    EXPECT_NO_THROW((void)app::loadRun(folder)) << "every file restored";
+    // A label out of range, with sizes that agree: named with its sample.
+    ASSERT_NO_FATAL_FAILURE(corrupt(validation, "\"labels\": [", "\"labels\": [12,"));
+    ASSERT_NO_FATAL_FAILURE(corrupt(validation, "\"predicted\": [", "\"predicted\": [1,"));
+    ASSERT_NO_FATAL_FAILURE(corrupt(validation, "\"probabilities_e4\": [", "\"probabilities_e4\": [[0,10000,0,0,0,0,0,0,0,0],"));
+    std::string e = errorOf(folder);
+    EXPECT_NE(e.find("predictions-validation.json: sample 0: label: expected a whole number from 0 to 9, got 12"),
+              std::string::npos) << e;
+    // Then a probability above 1.
+    ASSERT_NO_FATAL_FAILURE(corrupt(validation, "\"labels\": [12,", "\"labels\": [1,"));
+    ASSERT_NO_FATAL_FAILURE(corrupt(validation, "[[0,10000,", "[[0,10001,"));
+    e = errorOf(folder);
+    EXPECT_NE(e.find("predictions-validation.json: sample 0: probability_e4: expected a whole number from 0 to 10000, got 10001"),
+              std::string::npos) << e;
 }
 
 }  // namespace

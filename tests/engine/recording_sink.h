@@ -24,6 +24,7 @@ public:
     std::vector<engine::RunInfo> starts;        // onStart calls (one per run)
     std::vector<engine::StepRecord> steps;
     std::vector<engine::EvalRecord> evals;      // validation and test evaluations, in order
+    std::vector<engine::PredictionRecord> predictions;  // one per evaluation, in order
     std::vector<engine::ProbeSnapshot> probes;
     std::vector<engine::LandscapeRecord> landscape;
     std::vector<engine::ChangeRecord> changes;  // live changes, applied or refused
@@ -49,6 +50,11 @@ public:
     void onEval(const engine::EvalRecord& record) override {
         std::lock_guard lock(m_mutex);
         evals.push_back(record);
+        m_changed.notify_all();
+    }
+    void onPredictions(const engine::PredictionRecord& record) override {
+        std::lock_guard lock(m_mutex);
+        predictions.push_back(record);
         m_changed.notify_all();
     }
     void onProbe(const engine::ProbeSnapshot& snapshot) override {

@@ -106,6 +106,16 @@ std::ostream& operator<<(std::ostream& out, const std::vector<T>& v) {
     for (std::size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
     return out << "]";
 }
+std::ostream& operator<<(std::ostream& out, const std::vector<std::int64_t>& v) {
+    out << "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
+    return out << "]";
+}
+std::ostream& operator<<(std::ostream& out, const std::vector<std::uint8_t>& v) {
+    out << "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << int(v[i]);
+    return out << "]";
+}
 
 // Collects the differences between two runs; reports the count and the first few.
 class Differences {
@@ -173,6 +183,17 @@ void compareDistribution(Differences& d, const Distribution& a, const Distributi
         d.same(x.loss, y.loss, [&] { return at("eval.loss", i); });
         d.same(x.accuracy, y.accuracy, [&] { return at("eval.accuracy", i); });
         d.same(x.epochEnd, y.epochEnd, [&] { return at("eval.epochEnd", i); });
+    }
+    d.same(a.predictions.size(), b.predictions.size(), [] { return std::string("prediction records"); });
+    for (std::size_t i = 0; i < std::min(a.predictions.size(), b.predictions.size()); ++i) {
+        const PredictionRecord &x = a.predictions[i], &y = b.predictions[i];
+        d.same(x.confusion.split, y.confusion.split, [&] { return at("predictions.split", i); });
+        d.same(x.confusion.step, y.confusion.step, [&] { return at("predictions.step", i); });
+        d.same(x.confusion.counts, y.confusion.counts, [&] { return at("predictions.confusion", i); });
+        d.same(x.predictions.firstImage, y.predictions.firstImage, [&] { return at("predictions.firstImage", i); });
+        d.same(x.predictions.labels, y.predictions.labels, [&] { return at("predictions.labels", i); });
+        d.same(x.predictions.predicted, y.predictions.predicted, [&] { return at("predictions.predicted", i); });
+        d.same(x.predictions.probabilities, y.predictions.probabilities, [&] { return at("predictions.probabilities", i); });
     }
     d.same(a.probes.size(), b.probes.size(), [] { return std::string("probe snapshots"); });
     for (std::size_t i = 0; i < std::min(a.probes.size(), b.probes.size()); ++i) {
@@ -1443,7 +1464,10 @@ Evaluation trainModeEvaluation(Network& net, const DataView& view, Index chunk) 
         correct += ce.correct();
         restore(net, saved);
     }
-    return {lossSum / double(view.size()), double(correct) / double(view.size())};
+    Evaluation e;
+    e.loss = lossSum / double(view.size());
+    e.accuracy = double(correct) / double(view.size());
+    return e;
 }
 
 void expectBatchStatisticsEvaluationIsATrainingModeForward(Network& net, const DataView& view, Index chunk) {
@@ -1547,6 +1571,7 @@ TEST(TrainerEvaluateBatchStatistics, TrainingIsBitIdenticalAndOnlyTheEvaluations
     // Everything else identical (steps, probes): evaluation with batch statistics touched nothing training uses.
     for (RecordingSink* sink : {&running, &batch}) {
         sink->evals.clear();
+        sink->predictions.clear();  // what the evaluations predicted differs with them
         sink->finishes.clear();
     }
     EXPECT_TRUE(sameRecords(running, batch));

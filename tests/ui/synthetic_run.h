@@ -27,6 +27,27 @@ inline engine::Distribution distribution(double scale) {
     return d;
 }
 
+// n samples of one evaluation: labels cycle through 0-9, every 7th sample is taken for the next class, the
+// predicted class gets probability 0.3-0.98 (varying with the sample) and the others share the rest; the
+// confusion matrix is counted from them.
+inline engine::PredictionRecord makePredictions(long step, const std::string& split, engine::Index n,
+                                                engine::Index firstImage = 0) {
+    engine::PredictionRecord r;
+    engine::SamplePredictions& s = r.predictions;
+    s.classes = 10;
+    s.firstImage = firstImage;
+    r.confusion = {step, step / 469.0, step * 128, step * 0.01, split, 10, std::vector<std::int64_t>(100, 0)};
+    for (engine::Index i = 0; i < n; ++i) {
+        const int label = int(i % 10), predicted = i % 7 == 3 ? (label + 1) % 10 : label;
+        const float top = 0.3f + 0.68f * float((i * 37) % 101) / 100.0f;
+        s.labels.push_back(std::uint8_t(label));
+        s.predicted.push_back(std::uint8_t(predicted));
+        for (int c = 0; c < 10; ++c) s.probabilities.push_back(c == predicted ? top : (1 - top) / 9);
+        ++r.confusion.counts[std::size_t(label * 10 + predicted)];
+    }
+    return r;
+}
+
 // steps training steps, a validation evaluation every 100 and a probe every 50 (two blocks, four
 // parameters, one BN layer following two features).
 inline app::RunData makeRun(long steps) {
@@ -36,8 +57,10 @@ inline app::RunData makeRun(long steps) {
     for (long s = 1; s <= steps; ++s) {
         const double loss = 2.3 * std::exp(-double(s) / 300) + 0.1 * (s % 7) / 7.0;
         run.steps.push_back({s, s / 469.0, s * 128, s * 0.01, loss, 1 - loss / 2.5, loss, 1 - loss / 2.5});
-        if (s % 100 == 0)
+        if (s % 100 == 0) {
             run.evals.push_back({s, s / 469.0, s * 128, s * 0.01, "validation", loss, 1 - loss / 2.5, false});
+            run.addPredictions(makePredictions(s, "validation", 700));
+        }
         if (s % 50 == 0) {
             engine::ProbeSnapshot p{s, s / 469.0, s * 128, s * 0.01, {}, {}, {}};
             for (const char* block : {"dense1", "output"})
