@@ -520,6 +520,8 @@ void MainWindow::buildCharts() {
     m_tabs->setTabToolTip(2, tr("Every run's differing settings and results side by side; click a header to sort"));
     m_predictions = new PredictionsPage(m_tabs);
     m_tabs->addTab(m_predictions, tr("Predictions"));
+    // The other split: redrawn at the next tick also when the run has finished (nothing else marks it stale).
+    connect(m_predictions, &PredictionsPage::splitChanged, this, [this] { m_staleCharts |= kPredictionsChart; });
     m_tabs->setTabToolTip(kPredictionsTab, tr("The current run's confusion matrix and its digits, the misclassified first: "
                                               "validation live, test at the end"));
     connect(m_tabs, &QTabWidget::currentChanged, this,

@@ -58,6 +58,7 @@ PredictionsPage::PredictionsPage(QWidget* parent) : QWidget(parent) {
         m_gallery->setFilter(std::nullopt);
         m_stamp = {};  // redrawn at the next refresh
         showFilter();
+        Q_EMIT splitChanged();
     });
     showFilter();
 }

@@ -39,6 +39,9 @@ public:
     [[nodiscard]] ConfusionMatrixView* matrix() const { return m_matrix; }
     [[nodiscard]] PredictionGallery* gallery() const { return m_gallery; }
 
+Q_SIGNALS:
+    void splitChanged();  // the page wants a refresh() with the run, now showing the other split
+
 private:
     void showFilter();
 

@@ -207,7 +207,8 @@ TEST(MainWindowPredictions, TheTabShowsTheRunsPredictionsWithTheDatasetsDigits) 
     EXPECT_TRUE(page->gallery()->hasImages()) << "the window's dataset is the run's";
     page->setSplit("test");
     ASSERT_TRUE(test::waitUntil(
-        [&] { return page->matrix()->record() && page->matrix()->record()->split == "test"; }, 10000));
+        [&] { return page->matrix()->record() && page->matrix()->record()->split == "test"; }, 10000))
+        << "the other split is drawn although the finished run sends nothing new";
     EXPECT_EQ(page->gallery()->order().size(), 10000u);
     // The tab draws: not a blank page.
     const QImage shot = page->grab().toImage();
