@@ -12,6 +12,7 @@
 
 #include "metrics.h"
 #include "run_config.h"
+#include "run_data.h"
 
 #include <QString>
 
@@ -33,11 +34,14 @@ public:
     void onProbe(const engine::ProbeSnapshot& p) override;
     void onChange(const engine::ChangeRecord& c) override;
     void onFinish(const engine::RunSummary& s) override;
+    // Writes records the run starts with (a fork's copy of its parent's past), before the trainer's own.
+    void writePast(const RunData& past);
 
     [[nodiscard]] const QString& folder() const { return m_folder; }
 
 private:
     void maybeFlush();
+    void writeChange(const engine::ChangeRecord& c);
     void check(std::ofstream& out, const char* file);
 
     QString m_folder;
