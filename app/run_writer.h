@@ -8,6 +8,7 @@
 //   changes.jsonl one JSON object per live change (applied or refused), when there are any; run_info.json is
 //                 rewritten when a change alters the layers
 //   summary.json  written last, atomically, only when the run ended (completed, stopped or diverged)
+//   checkpoints/  training states, written by the trainer itself (TrainOptions::checkpointFolder), for forks
 // Files are flushed about once a second, so a crash loses at most the last second of metrics.
 
 #include "metrics.h"
