@@ -8,6 +8,7 @@
 #include "experiments.h"
 #include "presets.h"
 #include "run_reader.h"
+#include "run_set.h"
 #include "run_writer.h"
 #include "trainer.h"
 
@@ -217,11 +218,19 @@ void printTrainHelp() {
     std::printf(
         "usage: bnlab-cli train [--preset NAME | --config FILE] [--set KEY=VALUE]... [--data DIR]\n"
         "                       [--at STEP:KEY=VALUE]... [--threads N] --out DIR\n"
+        "       bnlab-cli train --fork RUN_DIR --at-step N [--set KEY=VALUE]... [--data DIR] [--threads N] --out DIR\n"
         "\n"
         "Trains on the bundled MNIST (or --data DIR, any folder with the four IDX files, e.g. Fashion-MNIST)\n"
         "and writes DIR/config.json, run_info.json, steps.csv, evals.csv, probes.jsonl, confusion.jsonl,\n"
-        "predictions-validation.json (the latest evaluation's) and, when the run ends, predictions-test.json and\n"
-        "summary.json. Ctrl-C stops the run after the current step and keeps everything so far.\n"
+        "predictions-validation.json (the latest evaluation's), checkpoints/ (training states, see --fork) and,\n"
+        "when the run ends, predictions-test.json and summary.json. Ctrl-C stops the run after the current step\n"
+        "and keeps everything so far.\n"
+        "\n"
+        "--fork makes a branch of a saved run: the same run up to step N exactly, then trained with the --set\n"
+        "changes (learning_rate, bn_momentum, batch_size, block.N.norm). It continues from the run's latest\n"
+        "checkpoint at or before N, replays the steps from there to N, and starts DIR with the run's records up\n"
+        "to that checkpoint; a checkpoint that is missing or corrupt is passed over for an earlier one (or a\n"
+        "replay from step 0), which gives the same numbers, only later. --data must be the run's dataset.\n"
         "\n"
         "  --preset NAME      start from a preset (default %s; see bnlab-cli presets)\n"
         "  --config FILE      start from a config.json written by an earlier run\n"
@@ -232,6 +241,8 @@ void printTrainHelp() {
         "  --data DIR         dataset folder (default: the bundled MNIST)\n"
         "  --threads N        same as --set threads=N\n"
         "  --out DIR          the run folder to create (must not hold a run already)\n"
+        "  --fork RUN_DIR     branch the saved run RUN_DIR (of bnlab or bnlab-cli) after --at-step N\n"
+        "  --at-step N        with --fork: the branch shares steps 1..N with RUN_DIR; --set changes apply after N\n"
         "  --quiet            no progress output\n"
         "\n"
         "keys (defaults are those of %s):\n",
@@ -259,17 +270,21 @@ QString datasetFolder(QString dataDir) {
     return dataDir;
 }
 
-// Trains config into the run folder outDir (Ctrl-C stops after the current step, keeping what was measured).
+// Trains config into the run folder outDir, with its checkpoints (Ctrl-C stops after the current step, keeping
+// what was measured). past: the records the run starts with (a fork's copy of its parent's).
 engine::RunSummary trainInto(const RunConfig& config, const engine::Dataset& data, const QString& dataDir,
-                             const QString& outDir, bool quiet) {
+                             const QString& outDir, bool quiet, const RunData& past = {}) {
     RunWriter writer(outDir, config, QFileInfo(dataDir).absoluteFilePath());
+    writer.writePast(past);
+    engine::TrainOptions options = config.train;
+    options.checkpointFolder = outDir.toStdString();
     engine::Trainer* trainerPtr = nullptr;
     CliProgress progress(stderr, isatty(fileno(stderr)) != 0);
     StopOnInterrupt interrupt(trainerPtr);
     std::vector<engine::MetricsSink*> sinks{&writer, &interrupt};
     if (!quiet) sinks.push_back(&progress);
     TeeSink tee(sinks);
-    engine::Trainer trainer(data, config.train, tee);
+    engine::Trainer trainer(data, options, tee);
     trainerPtr = &trainer;
     std::signal(SIGINT, onSigint);
     if (!quiet)
@@ -281,8 +296,9 @@ engine::RunSummary trainInto(const RunConfig& config, const engine::Dataset& dat
 }
 
 int train(const QStringList& args) {
-    QString preset, configFile, dataDir, outDir;
+    QString preset, configFile, dataDir, outDir, forkDir, threads;
     QStringList settings, planned;
+    long forkStep = 0;
     bool quiet = false;
     for (int i = 0; i < args.size(); ++i) {
         const QString& a = args[i];
@@ -298,24 +314,47 @@ int train(const QStringList& args) {
         else if (a == "--set") settings << value();
         else if (a == "--at") planned << value();
         else if (a == "--data") dataDir = value();
-        else if (a == "--threads") settings << "threads=" + value();
+        else if (a == "--threads") threads = value();
         else if (a == "--out") outDir = value();
+        else if (a == "--fork") forkDir = value();
+        else if (a == "--at-step") {
+            const QString v = value();
+            bool ok = false;
+            forkStep = v.toLong(&ok);
+            if (!ok || forkStep < 1) throw UsageError("train: --at-step: expected a step number from 1, got '" + v.toStdString() + "'");
+        }
         else if (a == "--quiet") quiet = true;
         else throw UsageError("train: unknown option '" + a.toStdString() + "' (bnlab-cli train --help)");
     }
     if (outDir.isEmpty()) throw UsageError("train: --out DIR is required (the run folder to create)");
     if (!preset.isEmpty() && !configFile.isEmpty()) throw UsageError("train: give either --preset or --config, not both");
+    if (!forkDir.isEmpty() && (!preset.isEmpty() || !configFile.isEmpty() || !planned.isEmpty()))
+        throw UsageError("train: --fork takes the run's own configuration: --preset, --config and --at do not go with "
+                         "it (the changes after the fork step are --set KEY=VALUE)");
+    if (forkDir.isEmpty() != (forkStep == 0)) throw UsageError("train: --fork RUN_DIR and --at-step N go together");
 
-    RunConfig config = configFile.isEmpty() ? findPreset(preset.isEmpty() ? defaultPresetName() : preset).config
-                                            : loadConfigFile(configFile);
-    for (const QString& s : settings) applySetting(config, s);
-    for (const QString& p : planned) addScheduledChange(config, p);
+    RunConfig config;
+    RunData past;
+    if (!forkDir.isEmpty()) {
+        const ForkPlan plan = planFork(loadRun(forkDir), forkDir, forkStep, settings);
+        config = plan.config;
+        past = plan.past;
+        if (!quiet)
+            std::fprintf(stderr, "bnlab-cli: fork of %s after step %ld: %s\n", forkDir.toUtf8().constData(), forkStep,
+                         plan.note.toUtf8().constData());
+    } else {
+        config = configFile.isEmpty() ? findPreset(preset.isEmpty() ? defaultPresetName() : preset).config
+                                      : loadConfigFile(configFile);
+        for (const QString& s : settings) applySetting(config, s);
+        for (const QString& p : planned) addScheduledChange(config, p);
+    }
+    if (!threads.isEmpty()) applySetting(config, "threads", threads);  // any number of threads gives the same run
 
     dataDir = datasetFolder(dataDir);
     const engine::Dataset data = engine::loadDataset(dataDir.toStdString());
     engine::validate(config.train, data);  // every setting is checked before anything is written
 
-    const engine::RunSummary summary = trainInto(config, data, dataDir, outDir, quiet);
+    const engine::RunSummary summary = trainInto(config, data, dataDir, outDir, quiet, past);
     switch (summary.reason) {
         case engine::StopReason::Diverged:
             std::fprintf(stderr, "bnlab-cli: %s\n", summary.message.c_str());

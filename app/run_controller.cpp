@@ -12,8 +12,9 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kFlushInterval = std::chrono::milliseconds(50);
 }  // namespace
 
-TrainingWorker::TrainingWorker(std::shared_ptr<const engine::Dataset> data, RunConfig config, QString runFolder)
-    : m_data(std::move(data)), m_config(std::move(config)), m_runFolder(std::move(runFolder)) {}
+TrainingWorker::TrainingWorker(std::shared_ptr<const engine::Dataset> data, RunConfig config, QString runFolder,
+                               RunData past)
+    : m_data(std::move(data)), m_config(std::move(config)), m_runFolder(std::move(runFolder)), m_past(std::move(past)) {}
 
 void TrainingWorker::requestStop() {
     std::lock_guard lock(m_mutex);
@@ -43,12 +44,16 @@ void TrainingWorker::run() {
     try {
         engine::validate(m_config.train, *m_data);  // before the run folder is created
         std::unique_ptr<RunWriter> writer;
-        if (!m_runFolder.isEmpty())
+        engine::TrainOptions options = m_config.train;
+        if (!m_runFolder.isEmpty()) {
             writer = std::make_unique<RunWriter>(m_runFolder, m_config, QString::fromStdString(m_data->folder.string()));
+            writer->writePast(std::exchange(m_past, {}));
+            options.checkpointFolder = m_runFolder.toStdString();
+        }
         std::vector<engine::MetricsSink*> sinks{this};
         if (writer) sinks.insert(sinks.begin(), writer.get());
         TeeSink tee(sinks);
-        engine::Trainer trainer(*m_data, m_config.train, tee);
+        engine::Trainer trainer(*m_data, options, tee);
         // Declared after the trainer, so destroyed before it, also when run() throws: the GUI thread can
         // never reach a destroyed trainer through m_trainer.
         struct Unpublish {
@@ -167,7 +172,7 @@ void RunController::shutDown() {
 }
 
 void RunController::start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
-                          const QString& runFolder, bool paused) {
+                          const QString& runFolder, bool paused, const RunData& past) {
     shutDown();
     m_run = RunData{};
     m_run.name = name;
@@ -175,9 +180,15 @@ void RunController::start(const RunConfig& config, std::shared_ptr<const engine:
     m_run.current = config;
     m_run.dataset = QString::fromStdString(data->name);
     m_run.state = paused ? RunState::Paused : RunState::Running;
+    MetricsBatch history;
+    history.steps = past.steps;
+    history.evals = past.evals;
+    history.probes = past.probes;
+    history.changes = past.changes;
+    m_run.append(std::move(history));
 
     m_thread.reset(new QThread);
-    m_worker = new TrainingWorker(std::move(data), config, runFolder);
+    m_worker = new TrainingWorker(std::move(data), config, runFolder, past);
     m_worker->setPaused(paused);
     m_worker->moveToThread(m_thread.get());
     connect(m_thread.get(), &QThread::started, m_worker, &TrainingWorker::run);

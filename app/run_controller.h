@@ -31,8 +31,9 @@ class TrainingWorker final : public QObject, public engine::MetricsSink {
     Q_DISABLE_COPY_MOVE(TrainingWorker)
 
 public:
-    // runFolder: where the run is saved as it trains (RunWriter); empty = not saved.
-    TrainingWorker(std::shared_ptr<const engine::Dataset> data, RunConfig config, QString runFolder);
+    // runFolder: where the run is saved as it trains (RunWriter) with its checkpoints; empty = not saved.
+    // past: records the run starts with (a fork's copy of its parent's), written to the folder first.
+    TrainingWorker(std::shared_ptr<const engine::Dataset> data, RunConfig config, QString runFolder, RunData past = {});
 
     void requestStop();           // any thread
     void setPaused(bool paused);  // any thread
@@ -65,6 +66,7 @@ private:
     std::shared_ptr<const engine::Dataset> m_data;
     RunConfig m_config;
     QString m_runFolder;
+    RunData m_past;
     std::mutex m_mutex;                  // guards m_trainer and the two flags against the GUI thread
     engine::Trainer* m_trainer = nullptr;
     bool m_stopRequested = false;
@@ -89,8 +91,10 @@ public:
     // Starts a run; a run still going is stopped first (its data is replaced: save it before if needed).
     // runFolder: where the run is saved as it trains (empty: not saved).
     // paused: the run starts paused (step() then advances it one step at a time).
+    // past: records the run starts with, a fork's copy of its parent's up to the checkpoint it continues from
+    // (ForkPlan; config.train.resumeFrom is then that checkpoint).
     void start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
-               const QString& runFolder, bool paused = false);
+               const QString& runFolder, bool paused = false, const RunData& past = {});
     void setPaused(bool paused);
     // One training step of the active run, pausing it first if it is running.
     void step();

@@ -1,5 +1,6 @@
 #include "run_set.h"
 
+#include "checkpoint.h"
 #include "error.h"
 #include "trainer.h"
 
@@ -30,7 +31,7 @@ RunSet::Entry& RunSet::add() {
 }
 
 int RunSet::start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
-                  const QString& runFolder, bool paused, int group) {
+                  const QString& runFolder, bool paused, int group, const RunData& past) {
     if (activeCount() >= kMaxActive)
         throw Error(std::to_string(kMaxActive) +
                     " runs are training already: stop one first (each takes memory and a share of the cores)");
@@ -39,7 +40,7 @@ int RunSet::start(const RunConfig& config, std::shared_ptr<const engine::Dataset
     e.folder = runFolder;
     const int id = e.id;
     Q_EMIT added(id);
-    e.controller->start(config, std::move(data), name, runFolder, paused);
+    e.controller->start(config, std::move(data), name, runFolder, paused, past);
     return id;
 }
 
@@ -108,6 +109,69 @@ RunConfig forkConfig(const RunData& parent, long step, const QStringList& change
         engine::Trainer::checkChange(config.train.schedule.back().change, config.train);  // a negative rate, ...
     }
     return config;
+}
+
+namespace {
+
+// The parent's records that come before its checkpoint of `step`: the evaluations up to the checkpoint's latest
+// validation (a run cut mid-epoch evaluates once more after its last checkpoint), the changes applied before it
+// (those at `step` come after the checkpoint, and the branch applies them from its plan).
+RunData pastOf(const RunData& parent, long step, long lastValidation) {
+    RunData past;
+    for (const engine::StepRecord& s : parent.steps)
+        if (s.step <= step) past.steps.push_back(s);
+    for (const engine::EvalRecord& e : parent.evals)
+        if (e.split == "validation" && e.step <= lastValidation) past.evals.push_back(e);
+    for (const engine::ProbeSnapshot& p : parent.probes)
+        if (p.step <= step) past.probes.push_back(p);
+    for (const engine::ChangeRecord& c : parent.changes)
+        if (c.applied && c.step < step) past.changes.push_back(c);
+    for (const engine::LandscapeRecord& l : parent.landscape)
+        if (l.step <= step) past.landscape.push_back(l);
+    // The confusion matrices of those evaluations; the per-sample predictions come with the branch's next one.
+    for (const engine::ConfusionRecord& c : parent.confusions)
+        if (c.split == "validation" && c.step <= lastValidation) past.confusions.push_back(c);
+    return past;
+}
+
+}  // namespace
+
+ForkPlan planFork(const RunData& parent, const QString& parentFolder, long step, const QStringList& changes) {
+    ForkPlan plan;
+    plan.config = forkConfig(parent, step, changes);
+    QStringList skipped;
+    std::vector<std::pair<long, std::filesystem::path>> checkpoints;
+    if (!parentFolder.isEmpty()) checkpoints = engine::listCheckpoints(parentFolder.toStdString());
+    for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+        const auto& [at, file] = *it;
+        if (at > step) continue;
+        try {
+            const engine::Checkpoint c = engine::readCheckpoint(file);
+            const auto record = std::find_if(parent.steps.begin(), parent.steps.end(),
+                                             [&](const engine::StepRecord& s) { return s.step == at; });
+            if (c.loop.step != at || record == parent.steps.end() || record->samples != c.loop.samples)
+                throw Error(file.string() + ": the checkpoint does not match the run's records at step " +
+                            std::to_string(at));
+            engine::TrainOptions check = plan.config.train;  // seed, split, optimizer, blocks
+            engine::applyCheckpointSettings(c, check, parent.info.trainSamples, file.string());
+            plan.config.train.resumeFrom = file;
+            plan.resumeStep = at;
+            plan.past = pastOf(parent, at, c.loop.lastValidationStep);
+            break;
+        } catch (const std::exception& e) {
+            skipped << QString::fromStdString(e.what());
+        }
+    }
+    plan.note = plan.resumeStep > 0
+                    ? QString("continues from the checkpoint of step %1").arg(plan.resumeStep) +
+                          (plan.resumeStep < step ? QString(", replays steps %1..%2").arg(plan.resumeStep + 1).arg(step)
+                                                  : QString())
+                    : QString("replays steps 1..%1 (%2)")
+                          .arg(step)
+                          .arg(parentFolder.isEmpty() ? "the run is not saved, so it has no checkpoints"
+                                                      : "no usable checkpoint at or before that step");
+    if (!skipped.isEmpty()) plan.note += "; passed over: " + skipped.join("; ");
+    return plan;
 }
 
 }  // namespace bnlab::app

@@ -41,8 +41,9 @@ public:
 
     // Starts a run beside the others and returns its id. Throws Error when kMaxActive runs are already
     // training.
+    // past: records the run starts with (RunController::start).
     int start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
-              const QString& runFolder, bool paused = false, int group = 0);
+              const QString& runFolder, bool paused = false, int group = 0, const RunData& past = {});
     // Adds a saved run (loadRun) and returns its id.
     int addSaved(RunData run, const QString& folder);
     // Stops the run (its folder stays, with the summary of a stopped run) and forgets it. Does not wait: the
@@ -76,9 +77,25 @@ private:
 
 // A branch of parent at `step`: the parent's start configuration, its applied changes before `step` as planned
 // changes, and `changes` (KEY=VALUE, the keys that can change during a run) planned after `step`. Training is
-// deterministic (the tests prove parallel = serial, bit for bit), so the branch's first `step` steps are
-// the parent's exactly; it replays them rather than loading a saved state. Throws ConfigError naming what is
-// wrong: a step outside 1 .. the parent's last step, a bad change.
+// deterministic (the tests prove parallel = serial, bit for bit), so a branch trained from step 0 with this
+// configuration shares the parent's first `step` steps exactly. Throws ConfigError naming what is wrong: a step
+// outside 1 .. the parent's last step, a bad change.
 [[nodiscard]] RunConfig forkConfig(const RunData& parent, long step, const QStringList& changes);
+
+// How a branch starts: from the latest of the parent's checkpoints at or before the fork step (engine/checkpoint.h),
+// replaying only the steps after it, with the parent's records up to it copied, so that its charts show the
+// shared past. A checkpoint that cannot be read or does not belong to the parent is passed over for the one
+// before it, and with none the branch replays from step 0: the result is the same, only slower, and `note` says
+// which checkpoint is used and why others were not.
+struct ForkPlan {
+    RunConfig config;       // forkConfig(); config.train.resumeFrom is the checkpoint, if one is used
+    long resumeStep = 0;    // the checkpoint's step (0: none, the branch replays from the start)
+    RunData past;           // the parent's records the branch starts with: steps 1..resumeStep, their
+                            // evaluations and probes, the changes applied before resumeStep
+    QString note;           // for people: "continues from the checkpoint of step 120, replays steps 121..150"
+};
+// parentFolder: where the parent is saved (empty: not saved, so no checkpoints). Throws as forkConfig.
+[[nodiscard]] ForkPlan planFork(const RunData& parent, const QString& parentFolder, long step,
+                                const QStringList& changes);
 
 }  // namespace bnlab::app

@@ -225,7 +225,21 @@ void RunWriter::onLandscape(const LandscapeRecord& l) {
     maybeFlush();
 }
 
+void RunWriter::writePast(const RunData& past) {
+    for (const StepRecord& r : past.steps) onStep(r);
+    for (const EvalRecord& r : past.evals) onEval(r);
+    for (const ProbeSnapshot& p : past.probes) onProbe(p);
+    for (const ChangeRecord& c : past.changes) writeChange(c);  // run_info.json is the trainer's to write
+    for (const LandscapeRecord& l : past.landscape) onLandscape(l);
+    for (const ConfusionRecord& c : past.confusions) onPredictions(PredictionRecord{c, {}});  // matrices only
+}
+
 void RunWriter::onChange(const ChangeRecord& c) {
+    writeChange(c);
+    if (c.applied && (c.structural || c.key == "batch_size")) onStart(c.info);  // new layers or total steps
+}
+
+void RunWriter::writeChange(const ChangeRecord& c) {
     if (!m_changes.is_open()) m_changes.open(QDir(m_folder).filePath("changes.jsonl").toStdString(), std::ios::app);
     const QJsonObject o{{"step", double(c.step)}, {"epoch", c.epoch}, {"samples", double(c.samples)},
                         {"seconds", c.seconds}, {"key", QString::fromStdString(c.key)},
@@ -234,7 +248,6 @@ void RunWriter::onChange(const ChangeRecord& c) {
     m_changes << QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString() << '\n';
     m_changes.flush();
     check(m_changes, "changes.jsonl");
-    if (c.applied && (c.structural || c.key == "batch_size")) onStart(c.info);  // new layers or total steps
 }
 
 void RunWriter::onFinish(const RunSummary& s) {

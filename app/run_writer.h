@@ -12,10 +12,12 @@
 //   changes.jsonl one JSON object per live change (applied or refused), when there are any; run_info.json is
 //                 rewritten when a change alters the layers
 //   summary.json  written last, atomically, only when the run ended (completed, stopped or diverged)
+//   checkpoints/  training states, written by the trainer itself (TrainOptions::checkpointFolder), for forks
 // Files are flushed about once a second, so a crash loses at most the last second of metrics.
 
 #include "metrics.h"
 #include "run_config.h"
+#include "run_data.h"
 
 #include <QString>
 
@@ -39,11 +41,14 @@ public:
     void onLandscape(const engine::LandscapeRecord& l) override;
     void onChange(const engine::ChangeRecord& c) override;
     void onFinish(const engine::RunSummary& s) override;
+    // Writes records the run starts with (a fork's copy of its parent's past), before the trainer's own.
+    void writePast(const RunData& past);
 
     [[nodiscard]] const QString& folder() const { return m_folder; }
 
 private:
     void maybeFlush();
+    void writeChange(const engine::ChangeRecord& c);
     void check(std::ofstream& out, const char* file);
 
     QString m_folder;

@@ -60,8 +60,42 @@ bool BatchSampler::next(Matrix& x, std::vector<std::uint8_t>& labels) {
     }
     const Index end = std::min(m_view.size(), m_position + m_batchSize);
     gatherBatch(m_view, m_order, m_position, end, x, labels);
+    m_latestBegin = m_position;
     m_position = end;
     return first;
+}
+
+BatchSampler::State BatchSampler::state() const {
+    return {m_epoch, m_position, m_latestBegin, m_random.state(), m_order};
+}
+
+void BatchSampler::setState(State s) {
+    const Index n = m_view.size();
+    if (Index(s.order.size()) != n)
+        throw Error("sampler: the saved order holds " + std::to_string(s.order.size()) + " samples, the training split " +
+                    std::to_string(n));
+    std::vector<bool> seen(std::size_t(n), false);
+    for (std::uint32_t i : s.order) {
+        if (Index(i) >= n || seen[i]) throw Error("sampler: the saved order is not a permutation of the training split");
+        seen[i] = true;
+    }
+    if (s.epoch < 0 || s.position < 0 || s.position > n || s.latestBegin < 0 || s.latestBegin > s.position)
+        throw Error("sampler: the saved position (epoch " + std::to_string(s.epoch) + ", sample " +
+                    std::to_string(s.position) + ") is outside the training split of " + std::to_string(n));
+    m_epoch = s.epoch;
+    m_position = s.position;
+    m_latestBegin = s.latestBegin;
+    m_random.setState(s.random);
+    m_order = std::move(s.order);
+}
+
+void BatchSampler::latest(Matrix& x, std::vector<std::uint8_t>& labels) const {
+    if (m_epoch == 0) {
+        x.resize(0, m_view.set->shape.size());
+        labels.clear();
+        return;
+    }
+    gatherBatch(m_view, m_order, m_latestBegin, m_position, x, labels);
 }
 
 }  // namespace bnlab::engine

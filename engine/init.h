@@ -2,6 +2,8 @@
 
 #include "tensor.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -33,6 +35,10 @@ public:
 
     // A seed for an independent stream ("weights", "shuffle", "probe"), derived from a run seed.
     static std::uint64_t derive(std::uint64_t seed, std::uint64_t stream);
+
+    // The generator's whole state (a checkpoint saves it; normal() keeps no spare value).
+    [[nodiscard]] std::array<std::uint64_t, 4> state() const { return {m_s[0], m_s[1], m_s[2], m_s[3]}; }
+    void setState(const std::array<std::uint64_t, 4>& s) { std::copy(s.begin(), s.end(), m_s); }
 
 private:
     std::uint64_t m_s[4];

@@ -169,6 +169,22 @@ void Network::setStep(long step) {
         else if (auto* noise = dynamic_cast<BatchNormNoise*>(layer.get())) noise->setStep(std::uint64_t(step));
 }
 
+Network::NormNames Network::normNames() const { return {m_normNames, m_normCounts}; }
+
+void Network::restoreNormNames(const NormNames& names) {
+    if (names.perBlock.size() != m_blocks.size())
+        throw Error("network: the saved norm names are for " + std::to_string(names.perBlock.size()) +
+                    " blocks, this network has " + std::to_string(m_blocks.size()));
+    for (std::size_t b = 0; b < m_blocks.size(); ++b) {
+        if (m_blocks[b].norm < 0) continue;
+        if (names.perBlock[b].empty())
+            throw Error("network: block " + m_blocks[b].name + " has a norm layer but the saved names give it none");
+        m_layerNames[std::size_t(m_blocks[b].norm)] = names.perBlock[b];
+    }
+    m_normNames = names.perBlock;
+    m_normCounts = names.counts;
+}
+
 int Network::firstNonFiniteLayer() const {
     for (std::size_t i = 0; i < m_layers.size(); ++i)
         if (!m_layers[i]->output().allFinite()) return int(i);

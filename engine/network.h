@@ -8,6 +8,7 @@
 #include "layer.h"
 #include "network_spec.h"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -94,6 +95,17 @@ public:
 
     [[nodiscard]] NormPlacement normPlacement(int block) const;
 
+    // The names of the norm layers, which removals and insertions during a run make differ from those a fresh
+    // network of the same blocks would have (block 1's bn1 removed: block 2's layer stays bn2). A checkpoint
+    // saves them; restoreNormNames gives a network built from the changed spec the run's names back.
+    struct NormNames {
+        std::vector<std::string> perBlock;  // per block: the name its norm layer has or had, or empty
+        std::array<int, 4> counts{};       // per NormKind: names handed out so far
+    };
+    [[nodiscard]] NormNames normNames() const;
+    // Throws Error when the number of blocks differs or a block with a norm layer gets no name.
+    void restoreNormNames(const NormNames& names);
+
 private:
     void add(std::unique_ptr<Layer> layer, std::string name);
     void shiftIndices(int from, int delta);  // every layer index ≥ from in m_blocks moves by delta
@@ -106,7 +118,7 @@ private:
     std::vector<std::string> m_layerNames;
     std::vector<BlockInfo> m_blocks;
     std::vector<std::string> m_normNames;  // per block: the name its BN layer has or had ("bn2"), or empty
-    int m_normCounts[4] = {0, 0, 0, 0};    // per NormKind: names handed out so far
+    std::array<int, 4> m_normCounts{};     // per NormKind: names handed out so far
 };
 
 }  // namespace bnlab::engine

@@ -47,6 +47,33 @@ void Optimizer::rebind(std::vector<Param> params, const std::vector<std::string>
     m_updateNorm.assign(m_params.size(), 0.0);
 }
 
+Optimizer::State Optimizer::state() const {
+    const bool stateless = m_options.kind == OptimizerKind::SGD && m_options.momentum == 0;
+    return {m_step, m_paramSteps, stateless ? std::vector<Matrix>{} : m_state1, m_state2};
+}
+
+void Optimizer::setState(State s) {
+    const std::size_t n = m_params.size();
+    const bool stateless = m_options.kind == OptimizerKind::SGD && m_options.momentum == 0;
+    const std::size_t second = m_options.kind == OptimizerKind::Adam ? n : 0;
+    if (s.paramSteps.size() != n || s.first.size() != (stateless ? 0 : n) || s.second.size() != second)
+        throw Error("optimizer: the saved state is for " + std::to_string(s.paramSteps.size()) +
+                    " parameters, this network has " + std::to_string(n));
+    auto check = [&](const std::vector<Matrix>& v, const char* what) {
+        for (std::size_t i = 0; i < v.size(); ++i)
+            if (v[i].rows() != m_params[i].value->rows() || v[i].cols() != m_params[i].value->cols())
+                throw Error("optimizer: the saved " + std::string(what) + " of '" + m_params[i].name + "' is " +
+                            std::to_string(v[i].rows()) + "x" + std::to_string(v[i].cols()) + ", the parameter " +
+                            std::to_string(m_params[i].value->rows()) + "x" + std::to_string(m_params[i].value->cols()));
+    };
+    check(s.first, "first moment");
+    check(s.second, "second moment");
+    m_step = s.step;
+    m_paramSteps = std::move(s.paramSteps);
+    if (!stateless) m_state1 = std::move(s.first);
+    m_state2 = std::move(s.second);
+}
+
 void Optimizer::step() {
     ++m_step;
     const OptimizerOptions& o = m_options;

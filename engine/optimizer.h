@@ -46,6 +46,17 @@ public:
     [[nodiscard]] double lastUpdateNorm(std::size_t paramIndex) const { return m_updateNorm[paramIndex]; }
     [[nodiscard]] const std::vector<Param>& params() const { return m_params; }
 
+    // What step() carries from one step to the next (a checkpoint saves it): the step counts, SGD's velocity
+    // or Adam's moments, per bound parameter in order. `first` is empty for plain SGD (no momentum: no state).
+    struct State {
+        long step = 0;
+        std::vector<long> paramSteps;
+        std::vector<Matrix> first, second;  // SGD velocity or Adam m; Adam v
+    };
+    [[nodiscard]] State state() const;
+    // Throws Error naming the parameter whose count or shape differs from the bound ones.
+    void setState(State state);
+
 private:
     OptimizerOptions m_options;
     std::vector<Param> m_params;

@@ -1,6 +1,7 @@
 #include "trainer.h"
 
 #include "batch_sampler.h"
+#include "checkpoint.h"
 #include "error.h"
 #include "parallel.h"
 #include "softmax_cross_entropy.h"
@@ -43,17 +44,15 @@ std::string num(T v) {
 }
 
 // Exponential moving average with bias correction (as Adam's), so the first values are not pulled to 0.
-class Ema {
-public:
+struct Ema {
     double add(double x) {
-        m_value = kDecay * m_value + (1 - kDecay) * x;
-        m_power *= kDecay;
-        return m_value / (1 - m_power);
+        value = kDecay * value + (1 - kDecay) * x;
+        power *= kDecay;
+        return value / (1 - power);
     }
 
-private:
     static constexpr double kDecay = 0.98;
-    double m_value = 0, m_power = 1;
+    double value = 0, power = 1;
 };
 
 }  // namespace
@@ -338,13 +337,19 @@ RunSummary Trainer::run() {
 
 RunSummary Trainer::runInArena() {
     TrainOptions& o = m_options;  // live changes update it (on this thread)
-    const auto t0 = Clock::now();
+    auto t0 = Clock::now();
     const Splits splits = makeSplits(m_data, o.validationSize, o.trainSize);
+    std::optional<Checkpoint> resume;
+    if (!o.resumeFrom.empty()) {  // the live settings first: the network is built with the placements of then
+        resume = readCheckpoint(o.resumeFrom);
+        applyCheckpointSettings(*resume, o, splits.train.size(), o.resumeFrom.string());
+    }
     Network net(o.network, m_data.inputShape(), m_data.numClasses, o.batchNorm, o.init, o.seed);
     Optimizer optimizer(o.optimizer);
     optimizer.bind(net.optimizerParams());
-    std::vector<NamedParam> params = net.params();
     BatchSampler sampler(splits.train, o.batchSize, Random::derive(o.seed, 2));
+    if (resume) restoreCheckpoint(*resume, net, optimizer, sampler, o.resumeFrom.string());
+    std::vector<NamedParam> params = net.params();
 
     // The fixed probe batch: drawn once from the validation split (the training split if there is none).
     const DataView probeSource = splits.validation.size() >= 2 ? splits.validation : splits.train;
@@ -379,7 +384,6 @@ RunSummary Trainer::runInArena() {
     info.totalSteps = long(o.epochs) * long(info.stepsPerEpoch);
     if (o.maxSteps > 0) info.totalSteps = std::min(info.totalSteps, o.maxSteps);
     info.threads = o.threads > 0 ? o.threads : parallel::defaultThreadCount();
-    m_sink.onStart(info);
 
     RunSummary summary;
     summary.reason = info.totalSteps < long(o.epochs) * long(info.stepsPerEpoch) ? StopReason::MaxSteps
@@ -393,6 +397,7 @@ RunSummary Trainer::runInArena() {
     long step = 0;
     double epochsCompleted = 0;  // as of the last completed step (a diverged step does not count)
     long lastValidationStep = -1;
+    bool changedSinceStep = false;  // a live change was applied after the latest step
     auto epochsDone = [&] { return double(sampler.epoch() - 1) + double(sampler.position()) / double(splits.train.size()); };
     PredictionRecord predicted;  // reused: its buffers keep their capacity between evaluations
     auto emitEval = [&](const DataView& view, const std::string& split, bool epochEnd) {
@@ -507,10 +512,51 @@ RunSummary Trainer::runInArena() {
             r.description = e.what();
         }
         r.info = info;
+        changedSinceStep = changedSinceStep || r.applied;
         m_sink.onChange(r);
     };
 
+    // Checkpoints: the state after a step, before any change applied between it and the next.
+    long lastCheckpointStep = 0;
+    std::string checkpointProblem;  // the first failure to write one; no more are tried after it
+    auto saveCheckpoint = [&] {
+        if (o.checkpointFolder.empty() || !checkpointProblem.empty() || step == lastCheckpointStep || changedSinceStep)
+            return;
+        try {
+            const LoopState loop{step, samples, epochsCompleted, lastValidationStep, secondsSince(t0),
+                                 summary.trainingSeconds, {lossEma.value, lossEma.power, accEma.value, accEma.power},
+                                 summary.hasValidation, summary.valLoss, summary.valAccuracy};
+            const std::filesystem::path file = checkpointFile(o.checkpointFolder, step);
+            std::filesystem::create_directories(file.parent_path());
+            writeCheckpoint(file, captureCheckpoint(net, optimizer, sampler, o, loop));
+            lastCheckpointStep = step;
+            const std::uint64_t size = std::max<std::uint64_t>(std::filesystem::file_size(file), 1);
+            thinCheckpoints(o.checkpointFolder, std::size_t(std::max<std::uint64_t>(2, o.checkpointBudget / size)));
+        } catch (const std::exception& e) {
+            checkpointProblem = e.what();
+        }
+    };
+
     std::size_t nextScheduled = 0;
+    if (resume) {  // continue where the checkpoint's run was after its step
+        const LoopState& l = resume->loop;
+        step = lastCheckpointStep = l.step;
+        samples = l.samples;
+        epochsCompleted = l.epochs;
+        lastValidationStep = l.lastValidationStep;
+        t0 -= std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(l.seconds));
+        summary.trainingSeconds = l.trainingSeconds;
+        lossEma = {l.ema[0], l.ema[1]};
+        accEma = {l.ema[2], l.ema[3]};
+        summary.hasValidation = l.hasValidation;
+        summary.valLoss = l.valLoss;
+        summary.valAccuracy = l.valAccuracy;
+        sampler.latest(x, labels);  // the batch a BN inserted before the next step takes its statistics from
+        info.totalSteps = plannedSteps();
+        while (nextScheduled < o.schedule.size() && o.schedule[nextScheduled].step < step) ++nextScheduled;
+    }
+    m_sink.onStart(info);
+
     auto applyScheduled = [&] {
         while (nextScheduled < o.schedule.size() && o.schedule[nextScheduled].step <= step)
             applyChange(o.schedule[nextScheduled++].change);
@@ -525,6 +571,7 @@ RunSummary Trainer::runInArena() {
         sampler.next(x, labels);
         auto stepStart = Clock::now();
         ++step;
+        changedSinceStep = false;
         const bool probeNow = probing && (step == 1 || step % o.probeInterval == 0);
         optimizer.setRecordUpdates(probeNow);
         net.setStep(step);  // the Dropout masks and BN noise of this step (its probe forward sees them too)
@@ -585,8 +632,10 @@ RunSummary Trainer::runInArena() {
             summary.hasValidation = true;
             summary.valLoss = e.loss;
             summary.valAccuracy = e.accuracy;
+            saveCheckpoint();
         }
     }
+    if (summary.reason != StopReason::Diverged) saveCheckpoint();  // a diverged step has touched the BN statistics
 
     if (summary.reason == StopReason::Completed || summary.reason == StopReason::MaxSteps) {
         // Planned changes the run never reached are reported, not silently dropped.
@@ -610,6 +659,7 @@ RunSummary Trainer::runInArena() {
             summary.message = summary.reason == StopReason::Completed ? "completed " + std::to_string(o.epochs) + " epochs"
                                                                       : "reached max_steps " + std::to_string(o.maxSteps);
     }
+    if (!checkpointProblem.empty()) summary.message += " (no more checkpoints were saved: " + checkpointProblem + ")";
     summary.steps = step;
     summary.samples = samples;
     summary.epochs = epochsCompleted;

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -70,6 +71,19 @@ struct TrainOptions {
     EvalStatistics evalStatistics = EvalStatistics::Running;  // validation/test: running or batch statistics
     int threads = 0;               // 0 = all cores
     std::vector<ScheduledChange> schedule;  // in order of step
+
+    // Training states (engine/checkpoint.h). Not part of config.json: whether and where a run keeps them is the
+    // program's business, and a run continued from one gives the records it would have given anyway.
+    // checkpointFolder: save one into checkpointFolder/checkpoints/ after every validation evaluation and when
+    // the run ends (completed, max_steps or stopped; not after a divergence, nor after a stop that came with
+    // changes the checkpoint could not tell apart); empty: none. Old ones are thinned out (thinCheckpoints) so
+    // that at most max(2, checkpointBudget / size of one) stay.
+    std::filesystem::path checkpointFolder;
+    std::uint64_t checkpointBudget = std::uint64_t(128) << 20;  // bytes (keras-cnn: 8 of 14.6 MB; bn-paper-mlp: 214 of 0.6 MB)
+    // A checkpoint of a run of these options: the run continues after its step S (records from step S + 1 on,
+    // bit-identical to those of the run that wrote it when nothing else changes); planned changes before step S
+    // are taken to be in it, those at S and later are applied. Empty: the run starts at step 0.
+    std::filesystem::path resumeFrom;
 };
 
 // Checks every setting and its consistency with the data; throws ConfigError naming the key

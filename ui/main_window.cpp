@@ -1184,7 +1184,7 @@ quint32 MainWindow::nextColour() const {
     return palette::category(int(m_runs.entries().size())).rgb() & 0xffffff;
 }
 
-int MainWindow::launch(const app::RunConfig& config, bool paused, int group) {
+int MainWindow::launch(const app::RunConfig& config, bool paused, int group, const app::RunData& past) {
     if (!m_data) throw Error("no dataset is open: use File › Open Dataset Folder");
     engine::validate(config.train, *m_data);
     const QDateTime now = QDateTime::currentDateTime();
@@ -1195,7 +1195,7 @@ int MainWindow::launch(const app::RunConfig& config, bool paused, int group) {
     for (int i = 2; QDir(folder).exists(); ++i) folder = base + "~" + QString::number(i);
     // Short and unique in the list: a number, the preset and the time.
     const QString name = QString("#%1 %2 %3").arg(m_runs.entries().empty() ? 1 : m_runs.entries().back()->id + 1).arg(preset, now.toString("HH:mm:ss"));
-    const int id = m_runs.start(config, m_data, name, folder, paused, group);
+    const int id = m_runs.start(config, m_data, name, folder, paused, group, past);
     m_runs.find(id)->colour = nextColour();
     m_listDirty = m_compareDirty = true;
     return id;
@@ -1337,9 +1337,10 @@ int MainWindow::forkRun(int id, long step, const QStringList& changes) {
     const app::RunSet::Entry* e = m_runs.find(id);
     if (!e) return 0;
     try {
-        const app::RunConfig config = app::forkConfig(e->run(), step, changes);
+        const app::ForkPlan plan = app::planFork(e->run(), e->folder, step, changes);
         const QString parent = e->run().name;
-        const int branch = launch(config);
+        const int branch = launch(plan.config, false, 0, plan.past);
+        statusBar()->showMessage(tr("Fork at step %1: %2").arg(step).arg(plan.note), 15000);
         m_runs.find(branch)->controller->setName(tr("%1 fork of %2 at %3").arg(m_runs.find(branch)->run().name.section(' ', 0, 0), parent.section(' ', 0, 0)).arg(step));
         clearError();
         setCurrentRun(branch);
@@ -1357,7 +1358,8 @@ void MainWindow::chooseFork(int id) {
     QDialog dialog(this);
     dialog.setWindowTitle(tr("Fork %1").arg(e->run().name));
     auto* form = new QFormLayout(&dialog);
-    auto* explanation = new QLabel(tr("A new run that shares this run's first steps exactly (it replays them: training "
+    auto* explanation = new QLabel(tr("A new run that shares this run's first steps exactly (it continues from the "
+                                      "latest checkpoint at or before the step and replays the steps after it: training "
                                       "is deterministic), then trains with the changes below. Changes: learning_rate, "
                                       "bn_momentum, batch_size, block.N.norm (none, before, after), separated by "
                                       "commas."), &dialog);

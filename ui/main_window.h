@@ -79,7 +79,8 @@ public:
     int toggleBatchNorm(int id);
     void repeatWithSeeds(int id, int count);
     void removeRun(int id);
-    // A branch of run id at `step` with `changes` (KEY=VALUE) from then on, beside it (see app::forkConfig);
+    // A branch of run id at `step` with `changes` (KEY=VALUE) from then on, beside it (see app::planFork: from the
+    // parent's latest checkpoint at or before `step`, with its records up to it); the status bar says how it starts;
     // returns its id, or 0 with the reason in the banner.
     int forkRun(int id, long step, const QStringList& changes);
     // Starts a guided experiment's runs (app::experiments()) beside the others, shows only them on the Compare
@@ -125,7 +126,7 @@ private:
     [[nodiscard]] app::RunController& controller();
     [[nodiscard]] const app::RunController& controller() const;
     // Starts config beside the other runs and returns its id; throws Error/ConfigError with the reason.
-    int launch(const app::RunConfig& config, bool paused = false, int group = 0);
+    int launch(const app::RunConfig& config, bool paused = false, int group = 0, const app::RunData& past = {});
     [[nodiscard]] quint32 nextColour() const;
     [[nodiscard]] std::vector<struct ComparedRun> comparedRuns() const;
     void refillBnSelectors(const std::vector<struct ComparedRun>& runs);  // the Compare panel's BN layer and feature

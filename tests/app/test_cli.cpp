@@ -485,6 +485,46 @@ TEST_F(CliTest, PlannedChangesApplyAtTheirStepsAreRecordedAndReproducedByTheConf
     EXPECT_EQ(lossColumn(second + "/steps.csv"), a);
 }
 
+TEST_F(CliTest, ForkContinuesFromTheLatestCheckpointWithTheParentsPast) {
+    const std::string parent = path("parent"), twin = path("twin"), branch = path("branch");
+    ASSERT_EQ(shortRun(parent, "--set eval_interval=10").status, 0);  // checkpoints after steps 10, 20 and 30
+    for (const char* step : {"10", "20", "30"})
+        EXPECT_TRUE(exists(parent + "/checkpoints/step-000000" + step + ".bnckpt")) << step;
+
+    const CliResult same = run("train --fork " + quote(parent) + " --at-step 25 --threads 2 --out " + quote(twin));
+    ASSERT_EQ(same.status, 0) << same.err;
+    EXPECT_THAT(same.err, HasSubstr("continues from the checkpoint of step 20, replays steps 21..25"));
+    EXPECT_EQ(lossColumn(twin + "/steps.csv"), lossColumn(parent + "/steps.csv")) << "no change: the parent again";
+    EXPECT_EQ(lines(readText(twin + "/evals.csv")).size(), lines(readText(parent + "/evals.csv")).size());
+
+    const CliResult changed = run("train --fork " + quote(parent) + " --at-step 25 --set learning_rate=0.5 --quiet --out " +
+                                  quote(branch));
+    ASSERT_EQ(changed.status, 0) << changed.err;
+    const auto a = lossColumn(branch + "/steps.csv"), b = lossColumn(parent + "/steps.csv");
+    ASSERT_EQ(a.size(), 30u);
+    for (std::size_t i = 0; i < 25; ++i) EXPECT_EQ(a[i], b[i]) << "step " << i + 1;
+    EXPECT_NE(a[26], b[26]) << "step 27, the first whose loss sees the new learning rate";
+    EXPECT_THAT(readText(branch + "/changes.jsonl"), HasSubstr("\"learning_rate\""));
+
+    expectOneLineError(run("train --fork " + quote(parent) + " --at-step 31 --out " + quote(path("late"))),
+                       "fork: step 31 is not in the run (it has steps 1..30)", path("late"));
+    expectOneLineError(run("train --fork " + quote(parent) + " --at-step 5 --set epochs=2 --out " + quote(path("e"))),
+                       "epochs", path("e"));
+    expectOneLineError(run("train --fork " + quote(path("nowhere")) + " --at-step 5 --out " + quote(path("n"))),
+                       "nowhere", path("n"));
+    EXPECT_EQ(run("train --fork " + quote(parent) + " --out " + quote(path("u"))).status, 2);
+    EXPECT_EQ(run("train --fork " + quote(parent) + " --at-step 5 --preset keras-cnn --out " + quote(path("u"))).status, 2);
+
+    // A damaged checkpoint is passed over, saying so; the branch is the same.
+    writeText(parent + "/checkpoints/step-00000020.bnckpt", "not a checkpoint");
+    const std::string fallback = path("fallback");
+    const CliResult r = run("train --fork " + quote(parent) + " --at-step 25 --out " + quote(fallback));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("continues from the checkpoint of step 10, replays steps 11..25; passed over: "));
+    EXPECT_THAT(r.err, HasSubstr("step-00000020.bnckpt: not a BN Lab checkpoint"));
+    EXPECT_EQ(lossColumn(fallback + "/steps.csv"), lossColumn(parent + "/steps.csv"));
+}
+
 TEST_F(CliTest, APlannedChangeOfASettingThatCannotChangeIsRefused) {
     const std::string out = path("badplan");
     expectOneLineError(run("train --at 5:epochs=3 --out " + quote(out)), "epochs: cannot change during a run", out);

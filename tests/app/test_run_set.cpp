@@ -6,6 +6,9 @@
 #include "run_reader.h"
 #include "run_set.h"
 
+#include <QFile>
+#include <QTemporaryDir>
+
 #include <gtest/gtest.h>
 
 #include <QTemporaryDir>
@@ -190,9 +193,10 @@ TEST(RunSet, SavedRunsJoinTheSetWithTheirFolder) {
 
 namespace {
 
-RunData trainAlone(const RunConfig& config, const std::function<void(RunController&)>& during = {}) {
+RunData trainAlone(const RunConfig& config, const std::function<void(RunController&)>& during = {},
+                   const QString& folder = {}, const RunData& past = {}) {
     RunController c;
-    c.start(config, mnist(), "run", QString());
+    c.start(config, mnist(), "run", folder, false, past);
     if (during) during(c);
     EXPECT_TRUE(waitFor([&] { return c.run().state == RunState::Finished; }, 120000));
     return c.run();
@@ -242,4 +246,62 @@ TEST(Fork, RefusesAStepOutsideTheRunAndABadChange) {
     EXPECT_NO_THROW((void)forkConfig(parent, 10, {"batch_size=30"}));
 }
 
+// A saved parent has checkpoints at its evaluations (smallConfig: every 25 steps and at the end).
+TEST(Fork, FromACheckpointTheBranchStartsWithThePastAndContinuesExactly) {
+    QTemporaryDir tmp;
+    RunConfig parentConfig = smallConfig(120);
+    addScheduledChange(parentConfig, "30:learning_rate=0.3");
+    const QString parentFolder = tmp.filePath("parent");
+    const RunData parent = trainAlone(parentConfig, {}, parentFolder);
+    ASSERT_EQ(parent.steps.size(), 120u);
+
+    // Without changes the branch is its parent: steps 51..60 replayed, the rest trained, all bit for bit.
+    const ForkPlan same = planFork(parent, parentFolder, 60, {});
+    EXPECT_EQ(same.resumeStep, 50);
+    EXPECT_EQ(same.note.toStdString(), "continues from the checkpoint of step 50, replays steps 51..60");
+    EXPECT_EQ(same.past.steps.size(), 50u);
+    ASSERT_EQ(same.past.changes.size(), 1u) << "the change at step 30 is part of the past";
+    const RunData twin = trainAlone(same.config, {}, tmp.filePath("twin"), same.past);
+    expectSameRecords(twin, parent, "the branch without changes");
+    expectSameRecords(loadRun(tmp.filePath("twin")), parent, "its folder: the copied past and what it trained");
+    EXPECT_FLOAT_EQ(twin.current.train.optimizer.learningRate, 0.3f);
+
+    // With a change it is the parent up to step 60 and differs after.
+    const ForkPlan changed = planFork(parent, parentFolder, 60, {"learning_rate=0.05"});
+    const RunData branch = trainAlone(changed.config, {}, tmp.filePath("branch"), changed.past);
+    ASSERT_EQ(branch.steps.size(), 120u);
+    for (std::size_t i = 50; i < 60; ++i) EXPECT_EQ(branch.steps[i].loss, parent.steps[i].loss) << "step " << i + 1;
+    EXPECT_EQ(branch.steps[60].loss, parent.steps[60].loss) << "step 61 is measured before its update";
+    EXPECT_NE(branch.steps[61].loss, parent.steps[61].loss);
+    EXPECT_FLOAT_EQ(branch.current.train.optimizer.learningRate, 0.05f);
+
+    // Forking at a checkpoint's step replays nothing.
+    EXPECT_EQ(planFork(parent, parentFolder, 75, {}).note.toStdString(), "continues from the checkpoint of step 75");
+}
+
+TEST(Fork, ACorruptOrMissingCheckpointIsPassedOverForAnEarlierOneOrAReplay) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("parent");
+    const RunData parent = trainAlone(smallConfig(80), {}, folder);
+    const QString file = folder + "/checkpoints/step-00000050.bnckpt";
+    QFile f(file);
+    ASSERT_TRUE(f.open(QIODevice::ReadWrite));
+    ASSERT_TRUE(f.resize(f.size() / 2));
+    f.close();
+
+    const ForkPlan plan = planFork(parent, folder, 60, {});
+    EXPECT_EQ(plan.resumeStep, 25);
+    EXPECT_TRUE(plan.note.startsWith("continues from the checkpoint of step 25, replays steps 26..60; passed over: " + file))
+        << plan.note.toStdString();
+    EXPECT_TRUE(plan.note.contains("truncated")) << plan.note.toStdString();
+    expectSameRecords(trainAlone(plan.config, {}, tmp.filePath("branch"), plan.past), parent, "from the earlier one");
+
+    const ForkPlan none = planFork(parent, QString(), 60, {});
+    EXPECT_EQ(none.resumeStep, 0);
+    EXPECT_TRUE(none.config.train.resumeFrom.empty());
+    EXPECT_TRUE(none.past.steps.empty());
+    EXPECT_TRUE(none.note.startsWith("replays steps 1..60")) << none.note.toStdString();
+}
+
 }  // namespace
+
