@@ -285,6 +285,7 @@ void ConfigPanel::setConfig(const app::RunConfig& config) {
     m_evalInterval->setValue(value("eval_interval").toInt());
     m_threads->setValue(value("threads").toInt());
     m_diagram->setSpec(config.train.network);
+    m_diagram->setBatchNormNoise(config.train.batchNorm.noise);
     m_updating = false;
     updatePytorchMomentum();
 }

@@ -28,10 +28,23 @@ NetworkDiagram::NetworkDiagram(QWidget* parent) : QWidget(parent) {
                   "output layer is added automatically."));
 }
 
+void NetworkDiagram::setBatchNormNoise(bool noise) {
+    if (noise == m_noise) return;
+    m_noise = noise;
+    updateGeometry();
+    update();
+}
+
 void NetworkDiagram::setSpec(const engine::NetworkSpec& spec) {
     m_spec = spec;
     updateGeometry();
     update();
+}
+
+QStringList NetworkDiagram::boxTexts() const {
+    QStringList out;
+    for (const Box& b : boxes()) out << b.text;
+    return out;
 }
 
 std::vector<NetworkDiagram::Box> NetworkDiagram::boxes() const {
@@ -47,9 +60,14 @@ std::vector<NetworkDiagram::Box> NetworkDiagram::boxes() const {
         if (!b.isLinear()) continue;
         static const char* const kNormName[] = {"BN", "LN", "GN", "BRN"};  // by NormKind
         const QString normBox = kNormName[int(b.normKind)];
-        if (b.norm == engine::NormPlacement::Before) out.push_back({normBox, kNorm});
+        const bool noisy = m_noise && (b.normKind == engine::NormKind::Batch || b.normKind == engine::NormKind::Renorm);
+        auto addNorm = [&] {
+            out.push_back({normBox, kNorm});
+            if (noisy) out.push_back({"+noise", kNorm});
+        };
+        if (b.norm == engine::NormPlacement::Before) addNorm();
         if (b.activation) out.push_back({actSymbol(*b.activation), kAct});
-        if (b.norm == engine::NormPlacement::After) out.push_back({normBox, kNorm});
+        if (b.norm == engine::NormPlacement::After) addNorm();
         if (b.dropout > 0) out.push_back({QString("Dropout %1").arg(double(b.dropout)), kOther});
     }
     out.push_back({"Dense → softmax", kLinear});

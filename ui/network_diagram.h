@@ -2,6 +2,7 @@
 
 #include "network_spec.h"
 
+#include <QStringList>
 #include <QWidget>
 
 namespace bnlab::ui {
@@ -14,6 +15,9 @@ class NetworkDiagram final : public QWidget {
 public:
     explicit NetworkDiagram(QWidget* parent = nullptr);
     void setSpec(const engine::NetworkSpec& spec);
+    // Noise after every BN and Batch Renorm layer (bn_noise, the noisy-bn experiment): drawn as a box after each.
+    void setBatchNormNoise(bool noise);
+    [[nodiscard]] QStringList boxTexts() const;  // what the boxes say, in order
     [[nodiscard]] QSize sizeHint() const override;
     [[nodiscard]] int heightForWidth(int width) const override;
     [[nodiscard]] bool hasHeightForWidth() const override { return true; }
@@ -30,6 +34,7 @@ private:
     [[nodiscard]] std::vector<QRect> layout(int width) const;
 
     engine::NetworkSpec m_spec;
+    bool m_noise = false;
 };
 
 }  // namespace bnlab::ui

@@ -6,6 +6,8 @@
 #include "grad_norm_chart.h"
 #include "landscape_chart.h"
 #include "loss_chart.h"
+#include "network_diagram.h"
+#include "presets.h"
 #include "synthetic_run.h"
 
 #include <QApplication>
@@ -203,6 +205,19 @@ TEST(Charts, ActivationBandsInThePapersOrTensorBoardsStyle) {
     EXPECT_TRUE(older.bandsChart()->title().endsWith("percentiles")) << "the paper's levels are all there";
     EXPECT_EQ(bandStyleFromName("tensorboard"), BandStyle::TensorBoard);
     EXPECT_THROW((void)bandStyleFromName("tufte"), std::exception);
+}
+
+// The configuration panel's diagram: BN before each sigmoid, and with bn_noise a noise box after each BN.
+TEST(NetworkDiagram, DrawsTheBlocksTheirNormalisationAndBatchNormNoise) {
+    NetworkDiagram diagram;
+    diagram.setSpec(app::findPreset("bn-paper-mlp").config.train.network);
+    const QString plain = QStringLiteral("Dense 100,BN,σ,Dense 100,BN,σ,Dense 100,BN,σ,Dense → softmax");
+    EXPECT_EQ(diagram.boxTexts().join(","), plain);
+    diagram.setBatchNormNoise(true);
+    EXPECT_EQ(diagram.boxTexts().join(","),
+              QStringLiteral("Dense 100,BN,+noise,σ,Dense 100,BN,+noise,σ,Dense 100,BN,+noise,σ,Dense → softmax"));
+    diagram.setBatchNormNoise(false);
+    EXPECT_EQ(diagram.boxTexts().join(","), plain);
 }
 
 TEST(Charts, ParameterSeriesFollowTheRun) {
