@@ -30,10 +30,17 @@ inline RunConfig smallConfig(long maxSteps) {
     return c;
 }
 
+// How much longer to wait under the sanitizers, which slow training 5-20 times: BNLAB_TEST_TIMEOUT_SCALE (the
+// sanitize and tsan test presets set it), 1 otherwise. A timeout says "did not happen", never "too slow".
+inline int timeoutScale() {
+    const int scale = qEnvironmentVariableIntValue("BNLAB_TEST_TIMEOUT_SCALE");
+    return scale > 0 ? scale : 1;
+}
+
 // Processes events until pred() holds or the timeout passes; returns pred().
 template <typename Pred>
 inline bool waitFor(Pred pred, int timeoutMs = 60000) {
-    QDeadlineTimer deadline(timeoutMs);
+    QDeadlineTimer deadline(qint64(timeoutMs) * timeoutScale());
     while (!pred() && !deadline.hasExpired()) QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
     return pred();
 }

@@ -5,16 +5,19 @@
 #include <QApplication>
 #include <QElapsedTimer>
 
+#include <algorithm>
 #include <functional>
 
 namespace bnlab::test {
 
-// Processes events until done() or the timeout; true when done.
+// Processes events until done() or the timeout (times BNLAB_TEST_TIMEOUT_SCALE, set by the sanitizer test
+// presets); true when done.
 inline bool waitUntil(const std::function<bool()>& done, int timeoutMs = 60000) {
+    const int scale = std::max(1, qEnvironmentVariableIntValue("BNLAB_TEST_TIMEOUT_SCALE"));
     QElapsedTimer timer;
     timer.start();
     while (!done()) {
-        if (timer.elapsed() > timeoutMs) return false;
+        if (timer.elapsed() > qint64(timeoutMs) * scale) return false;
         QApplication::processEvents(QEventLoop::AllEvents, 20);
     }
     return true;
