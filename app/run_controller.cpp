@@ -177,7 +177,10 @@ void RunController::start(const RunConfig& config, std::shared_ptr<const engine:
     m_run = RunData{};
     m_run.name = name;
     m_run.config = config;
-    m_run.current = config;
+    // Where this run resumes from is how it is launched, not one of its settings: a twin, a duplicate, a seed
+    // or a fork of this run must not start from the same checkpoint.
+    m_run.config.train.resumeFrom.clear();
+    m_run.current = m_run.config;
     m_run.dataset = QString::fromStdString(data->name);
     m_run.state = paused ? RunState::Paused : RunState::Running;
     MetricsBatch history;
@@ -185,6 +188,8 @@ void RunController::start(const RunConfig& config, std::shared_ptr<const engine:
     history.evals = past.evals;
     history.probes = past.probes;
     history.changes = past.changes;
+    history.landscape = past.landscape;
+    for (const engine::ConfusionRecord& c : past.confusions) history.predictions.push_back({c, {}});  // matrices only
     m_run.append(std::move(history));
 
     m_thread.reset(new QThread);

@@ -100,6 +100,7 @@ RunConfig forkConfig(const RunData& parent, long step, const QStringList& change
         throw ConfigError("fork: step " + std::to_string(step) + " is not in the run (it has steps 1.." +
                           std::to_string(last) + ")");
     RunConfig config = parent.config;
+    config.train.resumeFrom.clear();  // a fork of a fork starts from its own plan, never from its parent's checkpoint
     config.train.schedule.clear();
     for (const engine::ChangeRecord& c : parent.changes)
         if (c.applied && c.step < step)

@@ -265,6 +265,13 @@ TEST(Fork, FromACheckpointTheBranchStartsWithThePastAndContinuesExactly) {
     expectSameRecords(twin, parent, "the branch without changes");
     expectSameRecords(loadRun(tmp.filePath("twin")), parent, "its folder: the copied past and what it trained");
     EXPECT_FLOAT_EQ(twin.current.train.optimizer.learningRate, 0.3f);
+    // In memory too the branch starts with the parent's confusion matrices; and where it resumed from is not a
+    // setting: its twin, duplicate, seeds or forks never start from that checkpoint.
+    ASSERT_EQ(twin.confusions.size(), parent.confusions.size());
+    for (std::size_t i = 0; i < parent.confusions.size(); ++i) EXPECT_EQ(twin.confusions[i].counts, parent.confusions[i].counts);
+    EXPECT_TRUE(twin.config.train.resumeFrom.empty());
+    EXPECT_TRUE(twin.current.train.resumeFrom.empty());
+    EXPECT_TRUE(forkConfig(twin, 80, {}).train.resumeFrom.empty());
 
     // With a change it is the parent up to step 60 and differs after.
     const ForkPlan changed = planFork(parent, parentFolder, 60, {"learning_rate=0.05"});
