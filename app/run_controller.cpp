@@ -180,6 +180,7 @@ void RunController::start(const RunConfig& config, std::shared_ptr<const engine:
     // Where this run resumes from is how it is launched, not one of its settings: a twin, a duplicate, a seed
     // or a fork of this run must not start from the same checkpoint.
     m_run.config.train.resumeFrom.clear();
+    m_run.config.train.resumeState.reset();
     m_run.current = m_run.config;
     m_run.dataset = QString::fromStdString(data->name);
     m_run.state = paused ? RunState::Paused : RunState::Running;

@@ -32,9 +32,11 @@ RunSet::Entry& RunSet::add() {
 
 int RunSet::start(const RunConfig& config, std::shared_ptr<const engine::Dataset> data, const QString& name,
                   const QString& runFolder, bool paused, int group, const RunData& past) {
-    if (activeCount() >= kMaxActive)
-        throw Error(std::to_string(kMaxActive) +
-                    " runs are training already: stop one first (each takes memory and a share of the cores)");
+    // Removed runs still ending their step count too: their threads and memory are not free yet.
+    if (const int stopping = stoppingCount(); activeCount() + stopping >= kMaxActive)
+        throw Error(std::to_string(kMaxActive) + " runs are training already" +
+                    (stopping > 0 ? " (" + std::to_string(stopping) + " of them removed and ending their step)" : "") +
+                    ": stop one first (each takes memory and a share of the cores)");
     Entry& e = add();
     e.group = group;
     e.folder = runFolder;
@@ -101,6 +103,7 @@ RunConfig forkConfig(const RunData& parent, long step, const QStringList& change
                           std::to_string(last) + ")");
     RunConfig config = parent.config;
     config.train.resumeFrom.clear();  // a fork of a fork starts from its own plan, never from its parent's checkpoint
+    config.train.resumeState.reset();
     config.train.schedule.clear();
     for (const engine::ChangeRecord& c : parent.changes)
         if (c.applied && c.step < step)
@@ -147,7 +150,8 @@ ForkPlan planFork(const RunData& parent, const QString& parentFolder, long step,
         const auto& [at, file] = *it;
         if (at > step) continue;
         try {
-            const engine::Checkpoint c = engine::readCheckpoint(file);
+            auto state = std::make_shared<const engine::Checkpoint>(engine::readCheckpoint(file));
+            const engine::Checkpoint& c = *state;
             const auto record = std::find_if(parent.steps.begin(), parent.steps.end(),
                                              [&](const engine::StepRecord& s) { return s.step == at; });
             if (c.loop.step != at || record == parent.steps.end() || record->samples != c.loop.samples)
@@ -156,6 +160,7 @@ ForkPlan planFork(const RunData& parent, const QString& parentFolder, long step,
             engine::TrainOptions check = plan.config.train;  // seed, split, optimizer, blocks
             engine::applyCheckpointSettings(c, check, parent.info.trainSamples, file.string());
             plan.config.train.resumeFrom = file;
+            plan.config.train.resumeState = std::move(state);  // the branch does not read the file again
             plan.resumeStep = at;
             plan.past = pastOf(parent, at, c.loop.lastValidationStep);
             break;

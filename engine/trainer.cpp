@@ -341,7 +341,8 @@ RunSummary Trainer::runInArena() {
     const Splits splits = makeSplits(m_data, o.validationSize, o.trainSize);
     std::optional<Checkpoint> resume;
     if (!o.resumeFrom.empty()) {  // the live settings first: the network is built with the placements of then
-        resume = readCheckpoint(o.resumeFrom);
+        resume = o.resumeState ? *o.resumeState : readCheckpoint(o.resumeFrom);
+        o.resumeState.reset();  // this copy is enough
         applyCheckpointSettings(*resume, o, splits.train.size(), o.resumeFrom.string());
     }
     Network net(o.network, m_data.inputShape(), m_data.numClasses, o.batchNorm, o.init, o.seed);

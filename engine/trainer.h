@@ -15,12 +15,15 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace bnlab::engine {
+
+struct Checkpoint;  // checkpoint.h
 
 // A change to a run while it trains (the window's mid-run controls), applied between two steps.
 struct LiveChange {
@@ -84,6 +87,10 @@ struct TrainOptions {
     // bit-identical to those of the run that wrote it when nothing else changes); planned changes before step S
     // are taken to be in it, those at S and later are applied. Empty: the run starts at step 0.
     std::filesystem::path resumeFrom;
+    // The checkpoint of resumeFrom, already read (a fork plan reads it to check it): the run uses this one and
+    // does not read the file again, so a parent that is still training may thin it out meanwhile. resumeFrom
+    // still names it in messages.
+    std::shared_ptr<const Checkpoint> resumeState;
 };
 
 // Checks every setting and its consistency with the data; throws ConfigError naming the key

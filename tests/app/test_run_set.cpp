@@ -171,6 +171,18 @@ TEST(RunSet, RefusesMoreRunsThanTheLimitWithAReason) {
         EXPECT_NE(std::string(e.what()).find("stop one first"), std::string::npos) << e.what();
     }
     EXPECT_EQ(int(set.entries().size()), RunSet::kMaxActive);
+    // A removed run keeps its place until its thread has ended (its controller goes when the event loop has
+    // seen that, not before this test's next line).
+    set.remove(set.entries().front()->id);
+    ASSERT_EQ(set.stoppingCount(), 1);
+    try {
+        set.start(smallConfig(10), mnist(), "not yet", QString());
+        FAIL() << "a run started while a removed one was still ending";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("1 of them removed and ending their step"), std::string::npos) << e.what();
+    }
+    ASSERT_TRUE(waitFor([&] { return set.stoppingCount() == 0; }));
+    EXPECT_NO_THROW(set.start(smallConfig(1000000), mnist(), "in its place", QString(), true));
     // A finished run frees its place.
     set.find(set.entries().front()->id)->controller->stop();
     ASSERT_TRUE(waitFor([&] { return set.activeCount() < RunSet::kMaxActive; }));
@@ -284,6 +296,21 @@ TEST(Fork, FromACheckpointTheBranchStartsWithThePastAndContinuesExactly) {
 
     // Forking at a checkpoint's step replays nothing.
     EXPECT_EQ(planFork(parent, parentFolder, 75, {}).note.toStdString(), "continues from the checkpoint of step 75");
+}
+
+// A parent that is still training thins its checkpoints out: the one a plan chose may be deleted before the
+// branch starts. The branch uses the checkpoint the plan read, not the file.
+TEST(Fork, TheBranchDoesNotNeedThePlannedCheckpointFileAnyMore) {
+    QTemporaryDir tmp;
+    const QString folder = tmp.filePath("parent");
+    const RunData parent = trainAlone(smallConfig(80), {}, folder);
+    const ForkPlan plan = planFork(parent, folder, 60, {});
+    ASSERT_EQ(plan.resumeStep, 50);
+    ASSERT_TRUE(QFile::remove(folder + "/checkpoints/step-00000050.bnckpt"));
+    const RunData branch = trainAlone(plan.config, {}, tmp.filePath("branch"), plan.past);
+    EXPECT_EQ(branch.error.toStdString(), "");
+    expectSameRecords(branch, parent, "from the checkpoint read by the plan");
+    EXPECT_FALSE(branch.config.train.resumeState) << "not a setting either";
 }
 
 TEST(Fork, ACorruptOrMissingCheckpointIsPassedOverForAnEarlierOneOrAReplay) {
