@@ -52,7 +52,7 @@ public:
     [[nodiscard]] virtual std::vector<Param> params() { return {}; }
 
     // The output of the latest forward call (empty before the first).
-    [[nodiscard]] const Matrix& output() const { return m_output; }
+    [[nodiscard]] virtual const Matrix& output() const { return m_output; }
 
 protected:
     Shape m_inputShape;
