@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <system_error>
 #include <type_traits>
@@ -23,8 +22,8 @@ constexpr char kMagic[8] = {'B', 'N', 'L', 'A', 'B', 'C', 'K', 'P'};
 constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kHeaderSize = 32;
 
-std::uint32_t crc(const char* data, std::size_t size) {
-    uLong c = crc32(0L, Z_NULL, 0);
+std::uint32_t crc(const char* data, std::size_t size, std::uint32_t start = 0) {
+    uLong c = start;
     while (size > 0) {  // crc32 takes a uInt length
         const uInt piece = uInt(std::min<std::size_t>(size, 1u << 30));
         c = crc32(c, reinterpret_cast<const Bytef*>(data), piece);
@@ -34,22 +33,23 @@ std::uint32_t crc(const char* data, std::size_t size) {
     return std::uint32_t(c);
 }
 
-// Appends plain values to a byte buffer.
+// Writes plain values to a stream as they come (no copy of the state in memory: a keras-cnn checkpoint is
+// 14.6 MB), counting the bytes and their CRC-32.
 class Writer {
 public:
+    explicit Writer(std::ostream& out) : m_out(out) {}
+
     template <typename T>
     void put(T v) {
         static_assert(std::is_trivially_copyable_v<T>);
-        const char* p = reinterpret_cast<const char*>(&v);
-        m_bytes.insert(m_bytes.end(), p, p + sizeof v);
+        write(reinterpret_cast<const char*>(&v), sizeof v);
     }
     void put(const std::string& s) {
         put(std::uint64_t(s.size()));
-        m_bytes.insert(m_bytes.end(), s.begin(), s.end());
+        write(s.data(), s.size());
     }
     void put(const float* data, Index count) {
-        const char* p = reinterpret_cast<const char*>(data);
-        m_bytes.insert(m_bytes.end(), p, p + count * Index(sizeof(float)));
+        write(reinterpret_cast<const char*>(data), std::size_t(count) * sizeof(float));
     }
     void put(const Matrix& m) {
         put(std::int64_t(m.rows()));
@@ -65,10 +65,19 @@ public:
         put(std::int32_t(s.h));
         put(std::int32_t(s.w));
     }
-    [[nodiscard]] std::vector<char>& bytes() { return m_bytes; }
+    [[nodiscard]] std::uint64_t size() const { return m_size; }
+    [[nodiscard]] std::uint32_t checksum() const { return m_crc; }
 
 private:
-    std::vector<char> m_bytes;
+    void write(const char* data, std::size_t size) {
+        m_out.write(data, std::streamsize(size));
+        m_crc = crc(data, size, m_crc);
+        m_size += size;
+    }
+
+    std::ostream& m_out;
+    std::uint64_t m_size = 0;
+    std::uint32_t m_crc = 0;
 };
 
 // Reads them back, refusing to read past the end or to believe a count larger than what is left.
@@ -283,23 +292,25 @@ std::vector<LayerSignature> signatureOf(const Network& net) {
 }  // namespace
 
 void writeCheckpoint(const fs::path& file, const Checkpoint& checkpoint) {
-    Writer w;
-    writeState(w, checkpoint);
-    const std::vector<char>& state = w.bytes();
-    Writer header;
-    for (char m : kMagic) header.put(m);
-    header.put(kVersion);
-    header.put(std::uint32_t(0));
-    header.put(std::uint64_t(state.size()));
-    header.put(crc(state.data(), state.size()));
-    header.put(std::uint32_t(0));
-
     fs::path temporary = file;
     temporary += ".part";
     {
         std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        out.write(header.bytes().data(), std::streamsize(header.bytes().size()));
-        out.write(state.data(), std::streamsize(state.size()));
+        // The header, its size and checksum written again once the state is out.
+        auto header = [&](std::uint64_t size, std::uint32_t checksum) {
+            Writer h(out);
+            for (char m : kMagic) h.put(m);
+            h.put(kVersion);
+            h.put(std::uint32_t(0));
+            h.put(size);
+            h.put(checksum);
+            h.put(std::uint32_t(0));
+        };
+        header(0, 0);
+        Writer state(out);
+        writeState(state, checkpoint);
+        out.seekp(0);
+        header(state.size(), state.checksum());
         out.close();
         if (!out) {
             std::error_code ignored;
@@ -316,7 +327,12 @@ Checkpoint readCheckpoint(const fs::path& file) {
     const std::string name = file.string();
     std::ifstream in(file, std::ios::binary);
     if (!in) throw DataError(name + ": cannot open the checkpoint");
-    const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::error_code sizeError;
+    const std::uintmax_t fileSize = fs::file_size(file, sizeError);
+    if (sizeError) throw DataError(name + ": cannot read the checkpoint's size (" + sizeError.message() + ")");
+    std::vector<char> bytes(static_cast<std::size_t>(fileSize));
+    in.read(bytes.data(), std::streamsize(bytes.size()));
+    bytes.resize(std::size_t(in.gcount()));
     if (bytes.size() < kHeaderSize || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
         throw DataError(name + ": not a BN Lab checkpoint (it does not start with BNLABCKP)");
     Reader header(bytes.data() + sizeof kMagic, kHeaderSize - sizeof kMagic, name);
