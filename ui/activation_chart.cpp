@@ -36,12 +36,11 @@ std::vector<PercentileBand> bandsOf(BandStyle style) {
 }
 
 ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
-    m_bandsChart = newChart();
-    m_bandsChart->legend()->hide();  // the label under it says what the shades are
-    m_bandsX = newValueAxis(xAxisTitle(m_xAxis));
-    m_bandsY = newValueAxis(QStringLiteral("activation"));
-    m_bandsChart->addAxis(m_bandsX, Qt::AlignBottom);
-    m_bandsChart->addAxis(m_bandsY, Qt::AlignLeft);
+    // No legends: the label under the charts says what the shades are.
+    const AxesChart bandsAxes = newAxesChart(xAxisTitle(m_xAxis), QStringLiteral("activation"));
+    m_bandsChart = bandsAxes.chart;
+    m_bandsX = bandsAxes.x;
+    m_bandsY = bandsAxes.y;
     for (Band& band : m_bands) {
         band = newBand(QString(), Qt::gray);
         addSeries(m_bandsChart, band.area, m_bandsX, m_bandsY);
@@ -50,12 +49,10 @@ ActivationChart::ActivationChart(QWidget* parent) : QWidget(parent) {
     m_median->setName(QStringLiteral("median"));
     addSeries(m_bandsChart, m_median, m_bandsX, m_bandsY);
 
-    m_histogramChart = newChart();
-    m_histogramChart->legend()->hide();
-    m_histogramX = newValueAxis(QStringLiteral("activation"));
-    m_histogramY = newValueAxis(QStringLiteral("share of values"));
-    m_histogramChart->addAxis(m_histogramX, Qt::AlignBottom);
-    m_histogramChart->addAxis(m_histogramY, Qt::AlignLeft);
+    const AxesChart histogram = newAxesChart(QStringLiteral("activation"), QStringLiteral("share of values"));
+    m_histogramChart = histogram.chart;
+    m_histogramX = histogram.x;
+    m_histogramY = histogram.y;
     m_histogram = newBand(QStringLiteral("histogram"), Qt::gray);
     addSeries(m_histogramChart, m_histogram.area, m_histogramX, m_histogramY);
 

@@ -63,12 +63,10 @@ BnStatsChart::BnStatsChart(QWidget* parent) : QWidget(parent) {
 
 BnStatsChart::Panel BnStatsChart::makePanel(const QString& what) {
     Panel p;
-    p.chart = newChart();
-    p.chart->legend()->hide();  // one legend under both charts
-    p.x = newValueAxis(xAxisTitle(m_xAxis));
-    p.y = newValueAxis(what);
-    p.chart->addAxis(p.x, Qt::AlignBottom);
-    p.chart->addAxis(p.y, Qt::AlignLeft);
+    const AxesChart a = newAxesChart(xAxisTitle(m_xAxis), what);  // one legend under both charts
+    p.chart = a.chart;
+    p.x = a.x;
+    p.y = a.y;
     p.batch = new QLineSeries;
     p.batch->setName(QStringLiteral("batch ") + what);
     p.batch->setPen(linePen(palette::kOrange, 1.2));

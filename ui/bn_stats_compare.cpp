@@ -28,12 +28,10 @@ BnStatsCompare::BnStatsCompare(QWidget* parent) : QWidget(parent) {
 
 BnStatsCompare::Panel BnStatsCompare::makePanel(const QString& what) {
     Panel p;
-    p.chart = newChart();
-    p.chart->legend()->hide();  // one legend under both charts
-    p.x = newValueAxis(xAxisTitle(m_xAxis));
-    p.y = newValueAxis(what);
-    p.chart->addAxis(p.x, Qt::AlignBottom);
-    p.chart->addAxis(p.y, Qt::AlignLeft);
+    const AxesChart a = newAxesChart(xAxisTitle(m_xAxis), what);  // one legend under both charts
+    p.chart = a.chart;
+    p.x = a.x;
+    p.y = a.y;
     return p;
 }
 

@@ -380,6 +380,14 @@ QValueAxis* newValueAxis(const QString& title) {
     return axis;
 }
 
+AxesChart newAxesChart(const QString& xTitle, const QString& yTitle) {
+    AxesChart a{newChart(), newValueAxis(xTitle), newValueAxis(yTitle)};
+    a.chart->legend()->hide();
+    a.chart->addAxis(a.x, Qt::AlignBottom);
+    a.chart->addAxis(a.y, Qt::AlignLeft);
+    return a;
+}
+
 QLogValueAxis* newLogAxis(const QString& title) {
     auto* axis = new QLogValueAxis;
     styleAxis(axis, title);

@@ -94,6 +94,14 @@ template <typename Widget>
 void refitOnZoomReset(ChartView* view, Widget* widget, RunStamp& stamp);
 [[nodiscard]] QValueAxis* newValueAxis(const QString& title);
 [[nodiscard]] QLogValueAxis* newLogAxis(const QString& title);
+// A chart (newChart) with its legend hidden and value axes at the bottom and left under these titles: the
+// panels whose widget draws one legend for all of them, or a label saying what the shades are.
+struct AxesChart {
+    QChart* chart;
+    QValueAxis* x;
+    QValueAxis* y;
+};
+[[nodiscard]] AxesChart newAxesChart(const QString& xTitle, const QString& yTitle);
 // Adds series to chart and attaches it to both axes (which must already be on the chart). Hovering over the
 // series shows its name and the exact values under the cursor; clicking its entry in the chart's legend hides
 // or shows it.

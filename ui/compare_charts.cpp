@@ -152,12 +152,10 @@ CompareCharts::CompareCharts(QWidget* parent) : QWidget(parent) {
 
 CompareCharts::Panel CompareCharts::makePanel(const QString& yTitle) {
     Panel p;
-    p.chart = newChart();
-    p.chart->legend()->hide();  // one legend under both charts, one entry per run
-    p.x = newValueAxis(xAxisTitle(m_xAxis));
-    p.y = newValueAxis(yTitle);
-    p.chart->addAxis(p.x, Qt::AlignBottom);
-    p.chart->addAxis(p.y, Qt::AlignLeft);
+    const AxesChart a = newAxesChart(xAxisTitle(m_xAxis), yTitle);  // one legend under both charts
+    p.chart = a.chart;
+    p.x = a.x;
+    p.y = a.y;
     auto* view = newChartView(p.chart, this);
     connect(view, &ChartView::zoomReset, this, [this] { m_stamps.clear(); });
     p.view = view;

@@ -30,12 +30,10 @@ LossChart::LossChart(QWidget* parent) : QWidget(parent) {
 
 LossChart::Panel LossChart::makePanel(const QString& yTitle) {
     Panel p;
-    p.chart = newChart();
-    p.chart->legend()->hide();  // one legend under both charts
-    p.x = newValueAxis(xAxisTitle(m_xAxis));
-    p.y = newValueAxis(yTitle);
-    p.chart->addAxis(p.x, Qt::AlignBottom);
-    p.chart->addAxis(p.y, Qt::AlignLeft);
+    const AxesChart a = newAxesChart(xAxisTitle(m_xAxis), yTitle);  // one legend under both charts
+    p.chart = a.chart;
+    p.x = a.x;
+    p.y = a.y;
 
     p.train = new QLineSeries;
     p.train->setName(QStringLiteral("training batch"));
