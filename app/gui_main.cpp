@@ -47,9 +47,12 @@ int main(int argc, char** argv) {
     QCommandLineOption seeds("seeds", "With --start: repeat the first run with N seeds in all (a seed group).", "N");
     QCommandLineOption open("open", "Open a saved run folder (repeatable).", "RUN_DIR");
     QCommandLineOption tab("tab", "Show this tab: run, compare, table or predictions.", "TAB");
+    QCommandLineOption compareView("compare-view", "What the Compare tab's lower panel shows: " +
+                                                       bnlab::ui::MainWindow::compareViewNames().join(", ") + ".",
+                                   "CHART");
     QCommandLineOption experiment("experiment", "Start a guided experiment (bnlab-cli experiments lists them).", "NAME");
     QCommandLineOption full("full", "With --experiment: the full version instead of the quick one.");
-    parser.addOptions({preset, data, start, at, set, compare, seeds, open, tab, experiment, full});
+    parser.addOptions({preset, data, start, at, set, compare, seeds, open, tab, compareView, experiment, full});
     parser.process(app);
 
     bnlab::ui::MainWindow window;
@@ -97,6 +100,11 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "bnlab: %s\n", qPrintable(window.errorText()));
             return 2;
         }
+    }
+    if (parser.isSet(compareView) && !window.showCompareView(parser.value(compareView))) {
+        std::fprintf(stderr, "bnlab: --compare-view: expected one of %s; got '%s'\n",
+                     qPrintable(bnlab::ui::MainWindow::compareViewNames().join(", ")), qPrintable(parser.value(compareView)));
+        return 2;
     }
     const QString tabName = parser.value(tab);
     if (!tabName.isEmpty()) {

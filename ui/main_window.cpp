@@ -1277,7 +1277,16 @@ void MainWindow::repeatWithSeeds(int id, int count) {
 
 void MainWindow::showTab(int index) { m_tabs->setCurrentIndex(index); }
 
-void MainWindow::showCompareGradients(int what) { m_compareWhat->setCurrentIndex(what); }
+QStringList MainWindow::compareViewNames() {
+    return QStringList{"activations", "grad-norms", "update-ratios", "bn-stats"} + landscapeChartNames();
+}
+
+bool MainWindow::showCompareView(const QString& chart) {
+    const qsizetype index = compareViewNames().indexOf(chart);
+    if (index < 0) return false;
+    m_compareWhat->setCurrentIndex(int(index));
+    return true;
+}
 
 std::vector<int> MainWindow::startExperiment(const QString& name, bool quick) {
     std::vector<int> ids;

@@ -94,9 +94,10 @@ public:
     [[nodiscard]] ActivationCompare* compareActivations() const { return m_compareActivations; }
     [[nodiscard]] GradientCompare* compareGradients() const { return m_compareGradients; }
     [[nodiscard]] BnStatsCompare* compareBnStats() const { return m_compareBnStats; }
-    // The lower Compare panel's selector: 0 activations, 1 gradient norms, 2 update ratios, 3 BN statistics,
-    // 4.. the landscape measures.
-    void showCompareGradients(int what);
+    // The Compare tab's lower panel by chart name, as bnlab-cli plot spells it: activations, grad-norms,
+    // update-ratios, bn-stats or a landscape measure. False for another name.
+    bool showCompareView(const QString& chart);
+    [[nodiscard]] static QStringList compareViewNames();
     [[nodiscard]] RunTable* runTable() const { return m_runTable; }
     [[nodiscard]] RunList* runList() const { return m_runList; }
     [[nodiscard]] PredictionsPage* predictionsPage() const { return m_predictions; }

@@ -254,13 +254,14 @@ TEST(MainWindowCompare, RunsSideBySideInTheListTheComparisonAndTheTable) {
     w.showTab(1);
     ASSERT_TRUE(waitUntil([&] { return w.compareCharts()->lineCount() == 2 && w.compareActivations()->chartCount() == 2; }, 10000));
     // The lower panel compares one parameter's gradient norm instead: a line per run, with points.
-    w.showCompareGradients(1);
+    ASSERT_TRUE(w.showCompareView("grad-norms"));
     ASSERT_TRUE(waitUntil([&] { return w.compareGradients()->chart()->series().size() == 2; }, 10000));
     for (QAbstractSeries* series : w.compareGradients()->chart()->series())
         EXPECT_GT(qobject_cast<QLineSeries*>(series)->count(), 5) << series->name().toStdString();
     EXPECT_TRUE(w.compareGradients()->chart()->title().contains("dense1.weight")) << w.compareGradients()->chart()->title().toStdString();
     // Or one BN layer's statistics: only the first run has bn1; two lines (batch, running) on each panel.
-    w.showCompareGradients(3);
+    EXPECT_FALSE(w.showCompareView("bn-stat")) << "not a chart name";
+    ASSERT_TRUE(w.showCompareView("bn-stats"));
     ASSERT_TRUE(waitUntil([&] { return w.compareBnStats()->drawnRuns() == 1; }, 10000));
     ASSERT_EQ(w.compareBnStats()->meanChart()->series().size(), 2);
     for (QAbstractSeries* series : w.compareBnStats()->meanChart()->series())
@@ -295,7 +296,7 @@ TEST(MainWindowCompare, RunsSideBySideInTheListTheComparisonAndTheTable) {
     EXPECT_TRUE(w.errorText().contains("/nonexistent-folder/loss.png: cannot write")) << w.errorText().toStdString();
     EXPECT_FALSE(w.exportChartTo("nonsense", false, QSize(400, 300), 1, exported.filePath("x.png")));
     EXPECT_TRUE(w.errorText().contains("unknown chart 'nonsense'")) << w.errorText().toStdString();
-    w.showCompareGradients(0);
+    ASSERT_TRUE(w.showCompareView("activations"));
     // The table: a row per run, the differing setting as a column, sortable by test accuracy.
     w.showTab(2);
     QTableWidget* table = w.runTable()->table();
