@@ -106,7 +106,7 @@ const char* kPlotUsage =
     "  --split S      confusion: the latest validation matrix or the test one (default: test if the run has it)\n"
     "  --x AXIS       step (default), epoch, samples (thousands) or time (wall-clock seconds)\n"
     "  --smoothing W  loss, accuracy: moving-average weight in [0, 1) (default 0.98)\n"
-    "  --width W, --height H   size of one chart in logical pixels (default 1000 x 500)\n"
+    "  --width W, --height H   size of one chart in logical pixels (default 1000 x 500; confusion 600 x 560)\n"
     "  --scale S      PNG pixels per logical pixel (default 2)\n";
 
 #ifdef BNLAB_HAVE_PLOT
@@ -114,7 +114,7 @@ int plot(const QStringList& args) {
     QStringList runs;
     QString out;
     ui::ChartRequest request;
-    int width = 1000, height = 500;
+    int width = 0, height = 0;  // 0: the chart's default
     double scale = 2.0;
     for (int i = 0; i < args.size(); ++i) {
         const QString& a = args[i];
@@ -169,6 +169,10 @@ int plot(const QStringList& args) {
     if (!ui::chartNames().contains(request.chart))
         throw Error("chart: unknown chart '" + request.chart.toStdString() + "' (known: " +
                     ui::chartNames().join(", ").toStdString() + ")");
+
+    const bool square = request.chart == "confusion";  // a matrix: about as wide as it is tall
+    if (width == 0) width = square ? 600 : 1000;
+    if (height == 0) height = square ? 560 : 500;
 
     std::vector<RunData> data;
     for (const QString& r : runs) data.push_back(loadRun(r));  // everything read before anything is drawn

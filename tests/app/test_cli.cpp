@@ -560,6 +560,14 @@ TEST_F(CliTest, PlotDrawsSavedRunsHeadless) {
     EXPECT_EQ(pngSize(bytes), std::make_pair(1800u, 2u * (400 + 30)));
     EXPECT_GT(bytes.size(), 20000u) << "a real drawing compresses to more than a blank page";
 
+    // Without --width and --height: 1000 x 500, but the confusion matrix about square.
+    r = plot("--run " + quote(runDir) + " --chart loss --scale 1 --out " + quote(png));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(pngSize(readText(png)), std::make_pair(1000u, 500u + 30));
+    r = plot("--run " + quote(runDir) + " --chart confusion --scale 1 --out " + quote(png));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(pngSize(readText(png)), std::make_pair(600u, 560u + 30));
+
     r = plot("--run " + quote(runDir) + " --chart activations --bands tensorboard --out " + quote(path("tb.svg")));
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_THAT(readText(path("tb.svg")), HasSubstr("TensorBoard"));
