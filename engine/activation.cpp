@@ -37,17 +37,29 @@ const Matrix& Activation::backward(const Matrix& gradOutput) {
     checkColumns(kind().c_str(), "gradient", gradOutput, m_inputShape.size());
     checkSameRows(kind().c_str(), gradOutput, m_output.rows());
     m_gradInput.resize(gradOutput.rows(), gradOutput.cols());
+    backwardInto(gradOutput, m_gradInput);
+    return m_gradInput;
+}
+
+const Matrix& Activation::backwardInPlace(Matrix& gradOutput) {
+    checkColumns(kind().c_str(), "gradient", gradOutput, m_inputShape.size());
+    checkSameRows(kind().c_str(), gradOutput, m_output.rows());
+    backwardInto(gradOutput, gradOutput);
+    return gradOutput;
+}
+
+// Element by element (so gradInput may be gradOutput itself).
+void Activation::backwardInto(const Matrix& gradOutput, Matrix& gradInput) const {
     parallel::forChunks(gradOutput.rows(), rowGrain(gradOutput.cols()), [&](Index r0, Index r1) {
         auto dy = gradOutput.middleRows(r0, r1 - r0).array();
         auto y = m_output.middleRows(r0, r1 - r0).array();
-        auto dx = m_gradInput.middleRows(r0, r1 - r0).array();
+        auto dx = gradInput.middleRows(r0, r1 - r0).array();
         switch (m_kind) {
             case ActivationKind::ReLU: dx = (y > 0.0f).select(dy, 0.0f); break;   // f' = [x > 0]
             case ActivationKind::Sigmoid: dx = dy * y * (1.0f - y); break;        // f' = y(1 − y)
             case ActivationKind::Tanh: dx = dy * (1.0f - y.square()); break;      // f' = 1 − y²
         }
     });
-    return m_gradInput;
 }
 
 }  // namespace bnlab::engine

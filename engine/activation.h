@@ -20,8 +20,11 @@ public:
     [[nodiscard]] ActivationKind activationKind() const { return m_kind; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
+    const Matrix& backwardInPlace(Matrix& gradOutput) override;
 
 private:
+    void backwardInto(const Matrix& gradOutput, Matrix& gradInput) const;  // gradInput may be gradOutput
+
     ActivationKind m_kind;
 };
 

@@ -156,17 +156,34 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
     return m_output;
 }
 
-const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
-    const Layout L = layoutOf(m_inputShape, gradOutput.rows());
+void BatchNorm::checkGradient(const Matrix& gradOutput) const {
     if (m_input == nullptr || gradOutput.rows() != m_input->rows() || gradOutput.cols() != m_input->cols())
         throw Error("batchnorm: gradient shape does not match the latest forward batch");
     if (m_lastMode == Mode::EvalBatch)
         throw Error("batchnorm: backward after an evaluation with batch statistics (EvalBatch) is not supported");
+}
+
+const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
+    checkGradient(gradOutput);
     m_gradInput.resize(gradOutput.rows(), gradOutput.cols());
+    backwardInto(gradOutput, m_gradInput);
+    return m_gradInput;
+}
+
+const Matrix& BatchNorm::backwardInPlace(Matrix& gradOutput) {
+    checkGradient(gradOutput);
+    backwardInto(gradOutput, gradOutput);
+    return gradOutput;
+}
+
+// Each channel's (feature's) sums are taken before its dx is written, and dx element by element from dy at the
+// same place: dx may be gradOutput itself.
+void BatchNorm::backwardInto(const Matrix& gradOutput, Matrix& gradInput) {
+    const Layout L = layoutOf(m_inputShape, gradOutput.rows());
     const bool train = m_lastMode == Mode::Train;
     if (L.s == 1) {
-        backwardDense(gradOutput);
-        return m_gradInput;
+        backwardDense(gradOutput, gradInput);
+        return;
     }
 
     const Matrix& x = *m_input;
@@ -192,7 +209,7 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
                 // Eval: y = γ·(x − running_mean)·inv + β is affine in x, so dx = γ·inv·dy.
                 const float scale = g * m_evalInvStd[c];
                 for (Index n = 0; n < L.n; ++n)
-                    m_gradInput.row(n).segment(c * L.s, L.s) = gradOutput.row(n).segment(c * L.s, L.s) * scale;
+                    gradInput.row(n).segment(c * L.s, L.s) = gradOutput.row(n).segment(c * L.s, L.s) * scale;
                 continue;
             }
             // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))  (renorm: times r)
@@ -202,12 +219,11 @@ const Matrix& BatchNorm::backward(const Matrix& gradOutput) {
             for (Index n = 0; n < L.n; ++n) {
                 const float* dy = gradOutput.row(n).data() + c * L.s;
                 const float* xn = x.row(n).data() + c * L.s;
-                float* dx = m_gradInput.row(n).data() + c * L.s;
+                float* dx = gradInput.row(n).data() + c * L.s;
                 for (Index i = 0; i < L.s; ++i) dx[i] = scale * (fm * dy[i] - fSumDy - norm(xn[i]) * fSumDyXhat);
             }
         }
     });
-    return m_gradInput;
 }
 
 // The dense case (N, F): the same formulas, vectorised across features, one row at a time.
@@ -263,7 +279,7 @@ void BatchNorm::forwardDense(const Matrix& x, Mode mode) {
             (((x.row(i).array() - mean.array().transpose()) * invStd.array().transpose()) * g + b).matrix();
 }
 
-void BatchNorm::backwardDense(const Matrix& dy) {
+void BatchNorm::backwardDense(const Matrix& dy, Matrix& gradInput) {
     const Index n = dy.rows();
     const Matrix& x = *m_input;
     const bool train = m_lastMode == Mode::Train;
@@ -282,7 +298,7 @@ void BatchNorm::backwardDense(const Matrix& dy) {
     auto gamma = m_gamma.row(0).array();
     if (m_lastMode == Mode::Eval) {  // dx = γ·inv·dy
         for (Index i = 0; i < n; ++i)
-            m_gradInput.row(i) = (dy.row(i).array() * gamma * m_evalInvStd.transpose().array()).matrix();
+            gradInput.row(i) = (dy.row(i).array() * gamma * m_evalInvStd.transpose().array()).matrix();
         return;
     }
     // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))  (renorm: times r)
@@ -291,7 +307,7 @@ void BatchNorm::backwardDense(const Matrix& dy) {
     const auto sumDyXhat = m_gammaGrad.row(0).array();
     const auto scale = m_scale.row(0).array();
     for (Index i = 0; i < n; ++i)
-        m_gradInput.row(i) =
+        gradInput.row(i) =
             (scale * (float(n) * dy.row(i).array() - sumDy - xhat(i) * sumDyXhat)).matrix();
     // renorm: dγ = Σ dy·(r·x̂ + d) = r·Σ(dy·x̂) + d·Σdy
     if (m_renorm)

@@ -50,6 +50,7 @@ public:
     [[nodiscard]] Shape outputShape() const override { return m_inputShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
+    const Matrix& backwardInPlace(Matrix& gradOutput) override;
     [[nodiscard]] std::vector<Param> params() override;
 
     [[nodiscard]] int features() const { return m_inputShape.c; }  // F for dense, C for conv
@@ -71,7 +72,9 @@ public:
 
 private:
     void forwardDense(const Matrix& x, Mode mode);  // the S = 1 case, vectorised over features
-    void backwardDense(const Matrix& dy);
+    void checkGradient(const Matrix& gradOutput) const;
+    void backwardInto(const Matrix& gradOutput, Matrix& gradInput);  // gradInput may be gradOutput
+    void backwardDense(const Matrix& dy, Matrix& gradInput);
 
     // Renorm's (r, d) of channel c for batch statistics (μ, σ²), against the current running statistics.
     [[nodiscard]] std::pair<float, float> renormCorrections(Index c, double mu, double var) const;

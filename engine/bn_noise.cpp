@@ -62,4 +62,13 @@ const Matrix& BatchNormNoise::backward(const Matrix& gradOutput) {
     return m_gradInput;
 }
 
+const Matrix& BatchNormNoise::backwardInPlace(Matrix& gradOutput) {
+    checkSameRows("bnnoise", gradOutput, m_rows);
+    checkColumns("bnnoise", "gradient", gradOutput, m_inputShape.size());
+    if (m_lastMode != Mode::Train) return gradOutput;  // dx = dy
+    const Index s = Index(m_inputShape.h) * m_inputShape.w;
+    for (Index j = 0; j < m_inputShape.c; ++j) gradOutput.middleCols(j * s, s) *= m_scale[j];
+    return gradOutput;
+}
+
 }  // namespace bnlab::engine

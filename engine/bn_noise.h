@@ -26,6 +26,7 @@ public:
     [[nodiscard]] Shape outputShape() const override { return m_inputShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
+    const Matrix& backwardInPlace(Matrix& gradOutput) override;
 
     // The training step the noise is drawn for (the Trainer sets it before every step).
     void setStep(std::uint64_t step) { m_step = step; }

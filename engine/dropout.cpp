@@ -61,4 +61,11 @@ const Matrix& Dropout::backward(const Matrix& gradOutput) {
     return m_gradInput;
 }
 
+const Matrix& Dropout::backwardInPlace(Matrix& gradOutput) {
+    checkSameRows("dropout", gradOutput, m_rows);
+    checkColumns("dropout", "gradient", gradOutput, m_inputShape.size());
+    if (m_lastMode == Mode::Train) gradOutput.array() *= m_mask.array();  // dx = dy ⊙ mask (Eval: dx = dy)
+    return gradOutput;
+}
+
 }  // namespace bnlab::engine

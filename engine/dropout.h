@@ -23,6 +23,7 @@ public:
     [[nodiscard]] Shape outputShape() const override { return m_inputShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
+    const Matrix& backwardInPlace(Matrix& gradOutput) override;
 
     [[nodiscard]] float rate() const { return m_rate; }
     // The training step the masks are drawn for (the Trainer sets it before every step).

@@ -48,6 +48,10 @@ public:
     virtual const Matrix& forward(const Matrix& input, Mode mode) = 0;  // (N, in) -> (N, out)
     virtual const Matrix& backward(const Matrix& gradOutput) = 0;       // (N, out) -> (N, in)
     virtual void backwardParameters(const Matrix& gradOutput) { (void)backward(gradOutput); }
+    // backward() that may write the input gradient over gradOutput, which the caller will not read again (the
+    // Network's chain of gradients): the element-wise layers (activations, BN, Dropout, BN noise) do and keep
+    // no gradient buffer of their own, a batch of activations less each. Returns the input gradient.
+    virtual const Matrix& backwardInPlace(Matrix& gradOutput) { return backward(gradOutput); }
 
     [[nodiscard]] virtual std::vector<Param> params() { return {}; }
 

@@ -129,7 +129,12 @@ const Matrix& Network::forward(const Matrix& x, Mode mode) {
 
 void Network::backward(const Matrix& gradLogits) {
     const Matrix* g = &gradLogits;
-    for (std::size_t i = m_layers.size() - 1; i > 0; --i) g = &m_layers[i]->backward(*g);
+    for (std::size_t i = m_layers.size() - 1; i > 0; --i) {
+        Layer& layer = *m_layers[i];
+        // A gradient that a layer of this network returned is that layer's buffer (or one it was handed), which
+        // nothing reads after the next layer down: that layer may write over it. The loss's is not ours.
+        g = g == &gradLogits ? &layer.backward(*g) : &layer.backwardInPlace(const_cast<Matrix&>(*g));
+    }
     m_layers.front()->backwardParameters(*g);  // the input gradient of the first layer is never used
 }
 

@@ -322,6 +322,55 @@ TEST(Flatten, BadShapesThrow) {
     expectShapeChecks(flatten, randomMatrix(2, 24, 33));
 }
 
+// ---- In-place backward --------------------------------------------------------------------------------
+
+// The Network hands the element-wise layers a gradient they may write over (Layer::backwardInPlace): the result
+// must be backward()'s, bit for bit, after Train and Eval forwards, on dense and convolutional shapes.
+void expectInPlaceBackwardIsBackward(Layer& layer, const Matrix& x, Mode mode, const std::string& what) {
+    SCOPED_TRACE(what);
+    const Matrix y = layer.forward(x, mode);
+    const Matrix dy = randomMatrix(y.rows(), y.cols(), 77);
+    const Matrix dx = layer.backward(dy);
+    std::vector<Matrix> paramGrads;
+    for (const auto& p : layer.params()) paramGrads.push_back(*p.grad);
+    Matrix buffer = dy;
+    const float* storage = buffer.data();
+    const Matrix& inPlace = layer.backwardInPlace(buffer);
+    EXPECT_EQ(&inPlace, &buffer) << "the gradient is written over the one handed in";
+    EXPECT_EQ(buffer.data(), storage) << "no new buffer";
+    ASSERT_EQ(inPlace.rows(), dx.rows());
+    ASSERT_EQ(inPlace.cols(), dx.cols());
+    EXPECT_EQ(std::memcmp(inPlace.data(), dx.data(), sizeof(float) * std::size_t(dx.size())), 0);
+    const auto params = layer.params();
+    for (std::size_t i = 0; i < params.size(); ++i)
+        EXPECT_TRUE(*params[i].grad == paramGrads[i]) << params[i].name;
+}
+
+TEST(InPlaceBackward, EqualsBackwardBitForBit) {
+    const Shape dense{6, 1, 1}, conv{3, 4, 5};
+    for (Shape shape : {dense, conv}) {
+        const Matrix x = randomMatrix(5, shape.size(), 70);
+        const std::string at = " on " + shape.toString();
+        for (ActivationKind kind : {ActivationKind::ReLU, ActivationKind::Sigmoid, ActivationKind::Tanh}) {
+            Activation a(shape, kind);
+            expectInPlaceBackwardIsBackward(a, x, Mode::Train, a.kind() + at);
+        }
+        for (bool renorm : {false, true})
+            for (Mode mode : {Mode::Train, Mode::Eval}) {
+                BatchNorm bn(shape, BatchNormOptions{}, renorm);
+                bn.forward(randomMatrix(5, shape.size(), 71), Mode::Train);  // running statistics not the defaults
+                bn.gamma() = randomMatrix(1, shape.c, 72);
+                expectInPlaceBackwardIsBackward(bn, x, mode, bn.kind() + (mode == Mode::Train ? " train" : " eval") + at);
+            }
+        for (Mode mode : {Mode::Train, Mode::Eval}) {
+            Dropout dropout(shape, 0.4f, 9);
+            expectInPlaceBackwardIsBackward(dropout, x, mode, "dropout" + at);
+            BatchNormNoise noise(shape, 1.0f, 2.0f, 9);
+            expectInPlaceBackwardIsBackward(noise, x, mode, "bnnoise" + at);
+        }
+    }
+}
+
 // ---- Activations --------------------------------------------------------------------------------------
 
 TEST(Activation, ForwardByHand) {
