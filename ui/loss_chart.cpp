@@ -1,5 +1,7 @@
 #include "loss_chart.h"
 
+#include "compare_charts.h"
+
 #include <QHBoxLayout>
 
 #include <algorithm>
@@ -115,37 +117,24 @@ void LossChart::refresh(const app::RunData& run) {
 void LossChart::fill(Panel& p, const app::RunData& run, bool accuracy) {
     // Accuracy is shown in percent.
     const double scale = accuracy ? 100.0 : 1.0;
-    Extent xs, ys;
-    auto point = [&](const auto& record, double value) {
-        const double x = xOf(m_xAxis, record);
-        xs.add(x);
-        ys.add(value * scale);
-        return QPointF(x, value * scale);
-    };
-    auto finite = [](double v) { return std::isfinite(v); };
-
-    QList<QPointF> train, average, validation, test;
+    QList<QPointF> train, test;
     train.reserve(static_cast<qsizetype>(run.steps.size()));
-    average.reserve(static_cast<qsizetype>(run.steps.size()));
+    for (const engine::StepRecord& r : run.steps)
+        if (const double v = accuracy ? r.accuracy : r.loss; std::isfinite(v))
+            train.append({xOf(m_xAxis, r), v * scale});
+    for (const engine::EvalRecord& r : run.evals)
+        if (const double v = accuracy ? r.accuracy : r.loss; r.split == "test" && std::isfinite(v))
+            test.append({xOf(m_xAxis, r), v * scale});
     // The moving average with bias correction (as the trainer's own, which this equals at 0.98), so that the
-    // first values are not pulled toward 0.
-    double ema = 0, power = 1;
-    for (const engine::StepRecord& r : run.steps) {
-        const double value = accuracy ? r.accuracy : r.loss;
-        if (!finite(value)) continue;
-        train.append(point(r, value));
-        ema = m_smoothing * ema + (1 - m_smoothing) * value;
-        power *= m_smoothing;
-        average.append(point(r, ema / (1 - power)));
-    }
-    for (const engine::EvalRecord& r : run.evals) {
-        const double value = accuracy ? r.accuracy : r.loss;
-        if (!finite(value)) continue;
-        if (r.split == "validation")
-            validation.append(point(r, value));
-        else if (r.split == "test")
-            test.append(point(r, value));
-    }
+    // first values are not pulled toward 0; the same curve the Compare tab draws.
+    QList<QPointF> average = smoothedTraining(run, m_xAxis, m_smoothing, accuracy);
+    QList<QPointF> validation = validationCurve(run, m_xAxis, accuracy);
+    Extent xs, ys;
+    for (const QList<QPointF>* points : {&train, &average, &validation, &test})
+        for (const QPointF& point : *points) {
+            xs.add(point.x());
+            ys.add(point.y());
+        }
 
     const qsizetype budget = budgetOf(p.chart);
     showPoints(p.train, train, budget);
