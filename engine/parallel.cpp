@@ -7,11 +7,18 @@
 #include <tbb/task_arena.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <string_view>
 
 namespace bnlab::engine::parallel {
 namespace {
-std::atomic<bool> gSerial{false};
+// BNLAB_SERIAL=1 in the environment: serial from the start (see parallel.h).
+bool serialFromEnvironment() {
+    const char* value = std::getenv("BNLAB_SERIAL");
+    return value != nullptr && std::string_view(value) != "" && std::string_view(value) != "0";
 }
+std::atomic<bool> gSerial{serialFromEnvironment()};
+}  // namespace
 
 void forChunks(std::ptrdiff_t n, std::ptrdiff_t grain,
                const std::function<void(std::ptrdiff_t, std::ptrdiff_t)>& body) {

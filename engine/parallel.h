@@ -28,7 +28,11 @@ void forChunksWithSlot(std::ptrdiff_t n, std::ptrdiff_t grain,
     return n <= 0 ? 0 : (n + grain - 1) / grain;
 }
 
-// Serial mode (for tests): forChunks runs the chunks in order on the calling thread.
+// Serial mode (for tests): forChunks runs the chunks in order on the calling thread. It is on from the start
+// when the environment has BNLAB_SERIAL=1: the tsan test preset sets it, since ThreadSanitizer cannot see the
+// synchronisation inside Debian's uninstrumented oneTBB and took minutes per training step sorting out the
+// suppressed reports; what it can check, the program's own threads (the GUI and each run's training thread),
+// is unchanged. (The oneTBB side is covered by the tests that compare parallel with serial bit for bit.)
 void setSerial(bool serial);
 [[nodiscard]] bool isSerial();
 
