@@ -35,34 +35,21 @@ BnStatsCompare::Panel BnStatsCompare::makePanel(const QString& what) {
     return p;
 }
 
-void BnStatsCompare::setLayer(const QString& layer) {
-    if (layer == m_layer) return;
-    m_layer = layer;
-    m_signature.clear();
-}
+void BnStatsCompare::setLayer(const QString& layer) { changeAndRedraw(m_layer, layer, m_signature); }
 
-void BnStatsCompare::setFeature(int index) {
-    if (index == m_feature) return;
-    m_feature = index;
-    m_signature.clear();
-}
+void BnStatsCompare::setFeature(int index) { changeAndRedraw(m_feature, index, m_signature); }
 
 void BnStatsCompare::setXAxis(XAxis axis) {
-    if (axis == m_xAxis) return;
-    m_xAxis = axis;
+    if (!changeAndRedraw(m_xAxis, axis, m_signature)) return;
     m_mean.x->setTitleText(xAxisTitle(axis));
     m_variance.x->setTitleText(xAxisTitle(axis));
-    m_signature.clear();
 }
 
 QStringList BnStatsCompare::layers(const std::vector<ComparedRun>& runs) {
-    QStringList out;
-    for (const ComparedRun& r : runs)
-        if (r.run)
-            for (const engine::ProbeSnapshot& s : r.run->probes)
-                for (const engine::BatchNormProbe& b : s.batchNorm)
-                    if (!out.contains(QString::fromStdString(b.layer))) out << QString::fromStdString(b.layer);
-    return out;
+    return distinctNames(runs, [](const app::RunData& run, auto add) {
+        for (const engine::ProbeSnapshot& s : run.probes)
+            for (const engine::BatchNormProbe& b : s.batchNorm) add(b.layer);
+    });
 }
 
 void BnStatsCompare::refresh(const std::vector<ComparedRun>& runs) {

@@ -177,11 +177,7 @@ void CompareCharts::setSmoothing(double weight) {
     m_stamps.clear();
 }
 
-void CompareCharts::setSeedBand(SeedBand band) {
-    if (band == m_band) return;
-    m_band = band;
-    m_signature.clear();
-}
+void CompareCharts::setSeedBand(SeedBand band) { changeAndRedraw(m_band, band, m_signature); }
 
 void CompareCharts::setPanels(bool loss, bool accuracy) {
     m_loss.view->setVisible(loss);
@@ -300,37 +296,19 @@ ActivationCompare::ActivationCompare(QWidget* parent) : QWidget(parent) {
     paintWhite(this);
 }
 
-void ActivationCompare::setBlock(const QString& block) {
-    if (block == m_block) return;
-    m_block = block;
-    m_signature.clear();
-}
+void ActivationCompare::setBlock(const QString& block) { changeAndRedraw(m_block, block, m_signature); }
 
-void ActivationCompare::setPostActivation(bool post) {
-    if (post == m_post) return;
-    m_post = post;
-    m_signature.clear();
-}
+void ActivationCompare::setPostActivation(bool post) { changeAndRedraw(m_post, post, m_signature); }
 
-void ActivationCompare::setOverlay(bool overlay) {
-    if (overlay == m_overlay) return;
-    m_overlay = overlay;
-    m_signature.clear();
-}
+void ActivationCompare::setOverlay(bool overlay) { changeAndRedraw(m_overlay, overlay, m_signature); }
 
-void ActivationCompare::setXAxis(XAxis axis) {
-    if (axis == m_xAxis) return;
-    m_xAxis = axis;
-    m_signature.clear();
-}
+void ActivationCompare::setXAxis(XAxis axis) { changeAndRedraw(m_xAxis, axis, m_signature); }
 
 QStringList ActivationCompare::blocks(const std::vector<ComparedRun>& runs) {
-    QStringList out;
-    for (const ComparedRun& r : runs)
-        if (r.run && !r.run->probes.empty())
-            for (const engine::ActivationProbe& a : r.run->probes.back().activations)
-                if (!out.contains(QString::fromStdString(a.block))) out << QString::fromStdString(a.block);
-    return out;
+    return distinctNames(runs, [](const app::RunData& run, auto add) {
+        if (!run.probes.empty())
+            for (const engine::ActivationProbe& a : run.probes.back().activations) add(a.block);
+    });
 }
 
 void ActivationCompare::clear() {
@@ -461,17 +439,11 @@ GradientCompare::GradientCompare(QWidget* parent) : QWidget(parent) {
     paintWhite(this);
 }
 
-void GradientCompare::setParam(const QString& param) {
-    if (param == m_param) return;
-    m_param = param;
-    m_signature.clear();
-}
+void GradientCompare::setParam(const QString& param) { changeAndRedraw(m_param, param, m_signature); }
 
 void GradientCompare::setShowUpdateRatio(bool ratio) {
-    if (ratio == m_ratio) return;
-    m_ratio = ratio;
-    m_y->setTitleText(ratio ? QStringLiteral("update / weight ‖Δw‖/‖w‖") : QStringLiteral("gradient norm ‖g‖"));
-    m_signature.clear();
+    if (changeAndRedraw(m_ratio, ratio, m_signature))
+        m_y->setTitleText(ratio ? QStringLiteral("update / weight ‖Δw‖/‖w‖") : QStringLiteral("gradient norm ‖g‖"));
 }
 
 void GradientCompare::setXAxis(XAxis axis) {
@@ -482,12 +454,10 @@ void GradientCompare::setXAxis(XAxis axis) {
 }
 
 QStringList GradientCompare::params(const std::vector<ComparedRun>& runs) {
-    QStringList out;
-    for (const ComparedRun& r : runs)
-        if (r.run && !r.run->probes.empty())
-            for (const engine::ParamProbe& p : r.run->probes.back().params)
-                if (!out.contains(QString::fromStdString(p.name))) out << QString::fromStdString(p.name);
-    return out;
+    return distinctNames(runs, [](const app::RunData& run, auto add) {
+        if (!run.probes.empty())
+            for (const engine::ParamProbe& p : run.probes.back().params) add(p.name);
+    });
 }
 
 void GradientCompare::refresh(const std::vector<ComparedRun>& runs) {

@@ -9,8 +9,10 @@
 #include "run_data.h"
 
 #include <QLineSeries>
+#include <QStringList>
 #include <QWidget>
 
+#include <string>
 #include <vector>
 
 class QGridLayout;
@@ -24,6 +26,29 @@ struct ComparedRun {
     QString label;  // its name and what it sets differently from the first run
     int group = 0;  // runs with the same non-zero group are drawn as one (seeds)
 };
+
+// The compare widgets' setters: field = value, and a change clears the widget's signature so that its next
+// refresh redraws. Returns whether it changed.
+template <typename T>
+bool changeAndRedraw(T& field, const T& value, QString& signature) {
+    if (field == value) return false;
+    field = value;
+    signature.clear();
+    return true;
+}
+
+// The names the runs offer to a chooser (layers, blocks, parameters), each once, in the order first seen:
+// visit(run, add) calls add(name) for every name of one run.
+template <typename Visit>
+[[nodiscard]] QStringList distinctNames(const std::vector<ComparedRun>& runs, Visit visit) {
+    QStringList out;
+    auto add = [&out](const std::string& name) {
+        if (const QString q = QString::fromStdString(name); !out.contains(q)) out << q;
+    };
+    for (const ComparedRun& r : runs)
+        if (r.run) visit(*r.run, add);
+    return out;
+}
 
 // How a group of runs with other seeds is drawn.
 enum class SeedBand { MinMax, StdDev, EveryRun };

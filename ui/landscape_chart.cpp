@@ -79,26 +79,17 @@ void LandscapeChart::setMeasure(LandscapeMeasure measure) {
     m_signature.clear();
 }
 
-void LandscapeChart::setLayer(const QString& layer) {
-    if (layer == m_layer) return;
-    m_layer = layer;
-    m_signature.clear();
-}
+void LandscapeChart::setLayer(const QString& layer) { changeAndRedraw(m_layer, layer, m_signature); }
 
 void LandscapeChart::setXAxis(XAxis axis) {
-    if (axis == m_xAxis) return;
-    m_xAxis = axis;
-    m_x->setTitleText(xAxisTitle(axis));
-    m_signature.clear();
+    if (changeAndRedraw(m_xAxis, axis, m_signature)) m_x->setTitleText(xAxisTitle(axis));
 }
 
 QStringList LandscapeChart::layers(const std::vector<ComparedRun>& runs) {
-    QStringList out;
-    for (const ComparedRun& r : runs)
-        if (r.run && !r.run->landscape.empty())
-            for (const engine::LayerShift& s : r.run->landscape.back().layers)
-                if (!out.contains(QString::fromStdString(s.layer))) out << QString::fromStdString(s.layer);
-    return out;
+    return distinctNames(runs, [](const app::RunData& run, auto add) {
+        if (!run.landscape.empty())
+            for (const engine::LayerShift& s : run.landscape.back().layers) add(s.layer);
+    });
 }
 
 void LandscapeChart::refresh(const app::RunData& run) {
