@@ -8,7 +8,13 @@
 
 namespace bnlab::engine {
 namespace {
+// Floats of a buffer of transformed tiles: 16 positions of `rows` rows of ld.
+std::size_t tileBufferSize(Index rows, Index ld) {
+    return std::size_t(winograd::kPositions) * std::size_t(winograd::positionStride(rows, ld));
+}
+
 constexpr Index kSampleGrain = 8;  // samples per chunk; fixed, so partial sums do not depend on threads
+constexpr Index kWinogradGroup = 1;  // samples whose tiles are multiplied together: 1 keeps the buffers in L2
 
 using MapMatrix = Eigen::Map<Matrix>;
 using ConstMapMatrix = Eigen::Map<const Matrix>;
@@ -31,6 +37,17 @@ Conv2D::Conv2D(Shape inputShape, int filters, int kernel, int stride, int paddin
     m_weightGrad = Matrix::Zero(filters, k);
     m_bias = Matrix::Zero(1, filters);
     m_biasGrad = Matrix::Zero(1, filters);
+    setAlgorithm(ConvAlgorithm::Auto);
+}
+
+void Conv2D::setAlgorithm(ConvAlgorithm algorithm) {
+    const bool applies = m_kernel == 3 && m_stride == 1;
+    m_winograd = applies && (algorithm == ConvAlgorithm::Winograd ||
+                             (algorithm == ConvAlgorithm::Auto && m_inputShape.c >= kWinogradMinChannels));
+    if (m_winograd) {
+        m_geometry = winograd::geometry(m_inputShape, m_padding);
+        m_tileWeight.resize(std::size_t(winograd::kPositions) * std::size_t(m_filters) * std::size_t(m_inputShape.c));
+    }
 }
 
 std::vector<Param> Conv2D::params() {
@@ -103,10 +120,12 @@ void Conv2D::ensureScratch() {
     const std::size_t slots = std::size_t(parallel::maxSlots());
     if (m_slotCol.size() < slots) m_slotCol.resize(slots);
     if (m_slotDcol.size() < slots) m_slotDcol.resize(slots);
+    if (m_slotTileOut.size() < slots) m_slotTileOut.resize(slots);
+    if (m_slotTransformScratch.size() < slots) m_slotTransformScratch.resize(slots);
 }
 
-float* Conv2D::slotBuffer(std::vector<std::vector<float>>& buffers, int slot) const {
-    const std::size_t need = std::size_t(m_weight.cols()) * std::size_t(m_outShape.h) * std::size_t(m_outShape.w);
+float* Conv2D::slotBuffer(std::vector<std::vector<float>>& buffers, int slot, std::size_t need) const {
+    if (need == 0) need = std::size_t(m_weight.cols()) * std::size_t(m_outShape.h) * std::size_t(m_outShape.w);
     std::vector<float>& buf = buffers[std::size_t(slot)];
     if (buf.size() < need) buf.resize(need);
     return buf.data();
@@ -117,6 +136,10 @@ const Matrix& Conv2D::forward(const Matrix& input, Mode) {
     m_input = &input;
     m_output.resize(input.rows(), m_outShape.size());
     ensureScratch();
+    if (m_winograd) {
+        forwardWinograd(input);
+        return m_output;
+    }
     const Index k = m_weight.cols(), p = Index(m_outShape.h) * m_outShape.w;
     parallel::forChunksWithSlot(input.rows(), kSampleGrain, [&](Index n0, Index n1, int slot) {
         float* col = slotBuffer(m_slotCol, slot);
@@ -140,15 +163,17 @@ const Matrix& Conv2D::backward(const Matrix& gradOutput) {
 void Conv2D::backwardImpl(const Matrix& gradOutput, bool inputGradient) {
     checkColumns("conv2d", "gradient", gradOutput, m_outShape.size());
     checkSameRows("conv2d", gradOutput, m_input->rows());
+    if (m_winograd) {
+        backwardWinograd(gradOutput, inputGradient);
+        return;
+    }
     const Matrix& x = *m_input;
     const Index N = x.rows(), k = m_weight.cols(), p = Index(m_outShape.h) * m_outShape.w;
     const Index chunks = parallel::chunkCount(N, kSampleGrain);
     if (inputGradient) m_gradInput.resize(N, x.cols());
     ensureScratch();
-    if (Index(m_chunkWeightGrad.size()) < chunks) {
-        m_chunkWeightGrad.resize(std::size_t(chunks), Matrix::Zero(m_filters, k));
-        m_chunkBiasGrad.resize(std::size_t(chunks), Matrix::Zero(1, m_filters));
-    }
+    if (Index(m_chunkWeightGrad.size()) < chunks) m_chunkWeightGrad.resize(std::size_t(chunks), Matrix::Zero(m_filters, k));
+    if (Index(m_chunkBiasGrad.size()) < chunks) m_chunkBiasGrad.resize(std::size_t(chunks), Matrix::Zero(1, m_filters));
 
     parallel::forChunksWithSlot(N, kSampleGrain, [&](Index n0, Index n1, int slot) {
         Matrix& dW = m_chunkWeightGrad[std::size_t(n0 / kSampleGrain)];
@@ -175,6 +200,94 @@ void Conv2D::backwardImpl(const Matrix& gradOutput, bool inputGradient) {
         m_weightGrad += m_chunkWeightGrad[std::size_t(c)];
         m_biasGrad += m_chunkBiasGrad[std::size_t(c)];
     }
+    if (!m_useBias) m_biasGrad.setZero();
+}
+
+// ---- Winograd F(2×2, 3×3) ---------------------------------------------------------------------------------
+// Per chunk of samples, in groups of kWinogradGroup: the input tiles V (16, C, tiles) of the group, then the
+// 16 products M[pos] = U[pos] · V[pos], then the outputs. Backward recomputes V rather than keeping it.
+
+void Conv2D::forwardWinograd(const Matrix& input) {
+    const winograd::Geometry& g = m_geometry;
+    const Index C = g.channels, F = m_filters, T = g.tiles(), fc = F * C;
+    winograd::transformWeights(m_weight.data(), m_filters, g.channels, m_tileWeight.data());
+    const float* u = m_tileWeight.data();
+    parallel::forChunksWithSlot(input.rows(), kSampleGrain, [&](Index n0, Index n1, int slot) {
+        const Index ldMax = kWinogradGroup * T + winograd::kOverhang;
+        float* v = slotBuffer(m_slotCol, slot, tileBufferSize(C, ldMax));
+        float* m = slotBuffer(m_slotTileOut, slot, tileBufferSize(F, ldMax));
+        float* scratch = slotBuffer(m_slotTransformScratch, slot, std::size_t(winograd::scratchSize(g)));
+        for (Index g0 = n0; g0 < n1; g0 += kWinogradGroup) {
+            // n tiles in rows of ld floats
+            const Index samples = std::min(kWinogradGroup, n1 - g0), n = samples * T, ld = n + winograd::kOverhang;
+            const Index cs = winograd::positionStride(C, ld), fs = winograd::positionStride(F, ld);
+            for (Index s = 0; s < samples; ++s)
+                winograd::transformInput(g, input.row(g0 + s).data(), v, ld, s * T, scratch);
+            for (int pos = 0; pos < winograd::kPositions; ++pos)
+                gemm::multiply(F, n, C, gemm::plain(u + pos * fc, C), gemm::plain(v + pos * cs, ld),
+                               m + pos * fs, ld, false);
+            for (Index s = 0; s < samples; ++s)
+                winograd::transformOutput(g, m_filters, m, ld, s * T, m_useBias ? m_bias.data() : nullptr,
+                                          m_output.row(g0 + s).data(), scratch);
+        }
+    });
+}
+
+void Conv2D::backwardWinograd(const Matrix& gradOutput, bool inputGradient) {
+    const winograd::Geometry& g = m_geometry;
+    const Matrix& x = *m_input;
+    const Index N = x.rows(), C = g.channels, F = m_filters, T = g.tiles(), fc = F * C, p = m_outShape.h * m_outShape.w;
+    const Index chunks = parallel::chunkCount(N, kSampleGrain);
+    if (inputGradient) m_gradInput.resize(N, x.cols());
+    ensureScratch();
+    if (Index(m_chunkTileWeightGrad.size()) < chunks)
+        m_chunkTileWeightGrad.resize(std::size_t(chunks), Matrix::Zero(winograd::kPositions * C, F));
+    if (Index(m_chunkBiasGrad.size()) < chunks) m_chunkBiasGrad.resize(std::size_t(chunks), Matrix::Zero(1, F));
+    winograd::transformWeights(m_weight.data(), m_filters, g.channels, m_tileWeight.data());
+    const float* u = m_tileWeight.data();
+
+    parallel::forChunksWithSlot(N, kSampleGrain, [&](Index n0, Index n1, int slot) {
+        float* du = m_chunkTileWeightGrad[std::size_t(n0 / kSampleGrain)].data();
+        Matrix& db = m_chunkBiasGrad[std::size_t(n0 / kSampleGrain)];
+        db.setZero();
+        const Index ldMax = kWinogradGroup * T + winograd::kOverhang;
+        float* v = slotBuffer(m_slotCol, slot, tileBufferSize(C, ldMax));
+        float* dm = slotBuffer(m_slotTileOut, slot, tileBufferSize(F, ldMax));
+        float* dv = inputGradient ? slotBuffer(m_slotDcol, slot, tileBufferSize(C, ldMax))
+                                  : nullptr;
+        float* scratch = slotBuffer(m_slotTransformScratch, slot, std::size_t(winograd::scratchSize(g)));
+        for (Index g0 = n0; g0 < n1; g0 += kWinogradGroup) {
+            const Index samples = std::min(kWinogradGroup, n1 - g0), n = samples * T, ld = n + winograd::kOverhang;
+            const Index cs = winograd::positionStride(C, ld), fs = winograd::positionStride(F, ld);
+            for (Index s = 0; s < samples; ++s) {
+                const float* dy = gradOutput.row(g0 + s).data();
+                winograd::transformInput(g, x.row(g0 + s).data(), v, ld, s * T, scratch);  // recomputed
+                winograd::outputGradient(g, m_filters, dy, dm, ld, s * T, scratch);
+                db += ConstMapMatrix(dy, F, p).rowwise().sum().transpose();  // db[f] += Σ_p dy_n[f, p]
+            }
+            // dU[pos]ᵀ (C, F) += V[pos] (C, n) · dM[pos]ᵀ (n, F); the chunk's first group assigns. (This way round,
+            // the product's 64 columns fill the GEMM's register tiles better than its 32 rows would.)
+            for (int pos = 0; pos < winograd::kPositions; ++pos)
+                gemm::multiply(C, F, n, gemm::plain(v + pos * cs, ld), gemm::transposed(dm + pos * fs, ld),
+                               du + pos * fc, F, g0 > n0);
+            if (!inputGradient) continue;
+            // dV[pos] (C, n) = U[pos]ᵀ (C, F) · dM[pos] (F, n)
+            for (int pos = 0; pos < winograd::kPositions; ++pos)
+                gemm::multiply(C, n, F, gemm::transposed(u + pos * fc, C), gemm::plain(dm + pos * fs, ld),
+                               dv + pos * cs, ld, false);
+            for (Index s = 0; s < samples; ++s)
+                winograd::inputGradient(g, dv, ld, s * T, m_gradInput.row(g0 + s).data(), scratch);
+        }
+    });
+    // Sum the per-chunk partials in chunk order (into chunk 0's, which the next backward assigns afresh), then
+    // take dU back to the 3×3 weights.
+    Matrix& tileGrad = m_chunkTileWeightGrad[0];
+    m_biasGrad = m_chunkBiasGrad[0];
+    for (Index c = 1; c < chunks; ++c) {
+        tileGrad += m_chunkTileWeightGrad[std::size_t(c)];
+        m_biasGrad += m_chunkBiasGrad[std::size_t(c)];
+    }
+    winograd::weightGradient(tileGrad.data(), m_filters, g.channels, m_weightGrad.data());
     if (!m_useBias) m_biasGrad.setZero();
 }
 

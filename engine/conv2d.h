@@ -1,8 +1,15 @@
 #pragma once
 
 #include "layer.h"
+#include "winograd.h"
 
 namespace bnlab::engine {
+
+// How a Conv2D computes its products. Auto: Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions with at least
+// kWinogradMinChannels input channels (below that its products are too thin to pay for the transforms),
+// im2col + GEMM otherwise. Winograd's result differs from im2col's by rounding only (about 1e-6 relative).
+enum class ConvAlgorithm { Auto, Im2col, Winograd };
+inline constexpr int kWinogradMinChannels = 8;
 
 // 2-D convolution (cross-correlation, as PyTorch's nn.Conv2d) by im2col + GEMM.
 //   x (N, C·H·W), W (F, C·kh·kw), b (1, F), y (N, F·Ho·Wo),
@@ -11,6 +18,8 @@ namespace bnlab::engine {
 // Backward: dW = Σ_n dy_n·col_nᵀ, db[f] = Σ_{n,p} dy[n, f, p], dcol_n = Wᵀ·dy_n and dx_n = col2im(dcol_n).
 // Samples are processed in fixed chunks; per-chunk partial dW and db are summed in chunk order.
 // Patches live in per-thread scratch and are recomputed in backward rather than kept for the batch.
+// 3×3 stride-1 convolutions run by Winograd's F(2×2, 3×3) instead (see winograd.h and ConvAlgorithm), also in
+// fixed chunks of samples, with the transformed input tiles likewise recomputed in backward.
 class Conv2D final : public Layer {
 public:
     Conv2D(Shape inputShape, int filters, int kernel, int stride = 1, int padding = 0, bool useBias = true);
@@ -29,13 +38,19 @@ public:
     [[nodiscard]] int kernel() const { return m_kernel; }
     [[nodiscard]] int padding() const { return m_padding; }
     [[nodiscard]] bool hasBias() const { return m_useBias; }
+    // Winograd is used only where it applies (3×3, stride 1): asking for it elsewhere gives im2col.
+    void setAlgorithm(ConvAlgorithm algorithm);
+    [[nodiscard]] bool usesWinograd() const { return m_winograd; }
 
 private:
     void im2col(const float* x, float* col) const;  // x (C·H·W) -> col (K, Ho·Wo)
     void col2im(const float* col, float* dx) const;  // col (K, Ho·Wo) -> dx (C·H·W), the adjoint
     void ensureScratch();
-    float* slotBuffer(std::vector<std::vector<float>>& buffers, int slot) const;  // (K, Ho·Wo) of that slot
+    // That slot's buffer, grown to at least `need` floats ((K, Ho·Wo) by default).
+    float* slotBuffer(std::vector<std::vector<float>>& buffers, int slot, std::size_t need = 0) const;
     void backwardImpl(const Matrix& gradOutput, bool inputGradient);
+    void forwardWinograd(const Matrix& input);
+    void backwardWinograd(const Matrix& gradOutput, bool inputGradient);
 
     int m_filters, m_kernel, m_stride, m_padding;
     bool m_useBias;
@@ -47,6 +62,13 @@ private:
     std::vector<std::vector<float>> m_slotDcol;  // per worker slot: (K, Ho·Wo) gradient of the patches
     std::vector<Matrix> m_chunkWeightGrad;  // per chunk partial dW (F, K)
     std::vector<Matrix> m_chunkBiasGrad;    // per chunk partial db (1, F)
+
+    bool m_winograd = false;
+    winograd::Geometry m_geometry;
+    std::vector<float> m_tileWeight;            // U (16, F, C): the transformed weights
+    std::vector<std::vector<float>> m_slotTileOut;      // per worker slot: M or dM (16, F, tiles of a group)
+    std::vector<std::vector<float>> m_slotTransformScratch;  // per worker slot: rows and planes of the transforms
+    std::vector<Matrix> m_chunkTileWeightGrad;  // per chunk partial dUᵀ (16·C, F)
 };
 
 }  // namespace bnlab::engine

@@ -925,6 +925,73 @@ TEST(Parallel, DenseIsBitIdenticalToSerial) {
 TEST(Parallel, Conv2DIsBitIdenticalToSerial) {
     // 20 samples: 3 chunks, whose partial dW and db are summed in chunk order.
     expectParallelMatchesSerial(factory<Conv2D>(91, Shape{3, 8, 8}, 5, 3, 1, 1), 20);
+    // Winograd (8 channels, 3×3, stride 1): 3 chunks, each in groups of samples.
+    expectParallelMatchesSerial(factory<Conv2D>(92, Shape{8, 7, 7}, 5, 3, 1, 1), 20);
+}
+
+// Winograd F(2×2, 3×3) against im2col on the same weights: equal up to rounding, in every output and gradient.
+TEST(Conv2D, WinogradMatchesIm2col) {
+    const ConvCase cases[] = {
+        {{8, 6, 6}, 5, 3, 1, 0, 3},     // even output (4×4): whole tiles
+        {{8, 7, 7}, 4, 3, 1, 0, 2},     // odd output (5×5): the last tiles overhang
+        {{9, 5, 6}, 3, 3, 1, 1, 11},    // padding, non-square, 11 samples: two chunks, a partial group
+        {{16, 12, 12}, 6, 3, 1, 1, 9},  // a wider product
+        {{2, 3, 3}, 2, 3, 1, 0, 2},     // a single output pixel
+    };
+    std::uint64_t seed = 40;
+    for (const ConvCase& c : cases) {
+        SCOPED_TRACE(c.input.toString() + " filters " + std::to_string(c.filters) + " pad " + std::to_string(c.padding));
+        Conv2D im2col(c.input, c.filters, 3, 1, c.padding), winograd(c.input, c.filters, 3, 1, c.padding);
+        im2col.setAlgorithm(engine::ConvAlgorithm::Im2col);
+        winograd.setAlgorithm(engine::ConvAlgorithm::Winograd);
+        ASSERT_FALSE(im2col.usesWinograd());
+        ASSERT_TRUE(winograd.usesWinograd());
+        randomizeParams(im2col, seed++);
+        winograd.weight() = im2col.weight();
+        winograd.bias() = im2col.bias();
+        const Matrix x = randomMatrix(c.samples, c.input.size(), seed++);
+        const Matrix dy = randomMatrix(c.samples, im2col.outputShape().size(), seed++);
+        const LayerRun a = run(im2col, x, dy), b = run(winograd, x, dy);
+        auto close = [](const Matrix& expected, const Matrix& got, const char* what) {
+            ASSERT_EQ(expected.rows(), got.rows()) << what;
+            ASSERT_EQ(expected.cols(), got.cols()) << what;
+            const float scale = std::max(1.0f, expected.cwiseAbs().maxCoeff());
+            EXPECT_LE((expected - got).cwiseAbs().maxCoeff(), 2e-6f * scale) << what;
+        };
+        close(a.y, b.y, "output");
+        close(a.dx, b.dx, "input gradient");
+        close(a.grads[0], b.grads[0], "weight gradient");
+        close(a.grads[1], b.grads[1], "bias gradient");
+        // The parameter-only backward (the first layer's) gives the same parameter gradients.
+        Conv2D paramsOnly(c.input, c.filters, 3, 1, c.padding);
+        paramsOnly.setAlgorithm(engine::ConvAlgorithm::Winograd);
+        paramsOnly.weight() = im2col.weight();
+        paramsOnly.bias() = im2col.bias();
+        paramsOnly.forward(x, Mode::Train);
+        paramsOnly.backwardParameters(dy);
+        EXPECT_TRUE(bitIdentical(paramsOnly.weightGrad(), b.grads[0]));
+        EXPECT_TRUE(bitIdentical(paramsOnly.biasGrad(), b.grads[1]));
+    }
+}
+
+TEST(Conv2D, WinogradGradientsMatchFiniteDifferences) {
+    Conv2D conv(Shape{2, 5, 4}, 3, 3, 1, 1);
+    conv.setAlgorithm(engine::ConvAlgorithm::Winograd);
+    ASSERT_TRUE(conv.usesWinograd());
+    randomizeParams(conv, 60);
+    EXPECT_TRUE(layerGradientsMatch(conv, randomMatrix(2, 40, 61)));
+}
+
+TEST(Conv2D, WinogradIsChosenForWide3x3Stride1Only) {
+    EXPECT_TRUE(Conv2D(Shape{32, 26, 26}, 64, 3).usesWinograd());  // the Keras CNN's second convolution
+    EXPECT_FALSE(Conv2D(Shape{1, 28, 28}, 32, 3).usesWinograd());  // one input channel: im2col
+    EXPECT_FALSE(Conv2D(Shape{32, 26, 26}, 64, 3, 2).usesWinograd());  // stride 2
+    Conv2D fiveByFive(Shape{32, 12, 12}, 8, 5);
+    fiveByFive.setAlgorithm(engine::ConvAlgorithm::Winograd);  // does not apply: stays im2col
+    EXPECT_FALSE(fiveByFive.usesWinograd());
+    Conv2D thin(Shape{1, 6, 6}, 2, 3);
+    thin.setAlgorithm(engine::ConvAlgorithm::Winograd);
+    EXPECT_TRUE(thin.usesWinograd());
 }
 
 TEST(Parallel, BatchNormIsBitIdenticalToSerial) {
