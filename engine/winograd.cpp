@@ -27,6 +27,17 @@ v8 load(const float* p) {
     return v;
 }
 void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+
+// dst[0, n) = src[0, n) for short rows, in vectors (the last one overlapping the one before) instead of a
+// call to memmove per row. src and dst do not overlap.
+void copyRow(const float* src, Index n, float* dst) {
+    if (n < 8) {
+        for (Index i = 0; i < n; ++i) dst[i] = src[i];
+        return;
+    }
+    for (Index i = 0; i + 8 < n; i += 8) store(dst + i, load(src + i));
+    store(dst + n - 8, load(src + n - 8));
+}
 v8 splat(float x) { return v8{x, x, x, x, x, x, x, x}; }
 
 // even[k] = p[2k], odd[k] = p[2k + 1] for k < 8.
@@ -116,7 +127,7 @@ void transformInput(const Geometry& g, const float* x, float* v, Index ld, Index
     for (int c = 0; c < g.channels; ++c) {
         for (int y = 0; y < g.height; ++y) {
             const float* in = x + (Index(c) * g.height + y) * g.width;
-            std::copy(in, in + g.width, plane + (y + g.padding) * rs + g.padding);
+            copyRow(in, g.width, plane + (y + g.padding) * rs + g.padding);
         }
         for (int ty = 0; ty < g.tilesH; ++ty) {
             const float* r0 = plane + Index(2 * ty) * rs;
@@ -179,7 +190,7 @@ void transformOutput(const Geometry& g, int filters, const float* m, Index ld, I
                 const float* even = ys + (2 * row) * arrayW + Index(ty) * tw;
                 const float* odd = even + arrayW;
                 for (Index q = 0; q < twv; q += 8) interleave(load(even + q), load(odd + q), out + 2 * q);
-                std::copy(out, out + g.outW, yrow + row * g.outW);
+                copyRow(out, g.outW, yrow + row * g.outW);
             }
         }
     }
@@ -199,7 +210,7 @@ void outputGradient(const Geometry& g, int filters, const float* dy, float* dm, 
             for (int row = 0; row < 2; ++row) {
                 float* r = rows + row * rowW;
                 const bool inside = 2 * ty + row < g.outH;
-                if (inside) std::copy(src + row * g.outW, src + (row + 1) * g.outW, r);
+                if (inside) copyRow(src + row * g.outW, g.outW, r);
                 std::fill(r + (inside ? g.outW : 0), r + rowW, 0.0f);
                 float* even = ds + (2 * row) * arrayW + Index(ty) * tw;  // overhangs into the next tile row's
                 float* odd = even + arrayW;
@@ -270,7 +281,7 @@ void inputGradient(const Geometry& g, const float* dv, Index ld, Index offset, f
         }
         for (int y = 0; y < g.height; ++y) {
             const float* src = plane + (y + g.padding) * rs + g.padding;
-            std::copy(src, src + g.width, dx + (Index(c) * g.height + y) * g.width);
+            copyRow(src, g.width, dx + (Index(c) * g.height + y) * g.width);
         }
     }
 }
