@@ -20,22 +20,36 @@ std::string Activation::kind() const {
 
 const Matrix& Activation::forward(const Matrix& input, Mode) {
     checkColumns(kind().c_str(), "input", input, m_inputShape.size());
+    m_inPlace = nullptr;
     m_output.resize(input.rows(), input.cols());
+    apply(input, m_output);
+    return m_output;
+}
+
+const Matrix& Activation::forwardInPlace(Matrix& input, Mode) {
+    checkColumns(kind().c_str(), "input", input, m_inputShape.size());
+    m_inPlace = &input;
+    m_output.resize(0, 0);  // a buffer of an earlier forward that was not in place
+    apply(input, input);
+    return input;
+}
+
+// Element by element (so output may be input itself).
+void Activation::apply(const Matrix& input, Matrix& output) const {
     parallel::forChunks(input.rows(), rowGrain(input.cols()), [&](Index r0, Index r1) {
         auto x = input.middleRows(r0, r1 - r0).array();
-        auto y = m_output.middleRows(r0, r1 - r0).array();
+        auto y = output.middleRows(r0, r1 - r0).array();
         switch (m_kind) {
             case ActivationKind::ReLU: y = x.max(0.0f); break;
             case ActivationKind::Sigmoid: y = 1.0f / (1.0f + (-x).exp()); break;
             case ActivationKind::Tanh: y = x.tanh(); break;
         }
     });
-    return m_output;
 }
 
 const Matrix& Activation::backward(const Matrix& gradOutput) {
     checkColumns(kind().c_str(), "gradient", gradOutput, m_inputShape.size());
-    checkSameRows(kind().c_str(), gradOutput, m_output.rows());
+    checkSameRows(kind().c_str(), gradOutput, output().rows());
     m_gradInput.resize(gradOutput.rows(), gradOutput.cols());
     backwardInto(gradOutput, m_gradInput);
     return m_gradInput;
@@ -43,7 +57,7 @@ const Matrix& Activation::backward(const Matrix& gradOutput) {
 
 const Matrix& Activation::backwardInPlace(Matrix& gradOutput) {
     checkColumns(kind().c_str(), "gradient", gradOutput, m_inputShape.size());
-    checkSameRows(kind().c_str(), gradOutput, m_output.rows());
+    checkSameRows(kind().c_str(), gradOutput, output().rows());
     backwardInto(gradOutput, gradOutput);
     return gradOutput;
 }
@@ -52,7 +66,7 @@ const Matrix& Activation::backwardInPlace(Matrix& gradOutput) {
 void Activation::backwardInto(const Matrix& gradOutput, Matrix& gradInput) const {
     parallel::forChunks(gradOutput.rows(), rowGrain(gradOutput.cols()), [&](Index r0, Index r1) {
         auto dy = gradOutput.middleRows(r0, r1 - r0).array();
-        auto y = m_output.middleRows(r0, r1 - r0).array();
+        auto y = output().middleRows(r0, r1 - r0).array();
         auto dx = gradInput.middleRows(r0, r1 - r0).array();
         switch (m_kind) {
             case ActivationKind::ReLU: dx = (y > 0.0f).select(dy, 0.0f); break;   // f' = [x > 0]

@@ -46,6 +46,7 @@ public:
     BatchNorm(Shape inputShape, BatchNormOptions options = {}, bool renormalize = false);
 
     [[nodiscard]] std::string kind() const override { return m_renorm ? "batchrenorm" : "batchnorm"; }
+    [[nodiscard]] bool outputMayBeOverwritten() const override { return true; }  // backward reads the input
     [[nodiscard]] bool renormalizes() const { return m_renorm; }
     [[nodiscard]] Shape outputShape() const override { return m_inputShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;

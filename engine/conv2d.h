@@ -25,6 +25,7 @@ public:
     Conv2D(Shape inputShape, int filters, int kernel, int stride = 1, int padding = 0, bool useBias = true);
 
     [[nodiscard]] std::string kind() const override { return "conv2d"; }
+    [[nodiscard]] bool outputMayBeOverwritten() const override { return true; }
     [[nodiscard]] Shape outputShape() const override { return m_outShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;

@@ -15,6 +15,7 @@ public:
     Dense(Shape inputShape, int outputs, bool useBias = true);
 
     [[nodiscard]] std::string kind() const override { return "dense"; }
+    [[nodiscard]] bool outputMayBeOverwritten() const override { return true; }
     [[nodiscard]] Shape outputShape() const override { return {m_outputs, 1, 1}; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;

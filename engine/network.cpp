@@ -121,9 +121,15 @@ void Network::add(std::unique_ptr<Layer> layer, std::string name) {
     m_layerNames.push_back(std::move(name));
 }
 
-const Matrix& Network::forward(const Matrix& x, Mode mode) {
+const Matrix& Network::forward(const Matrix& x, Mode mode, const ForwardObserver& observe) {
     const Matrix* h = &x;
-    for (auto& layer : m_layers) h = &layer->forward(*h, mode);
+    for (std::size_t i = 0; i < m_layers.size(); ++i) {
+        Layer& layer = *m_layers[i];
+        // *h is layer i − 1's own output buffer when that layer lets it be overwritten (never the caller's x).
+        const bool inPlace = i > 0 && layer.canForwardInPlace() && m_layers[i - 1]->outputMayBeOverwritten();
+        h = inPlace ? &layer.forwardInPlace(const_cast<Matrix&>(*h), mode) : &layer.forward(*h, mode);
+        if (observe) observe(int(i), *h);
+    }
     return *h;
 }
 

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,8 +43,12 @@ public:
     Network(const NetworkSpec& spec, Shape input, int classes, BatchNormOptions bn, const InitOptions& init,
             std::uint64_t seed);
 
-    // x (N, input) -> logits (N, classes)
-    const Matrix& forward(const Matrix& x, Mode mode);
+    // x (N, input) -> logits (N, classes). An activation runs in place on the output of a Dense, Conv2D or
+    // BatchNorm layer before it (Layer::canForwardInPlace), so that layer's output() then shows the activation's:
+    // whoever needs the values in between (the probes) reads them through `observe`, called with each layer's
+    // index and output as soon as it has run.
+    using ForwardObserver = std::function<void(int layer, const Matrix& output)>;
+    const Matrix& forward(const Matrix& x, Mode mode, const ForwardObserver& observe = {});
     // dL/dlogits (N, classes) -> parameter gradients (assigned) of every layer
     void backward(const Matrix& gradLogits);
 

@@ -89,21 +89,23 @@ void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out
     std::vector<BatchNorm*> bns = net.batchNormLayers();
     std::vector<std::pair<Vector, Vector>> saved;
     for (BatchNorm* bn : bns) saved.emplace_back(bn->runningMean(), bn->runningVar());
-    net.forward(probeBatch, Mode::Train);
+    out.activations.clear();
+    std::vector<const BlockInfo*> probed;  // the block of each entry of out.activations
+    for (const BlockInfo& b : net.blocks()) {
+        if (b.linear < 0) continue;  // pooling and flatten blocks have no activation of their own
+        out.activations.emplace_back().block = b.name;
+        probed.push_back(&b);
+    }
+    // Each output is described as soon as its layer has run: an activation in place overwrites the one before.
+    net.forward(probeBatch, Mode::Train, [&](int layer, const Matrix& output) {
+        for (std::size_t i = 0; i < probed.size(); ++i) {
+            if (layer == probed[i]->preActivation) out.activations[i].pre = describe(output.data(), output.size(), scratch);
+            if (layer == probed[i]->postActivation) out.activations[i].post = describe(output.data(), output.size(), scratch);
+        }
+    });
     for (std::size_t i = 0; i < bns.size(); ++i) {
         bns[i]->runningMean() = saved[i].first;
         bns[i]->runningVar() = saved[i].second;
-    }
-    out.activations.clear();
-    for (const BlockInfo& b : net.blocks()) {
-        if (b.linear < 0) continue;  // pooling and flatten blocks have no activation of their own
-        const Matrix& pre = net.layer(b.preActivation).output();
-        const Matrix& post = net.layer(b.postActivation).output();
-        ActivationProbe p;
-        p.block = b.name;
-        p.pre = describe(pre.data(), pre.size(), scratch);
-        p.post = describe(post.data(), post.size(), scratch);
-        out.activations.push_back(std::move(p));
     }
 }
 

@@ -10,10 +10,12 @@
 #include "group_norm.h"
 #include "network.h"
 #include "network_spec.h"
+#include "probes.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <set>
 #include <string>
@@ -60,6 +62,11 @@ BlockSpec block(BlockKind kind, int kernel = 2) {
 }
 
 // dense 7 sigmoid, dense 5 sigmoid (the MLP preset, smaller)
+bool bitIdentical(const Matrix& a, const Matrix& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), sizeof(float) * std::size_t(a.size())) == 0;
+}
+
 NetworkSpec mlpSpec(NormPlacement norm) {
     return {{linear(BlockKind::Dense, 7, ActivationKind::Sigmoid, norm),
              linear(BlockKind::Dense, 5, ActivationKind::Sigmoid, norm)}};
@@ -319,6 +326,57 @@ TEST(Network, FirstNonFiniteLayerFindsTheLayerWithANaNWeight) {
     infinite(2, 10) = std::numeric_limits<float>::infinity();
     conv.forward(infinite, Mode::Eval);
     EXPECT_EQ(conv.firstNonFiniteLayer(), 0);  // conv1
+}
+
+// The Network runs each activation in place on the Dense/Conv2D/BN output before it. Layer by layer out of
+// place (every layer's forward on its own buffer) gives the same outputs and the same gradients, bit for bit.
+TEST(Network, ActivationsInPlaceGiveTheSameOutputsAndGradients) {
+    for (NormPlacement norm : kPlacements)
+        for (bool conv : {false, true}) {
+            SCOPED_TRACE(std::string(conv ? "cnn" : "mlp") + " norm " + std::to_string(int(norm)));
+            Network inPlace = conv ? cnn(norm) : mlp(norm), separate = conv ? cnn(norm) : mlp(norm);
+            const Matrix x = randomMatrix(kBatch, (conv ? kCnnInput : kMlpInput).size(), 410);
+            std::vector<Matrix> expected;
+            const Matrix* h = &x;
+            for (const auto& layer : separate.layers()) expected.push_back(*(h = &layer->forward(*h, Mode::Train)));
+            std::vector<Matrix> seen;
+            const Matrix& logits = inPlace.forward(x, Mode::Train, [&](int layer, const Matrix& out) {
+                EXPECT_EQ(layer, int(seen.size()));
+                seen.push_back(out);
+            });
+            ASSERT_EQ(seen.size(), expected.size());
+            for (std::size_t i = 0; i < seen.size(); ++i) {
+                EXPECT_TRUE(bitIdentical(seen[i], expected[i])) << "layer " << i << " " << inPlace.layerName(int(i));
+                // Every activation here follows a Dense, Conv2D or BN layer: each ran in place, on its buffer.
+                if (inPlace.layers()[i]->canForwardInPlace())
+                    EXPECT_EQ(&inPlace.layer(int(i)).output(), &inPlace.layer(int(i) - 1).output()) << inPlace.layerName(int(i));
+            }
+            const Matrix dlogits = randomMatrix(kBatch, kClasses, 411);
+            EXPECT_TRUE(bitIdentical(logits, expected.back()));
+            inPlace.backward(dlogits);
+            separate.backward(dlogits);
+            const std::vector<engine::NamedParam> a = inPlace.params(), b = separate.params();
+            ASSERT_EQ(a.size(), b.size());
+            for (std::size_t i = 0; i < a.size(); ++i)
+                EXPECT_TRUE(bitIdentical(*a[i].param.grad, *b[i].param.grad)) << a[i].name;
+        }
+}
+
+// The probes describe the value before the activation, which the activation then overwrote in place.
+TEST(Network, ProbesSeeThePreActivationThatTheActivationOverwrote) {
+    Network net = cnn(NormPlacement::None);
+    randomizeBiasesAndBatchNorm(net, 420);
+    engine::ProbeSnapshot snapshot;
+    std::vector<float> scratch;
+    engine::probeActivations(net, randomMatrix(kBatch, kCnnInput.size(), 421), snapshot, scratch);
+    ASSERT_EQ(snapshot.activations.size(), 4u);  // conv1, conv2, dense1, output
+    for (std::size_t k = 0; k < 3; ++k) {
+        SCOPED_TRACE(snapshot.activations[k].block);
+        const engine::Distribution &pre = snapshot.activations[k].pre, &post = snapshot.activations[k].post;
+        EXPECT_LT(pre.histogramMin, 0.0f);  // the convolution's or dense layer's output has negative values
+        EXPECT_GE(post.histogramMin, 0.0f);  // ReLU's has none
+        EXPECT_LT(pre.mean, post.mean);
+    }
 }
 
 TEST(Network, SameSeedSameWeightsOtherSeedOtherWeights) {
