@@ -74,6 +74,9 @@ void CliProgress::onFinish(const engine::RunSummary& s) {
     std::fprintf(m_out, "%s: %s\n", engine::toString(s.reason).c_str(), s.message.c_str());
     if (s.hasTest) std::fprintf(m_out, "test accuracy %.4f (loss %.4f)\n", s.testAccuracy, s.testLoss);
     std::fprintf(m_out, "%.0f samples/s over %ld steps, %.1f s\n", s.samplesPerSecond, s.steps, s.seconds);
+    if (s.probes > 0 && s.sessionTrainingSeconds > 0)
+        std::fprintf(m_out, "probes: %ld snapshots, %.2f s, %.1f%% of the training steps' time\n", s.probes,
+                     s.probeSeconds, 100.0 * s.probeSeconds / s.sessionTrainingSeconds);
     std::fflush(m_out);
 }
 

@@ -89,6 +89,11 @@ struct RunSummary {
     double seconds = 0;            // wall-clock of the whole run
     double trainingSeconds = 0;    // time inside training steps only
     double samplesPerSecond = 0;   // samples / trainingSeconds
+    // The probes' cost on the training thread (snapshots taken, computed and handed to the sink), against the
+    // training steps' time, both of this session only (a resumed run starts them again at 0).
+    long probes = 0;
+    double probeSeconds = 0;
+    double sessionTrainingSeconds = 0;
     bool hasValidation = false;
     double valLoss = 0, valAccuracy = 0;    // the latest validation evaluation
     bool hasTest = false;

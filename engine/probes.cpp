@@ -1,9 +1,59 @@
 #include "probes.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <utility>
 
 namespace bnlab::engine {
+namespace {
+
+// The float's bits as an unsigned key in the same order (negative values reversed below the positive ones).
+std::uint32_t sortKey(float f) {
+    std::uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+float fromSortKey(std::uint32_t k) {
+    const std::uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+// Sorts ascending by a least-significant-digit radix sort on those keys, three passes of 11 bits: O(n), about
+// a tenth of std::sort's time on the 8192 values of a probe (which made the probes of the BN-paper MLP cost a
+// fifth of its training time). The same order as std::sort, except that −0 comes before +0 and NaNs go to the
+// ends (positive ones last) instead of anywhere.
+void radixSort(std::vector<float>& values) {
+    thread_local std::vector<std::uint32_t> keys, other;
+    const std::size_t n = values.size();
+    if (n == 0) return;
+    keys.resize(n);
+    other.resize(n);
+    std::array<std::array<std::uint32_t, 2048>, 3> start{};  // per pass: the count, then the start, of each digit
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t k = sortKey(values[i]);
+        keys[i] = k;
+        ++start[0][k & 2047u];
+        ++start[1][(k >> 11) & 2047u];
+        ++start[2][k >> 22];
+    }
+    for (int pass = 0; pass < 3; ++pass) {
+        const int shift = 11 * pass;
+        std::array<std::uint32_t, 2048>& s = start[std::size_t(pass)];
+        if (s[(keys[0] >> shift) & 2047u] == n) continue;  // every key has the same digit: nothing to move
+        std::uint32_t sum = 0;
+        for (std::uint32_t& c : s) sum += std::exchange(c, sum);
+        for (std::uint32_t k : keys) other[s[(k >> shift) & 2047u]++] = k;
+        keys.swap(other);
+    }
+    for (std::size_t i = 0; i < n; ++i) values[i] = fromSortKey(keys[i]);
+}
+
+}  // namespace
 
 Distribution describe(const float* values, std::int64_t n, std::vector<float>& scratch) {
     Distribution d;
@@ -33,7 +83,7 @@ Distribution describe(const float* values, std::int64_t n, std::vector<float>& s
     for (float v : scratch) sq += (v - d.mean) * (v - d.mean);
     d.stddev = std::sqrt(sq / double(m));
     // Percentiles by linear interpolation between order statistics (numpy's default).
-    std::sort(scratch.begin(), scratch.end());
+    radixSort(scratch);
     for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
         const double pos = kPercentiles[k] / 100.0 * double(m - 1);
         const std::size_t lo = std::size_t(std::floor(pos));

@@ -599,7 +599,9 @@ RunSummary Trainer::runInArena() {
         const double loss = result.loss;
         const double accuracy = double(result.correct) / double(x.rows());
         samples += x.rows();
-        summary.trainingSeconds += secondsSince(stepStart);
+        const double stepSeconds = secondsSince(stepStart);
+        summary.trainingSeconds += stepSeconds;
+        summary.sessionTrainingSeconds += stepSeconds;
 
         StepRecord rec{step, epochsDone(), samples, secondsSince(t0), loss, accuracy, lossEma.add(loss), accEma.add(accuracy)};
         epochsCompleted = rec.epoch;
@@ -613,6 +615,7 @@ RunSummary Trainer::runInArena() {
         }
 
         if (probeNow && !m_stop.load()) {  // a stop skips the probe and the evaluation: it should be prompt
+            const auto probeStart = Clock::now();
             ProbeSnapshot snap;
             snap.step = step;
             snap.epoch = rec.epoch;
@@ -624,6 +627,8 @@ RunSummary Trainer::runInArena() {
             probeBatchNorm(net, snap);  // before the probe forward replaces the batch statistics
             probeActivations(net, probeBatch, snap, scratch);
             m_sink.onProbe(snap);
+            ++summary.probes;
+            summary.probeSeconds += secondsSince(probeStart);
         }
         const bool epochEnd = sampler.epochDone();
         if (splits.validation.size() > 0 && !m_stop.load() &&

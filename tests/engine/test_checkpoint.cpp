@@ -202,6 +202,9 @@ void expectResumeIsExact(TrainOptions options, long from) {
     resumed.threads = 2;
     const auto branch = train(resumed);
     expectSameRecordsAfter(*parent, *branch, from);
+    // The training time carries over the resume; this session's (which the probes' share is of) starts at 0.
+    EXPECT_GT(branch->summary.trainingSeconds, branch->summary.sessionTrainingSeconds);
+    EXPECT_GT(branch->summary.sessionTrainingSeconds, 0.0);
 }
 
 TEST(Checkpoint, AnMlpWithBatchNormSgdMomentumAndDropoutContinuesBitForBit) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
 #include <vector>
 
 namespace {
@@ -29,6 +32,31 @@ TEST(Describe, SmallInputsAreDescribedExactly) {
     std::uint32_t total = 0;
     for (auto c : d.histogram) total += c;
     EXPECT_EQ(total, 5u);
+}
+
+// The percentiles come from a radix sort on the floats' bits: the same order statistics as std::sort, over
+// negative and positive values, zeros of both signs, ties and magnitudes from 1e-30 to 1e30.
+TEST(Describe, PercentilesAreTheOrderStatisticsOfAllTheValues) {
+    std::mt19937 random(7);
+    std::normal_distribution<float> normal;
+    std::vector<float> v;
+    for (int i = 0; i < 6000; ++i) v.push_back(normal(random) * std::pow(10.0f, float(int(random() % 61) - 30)));
+    for (int i = 0; i < 500; ++i) v.push_back(i % 2 ? 0.0f : -0.0f);
+    for (int i = 0; i < 500; ++i) v.push_back(float(i % 7) - 3.0f);  // ties
+    std::shuffle(v.begin(), v.end(), random);
+    std::vector<float> sorted = v, scratch;
+    std::sort(sorted.begin(), sorted.end());
+    const Distribution d = describe(v.data(), std::int64_t(v.size()), scratch);
+    ASSERT_EQ(d.count, std::int64_t(v.size()));  // below kMaxProbeValues: every value, no sample
+    const double last = double(sorted.size() - 1);
+    for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
+        const double pos = kPercentiles[k] / 100.0 * last;
+        const std::size_t lo = std::size_t(std::floor(pos)), hi = std::min(lo + 1, sorted.size() - 1);
+        EXPECT_EQ(d.percentiles[k], float(sorted[lo] + (pos - double(lo)) * (sorted[hi] - sorted[lo])))
+            << "percentile " << kPercentiles[k];
+    }
+    EXPECT_EQ(d.histogramMin, sorted.front());
+    EXPECT_EQ(d.histogramMax, sorted.back());
 }
 
 // A conv layer's activations for 128 images of 26×26 maps: every 26th value (the image's left column) is 0,

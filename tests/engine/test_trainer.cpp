@@ -925,6 +925,12 @@ TEST(TrainerProbes, ProbingDoesNotChangeTraining) {
         ASSERT_EQ(long(probed.probes.size()), everyStep.maxSteps);
         ASSERT_TRUE(plain.probes.empty());
         ASSERT_GE(probed.evalsOf("validation").size(), 3u);
+        // The summary counts the snapshots and times them (against the steps' own time, this session's).
+        EXPECT_EQ(a.probes, everyStep.maxSteps);
+        EXPECT_GT(a.probeSeconds, 0.0);
+        EXPECT_EQ(a.sessionTrainingSeconds, a.trainingSeconds);  // not resumed
+        EXPECT_EQ(b.probes, 0);
+        EXPECT_EQ(b.probeSeconds, 0.0);
 
         plain.probes = probed.probes;  // compare everything else
         EXPECT_TRUE(sameRecords(probed, plain));
