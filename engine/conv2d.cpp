@@ -156,21 +156,30 @@ const Matrix& Conv2D::forward(const Matrix& input, Mode) {
 }
 
 const Matrix& Conv2D::backward(const Matrix& gradOutput) {
-    backwardImpl(gradOutput, true);
+    checkColumns("conv2d", "gradient", gradOutput, m_outShape.size());
+    m_gradInput.resize(gradOutput.rows(), m_inputShape.size());
+    backwardImpl(gradOutput, &m_gradInput);
     return m_gradInput;
 }
 
-void Conv2D::backwardImpl(const Matrix& gradOutput, bool inputGradient) {
+const Matrix& Conv2D::backwardOver(const Matrix& gradOutput, Matrix& buffer) {
+    checkColumns("conv2d", "buffer", buffer, m_inputShape.size());
+    checkSameRows("conv2d", buffer, gradOutput.rows());
+    m_gradInput.resize(0, 0);  // a buffer of an earlier backward
+    backwardImpl(gradOutput, &buffer);
+    return buffer;
+}
+
+void Conv2D::backwardImpl(const Matrix& gradOutput, Matrix* gradInput) {
     checkColumns("conv2d", "gradient", gradOutput, m_outShape.size());
     checkSameRows("conv2d", gradOutput, m_input->rows());
     if (m_winograd) {
-        backwardWinograd(gradOutput, inputGradient);
+        backwardWinograd(gradOutput, gradInput);
         return;
     }
     const Matrix& x = *m_input;
     const Index N = x.rows(), k = m_weight.cols(), p = Index(m_outShape.h) * m_outShape.w;
     const Index chunks = parallel::chunkCount(N, kSampleGrain);
-    if (inputGradient) m_gradInput.resize(N, x.cols());
     ensureScratch();
     if (Index(m_chunkWeightGrad.size()) < chunks) m_chunkWeightGrad.resize(std::size_t(chunks), Matrix::Zero(m_filters, k));
     if (Index(m_chunkBiasGrad.size()) < chunks) m_chunkBiasGrad.resize(std::size_t(chunks), Matrix::Zero(1, m_filters));
@@ -187,10 +196,10 @@ void Conv2D::backwardImpl(const Matrix& gradOutput, bool inputGradient) {
             // dW (F, K) += dy_n (F, P) · col_nᵀ (P, K); the chunk's first sample assigns
             gemm::multiply(m_filters, k, p, gemm::plain(dy, p), gemm::transposed(col, p), dW.data(), k, n > n0);
             db += ConstMapMatrix(dy, m_filters, p).rowwise().sum().transpose();  // db[f] += Σ_p dy_n[f, p]
-            if (!inputGradient) continue;
-            // dcol_n (K, P) = Wᵀ (K, F) · dy_n (F, P)
+            if (gradInput == nullptr) continue;
+            // dcol_n (K, P) = Wᵀ (K, F) · dy_n (F, P); then dx_n, after the last read of x_n (it may be x_n)
             gemm::multiply(k, p, m_filters, gemm::transposed(m_weight.data(), k), gemm::plain(dy, p), dcol, p, false);
-            col2im(dcol, m_gradInput.row(n).data());
+            col2im(dcol, gradInput->row(n).data());
         }
     });
     // Sum the per-chunk partials in chunk order.
@@ -233,12 +242,11 @@ void Conv2D::forwardWinograd(const Matrix& input) {
     });
 }
 
-void Conv2D::backwardWinograd(const Matrix& gradOutput, bool inputGradient) {
+void Conv2D::backwardWinograd(const Matrix& gradOutput, Matrix* gradInput) {
     const winograd::Geometry& g = m_geometry;
     const Matrix& x = *m_input;
     const Index N = x.rows(), C = g.channels, F = m_filters, T = g.tiles(), fc = F * C, p = m_outShape.h * m_outShape.w;
     const Index chunks = parallel::chunkCount(N, kSampleGrain);
-    if (inputGradient) m_gradInput.resize(N, x.cols());
     ensureScratch();
     if (Index(m_chunkTileWeightGrad.size()) < chunks)
         m_chunkTileWeightGrad.resize(std::size_t(chunks), Matrix::Zero(winograd::kPositions * C, F));
@@ -253,7 +261,7 @@ void Conv2D::backwardWinograd(const Matrix& gradOutput, bool inputGradient) {
         const Index ldMax = kWinogradGroup * T + winograd::kOverhang;
         float* v = slotBuffer(m_slotCol, slot, tileBufferSize(C, ldMax));
         float* dm = slotBuffer(m_slotTileOut, slot, tileBufferSize(F, ldMax));
-        float* dv = inputGradient ? slotBuffer(m_slotDcol, slot, tileBufferSize(C, ldMax))
+        float* dv = gradInput != nullptr ? slotBuffer(m_slotDcol, slot, tileBufferSize(C, ldMax))
                                   : nullptr;
         float* scratch = slotBuffer(m_slotTransformScratch, slot, std::size_t(winograd::scratchSize(g)));
         for (Index g0 = n0; g0 < n1; g0 += kWinogradGroup) {
@@ -270,13 +278,14 @@ void Conv2D::backwardWinograd(const Matrix& gradOutput, bool inputGradient) {
             for (int pos = 0; pos < winograd::kPositions; ++pos)
                 gemm::multiply(C, F, n, gemm::plain(v + pos * cs, ld), gemm::transposed(dm + pos * fs, ld),
                                du + pos * fc, F, g0 > n0);
-            if (!inputGradient) continue;
+            if (gradInput == nullptr) continue;
             // dV[pos] (C, n) = U[pos]ᵀ (C, F) · dM[pos] (F, n)
             for (int pos = 0; pos < winograd::kPositions; ++pos)
                 gemm::multiply(C, n, F, gemm::transposed(u + pos * fc, C), gemm::plain(dm + pos * fs, ld),
                                dv + pos * cs, ld, false);
             for (Index s = 0; s < samples; ++s)
-                winograd::inputGradient(g, dv, ld, s * T, m_gradInput.row(g0 + s).data(), scratch);
+                // after the group's inputs were transformed above: the gradient may overwrite them
+                winograd::inputGradient(g, dv, ld, s * T, gradInput->row(g0 + s).data(), scratch);
         }
     });
     // Sum the per-chunk partials in chunk order (into chunk 0's, which the next backward assigns afresh), then

@@ -29,7 +29,11 @@ public:
     [[nodiscard]] Shape outputShape() const override { return m_outShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
-    void backwardParameters(const Matrix& gradOutput) override { backwardImpl(gradOutput, false); }
+    void backwardParameters(const Matrix& gradOutput) override { backwardImpl(gradOutput, nullptr); }
+    // Each sample's input is read (im2col, or its Winograd tiles) before that sample's gradient is written, and
+    // samples are independent: the buffer may be the input itself.
+    [[nodiscard]] bool canBackwardOver() const override { return true; }
+    const Matrix& backwardOver(const Matrix& gradOutput, Matrix& buffer) override;
     [[nodiscard]] std::vector<Param> params() override;
 
     [[nodiscard]] Matrix& weight() { return m_weight; }  // (F, K)
@@ -49,9 +53,9 @@ private:
     void ensureScratch();
     // That slot's buffer, grown to at least `need` floats ((K, Ho·Wo) by default).
     float* slotBuffer(std::vector<std::vector<float>>& buffers, int slot, std::size_t need = 0) const;
-    void backwardImpl(const Matrix& gradOutput, bool inputGradient);
+    void backwardImpl(const Matrix& gradOutput, Matrix* gradInput);  // gradInput sized (N, in), or null
     void forwardWinograd(const Matrix& input);
-    void backwardWinograd(const Matrix& gradOutput, bool inputGradient);
+    void backwardWinograd(const Matrix& gradOutput, Matrix* gradInput);
 
     int m_filters, m_kernel, m_stride, m_padding;
     bool m_useBias;

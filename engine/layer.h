@@ -63,6 +63,17 @@ public:
     [[nodiscard]] virtual bool outputMayBeOverwritten() const { return false; }
     virtual const Matrix& forwardInPlace(Matrix& input, Mode mode) { return forward(input, mode); }
 
+    // backward() that writes the input gradient into `buffer` (N, in) instead of a buffer of its own: the Network
+    // hands over the previous layer's output when that layer lets it be overwritten (outputMayBeOverwritten) and
+    // this layer can (canBackwardOver: MaxPool2D, which reads only its argmax; Conv2D, whose buffer is then its
+    // own input, read sample by sample before that sample's gradient is written). Saves the input-gradient
+    // buffer: 30 MB per keras-cnn run. After Network::backward such outputs hold gradients, not activations.
+    [[nodiscard]] virtual bool canBackwardOver() const { return false; }
+    virtual const Matrix& backwardOver(const Matrix& gradOutput, Matrix& buffer) {
+        (void)buffer;
+        return backward(gradOutput);
+    }
+
     [[nodiscard]] virtual std::vector<Param> params() { return {}; }
 
     // The output of the latest forward call (empty before the first).

@@ -79,18 +79,32 @@ const Matrix& MaxPool2D::forward(const Matrix& input, Mode) {
 const Matrix& MaxPool2D::backward(const Matrix& gradOutput) {
     checkColumns("maxpool2d", "gradient", gradOutput, m_outShape.size());
     checkSameRows("maxpool2d", gradOutput, m_output.rows());
+    m_gradInput.resize(gradOutput.rows(), m_inputShape.size());
+    gradientInto(gradOutput, m_gradInput);
+    return m_gradInput;
+}
+
+const Matrix& MaxPool2D::backwardOver(const Matrix& gradOutput, Matrix& buffer) {
+    checkColumns("maxpool2d", "gradient", gradOutput, m_outShape.size());
+    checkSameRows("maxpool2d", gradOutput, m_output.rows());
+    checkColumns("maxpool2d", "buffer", buffer, m_inputShape.size());
+    checkSameRows("maxpool2d", buffer, m_output.rows());
+    m_gradInput.resize(0, 0);  // a buffer of an earlier backward
+    gradientInto(gradOutput, buffer);
+    return buffer;
+}
+
+void MaxPool2D::gradientInto(const Matrix& gradOutput, Matrix& gradInput) const {
     const Index N = gradOutput.rows(), outCols = m_outShape.size();
-    m_gradInput.resize(N, m_inputShape.size());
     parallel::forChunks(N, 16, [&](Index n0, Index n1) {
         for (Index n = n0; n < n1; ++n) {
             const std::int32_t* arg = m_argmax.data() + n * outCols;
-            float* dx = m_gradInput.row(n).data();
+            float* dx = gradInput.row(n).data();
             std::fill(dx, dx + m_inputShape.size(), 0.0f);  // here, not for the whole batch: cache-warm, parallel
             const float* dy = gradOutput.row(n).data();
             for (Index o = 0; o < outCols; ++o) dx[arg[o]] += dy[o];  // overlapping windows add up
         }
     });
-    return m_gradInput;
 }
 
 }  // namespace bnlab::engine

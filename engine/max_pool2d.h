@@ -18,8 +18,12 @@ public:
     [[nodiscard]] Shape outputShape() const override { return m_outShape; }
     const Matrix& forward(const Matrix& input, Mode mode) override;
     const Matrix& backward(const Matrix& gradOutput) override;
+    [[nodiscard]] bool canBackwardOver() const override { return true; }  // backward reads only the argmax
+    const Matrix& backwardOver(const Matrix& gradOutput, Matrix& buffer) override;
 
 private:
+    void gradientInto(const Matrix& gradOutput, Matrix& gradInput) const;
+
     int m_kernel, m_stride;
     Shape m_outShape;
     std::vector<std::int32_t> m_argmax;  // (N·C·Ho·Wo) column index in the input row of each maximum

@@ -137,6 +137,13 @@ void Network::backward(const Matrix& gradLogits) {
     const Matrix* g = &gradLogits;
     for (std::size_t i = m_layers.size() - 1; i > 0; --i) {
         Layer& layer = *m_layers[i];
+        Layer& below = *m_layers[i - 1];
+        // The layer below's output, when it lets it be overwritten, is read by nobody but this layer any more:
+        // a layer that can writes its input gradient there (Layer::canBackwardOver).
+        if (layer.canBackwardOver() && below.outputMayBeOverwritten()) {
+            g = &layer.backwardOver(*g, const_cast<Matrix&>(below.output()));
+            continue;
+        }
         // A gradient that a layer of this network returned is that layer's buffer (or one it was handed), which
         // nothing reads after the next layer down: that layer may write over it. The loss's is not ours.
         g = g == &gradLogits ? &layer.backward(*g) : &layer.backwardInPlace(const_cast<Matrix&>(*g));
