@@ -1191,8 +1191,16 @@ int MainWindow::launch(const app::RunConfig& config, bool paused, int group, con
     const QString stamp = now.toString("yyyyMMdd-HHmmss");
     const QString preset = config.preset.isEmpty() ? QStringLiteral("run") : config.preset;
     const QString base = m_runsFolder + "/" + stamp + "-" + preset;
+    // Taken: on disk, or by a run started in the same second whose thread has not created its folder yet (two
+    // runs writing checkpoints into one folder made a fork continue from the other run's checkpoint).
+    auto taken = [this](const QString& f) {
+        if (QDir(f).exists()) return true;
+        for (const auto& e : m_runs.entries())
+            if (e->folder == f) return true;
+        return false;
+    };
     QString folder = base;
-    for (int i = 2; QDir(folder).exists(); ++i) folder = base + "~" + QString::number(i);
+    for (int i = 2; taken(folder); ++i) folder = base + "~" + QString::number(i);
     // Short and unique in the list: a number, the preset and the time.
     const QString name = QString("#%1 %2 %3").arg(m_runs.entries().empty() ? 1 : m_runs.entries().back()->id + 1).arg(preset, now.toString("HH:mm:ss"));
     const int id = m_runs.start(config, m_data, name, folder, paused, group, past);

@@ -32,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <functional>
 
 namespace bnlab::test {
@@ -326,6 +327,22 @@ TEST(MainWindowCompare, RunsSideBySideInTheListTheComparisonAndTheTable) {
     w.removeRun(second);
     EXPECT_EQ(w.runs().entries().size(), 1u);
     EXPECT_EQ(w.currentRunId(), first);
+}
+
+// Runs started within the same second (before their threads have created their folders) get folders of their
+// own: sharing one, a fork took its checkpoint from the other run.
+TEST(MainWindowCompare, RunsStartedInTheSameSecondGetFoldersOfTheirOwn) {
+    MainWindow w;
+    shortRuns(w);
+    w.startRun(true);  // paused: nothing is written yet
+    const int first = w.currentRunId();
+    w.repeatWithSeeds(first, 4);
+    ASSERT_EQ(w.runs().entries().size(), 4u) << w.errorText().toStdString();
+    std::set<QString> folders;
+    for (const auto& e : w.runs().entries()) folders.insert(e->folder);
+    EXPECT_EQ(folders.size(), 4u);
+    for (const auto& e : w.runs().entries()) w.runs().find(e->id)->controller->stop();
+    ASSERT_TRUE(waitUntil([&] { return allFinished(w); }, 60000));
 }
 
 TEST(MainWindowCompare, WithWithoutBnAndSeedsStartTheirRunsInOneClick) {
