@@ -18,7 +18,7 @@ struct Layout {
 
 Layout layoutOf(const Shape& shape, Index rows) { return {rows, shape.c, Index(shape.h) * shape.w}; }
 
-constexpr Index kChannelGrain = 4;  // channels per chunk; fixed, so sums do not depend on the threads
+constexpr Index kChannelGrain = 1;  // channels per chunk; fixed, so sums do not depend on the threads
 
 // x ↦ x̂ = (x − μ)·inv for one channel, with the μ and inv of the latest forward (batch or running).
 struct Normalizer {
@@ -120,15 +120,24 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
         for (Index c = c0; c < c1; ++c) {
             auto segment = [&](Index n) { return input.row(n).data() + c * L.s; };  // (S) of sample n
             if (batchStats) {
-                // μ = (1/m) Σ x ;  σ² = (1/m) Σ (x − μ)²  (two passes; each sample's S values in float
-                // lanes, the N partial sums in double)
-                double sum = 0;
-                for (Index n = 0; n < L.n; ++n) sum += laneSum(segment(n), L.s);
-                const double mu = sum / double(L.m());
+                // μ = (1/m) Σ x ;  σ² = (1/m) Σ (x − μ)². Each sample's S values (a few KB, in L1): their mean
+                // and squared deviations in two passes (float lanes); merged over the samples in double by Chan,
+                // Golub and LeVeque's update, so the channel is read from memory once, not twice.
+                double mu = 0, squares = 0, count = 0;
+                const double s = double(L.s);
+                for (Index n = 0; n < L.n; ++n) {
+                    const float* x = segment(n);
+                    const double segMean = laneSum(x, L.s) / s;
+                    const float around = float(segMean);
+                    const double segSquares = laneSumSquaredDiff(x, L.s, around) -
+                                              s * (double(around) - segMean) * (double(around) - segMean);
+                    const double total = count + s, delta = segMean - mu;
+                    mu += delta * s / total;
+                    squares += segSquares + delta * delta * count * s / total;
+                    count = total;
+                }
+                const double var = std::max(0.0, squares / double(L.m()));
                 const float fm = float(mu);
-                double sq = 0;
-                for (Index n = 0; n < L.n; ++n) sq += laneSumSquaredDiff(segment(n), L.s, fm);
-                const double var = sq / double(L.m());
                 mean[c] = fm;
                 invStd[c] = float(1.0 / std::sqrt(var + eps));
                 if (m_renorm) std::tie(rs[c], ds[c]) = renormCorrections(c, mu, var);
@@ -214,13 +223,16 @@ void BatchNorm::backwardInto(const Matrix& gradOutput, Matrix& gradInput) {
             }
             // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))  (renorm: times r)
             const double m = double(L.m());
-            const float scale = float(g * m_batchInvStd[c] * r / m);
-            const float fm = float(m), fSumDy = float(sumDy), fSumDyXhat = float(sumDyXhat);
+            // As a·dy + b·x + k (with x̂ = (x − μ)·inv): two multiply-adds per value, coefficients in double.
+            const double dScale = double(g) * double(m_batchInvStd[c]) * double(r) / m;
+            const double inv = double(norm.invStd), dyXhat = sumDyXhat;
+            const float a = float(dScale * m), b = float(-dScale * inv * dyXhat),
+                        k = float(dScale * (double(norm.mean) * inv * dyXhat - sumDy));
             for (Index n = 0; n < L.n; ++n) {
                 const float* dy = gradOutput.row(n).data() + c * L.s;
                 const float* xn = x.row(n).data() + c * L.s;
                 float* dx = gradInput.row(n).data() + c * L.s;
-                for (Index i = 0; i < L.s; ++i) dx[i] = scale * (fm * dy[i] - fSumDy - norm(xn[i]) * fSumDyXhat);
+                for (Index i = 0; i < L.s; ++i) dx[i] = a * dy[i] + (b * xn[i] + k);
             }
         }
     });
