@@ -373,6 +373,9 @@ RunData loadRun(const QString& folder) {
         s.seconds = o.value("seconds").toDouble();
         s.trainingSeconds = o.value("training_seconds").toDouble();
         s.samplesPerSecond = o.value("samples_per_second").toDouble();
+        s.probes = long(o.value("probes").toDouble());  // 0 in folders written before they were counted
+        s.probeSeconds = o.value("probe_seconds").toDouble();
+        s.sessionTrainingSeconds = o.value("session_training_seconds").toDouble();
         s.hasValidation = o.value("val_accuracy").isDouble();
         s.valAccuracy = o.value("val_accuracy").toDouble();
         s.valLoss = number(o.value("val_loss"), path + ": val_loss");

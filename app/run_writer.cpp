@@ -83,6 +83,8 @@ QJsonObject toJson(const RunSummary& s) {
                   {"steps", double(s.steps)}, {"epochs", s.epochs}, {"samples", double(s.samples)},
                   {"seconds", s.seconds}, {"training_seconds", s.trainingSeconds},
                   {"samples_per_second", s.samplesPerSecond},
+                  {"probes", double(s.probes)}, {"probe_seconds", s.probeSeconds},
+                  {"session_training_seconds", s.sessionTrainingSeconds},
                   {"val_accuracy", s.hasValidation ? number(s.valAccuracy) : QJsonValue()},
                   {"val_loss", s.hasValidation ? number(s.valLoss) : QJsonValue()},
                   {"test_accuracy", s.hasTest ? number(s.testAccuracy) : QJsonValue()},

@@ -178,6 +178,10 @@ TEST(RunReader, ARunReopensWithIdenticalSeries) {
     EXPECT_EQ(run.summary->steps, c.summary.steps);
     EXPECT_EQ(run.summary->testAccuracy, c.summary.testAccuracy);
     EXPECT_EQ(run.summary->valAccuracy, c.summary.valAccuracy);
+    EXPECT_GT(c.summary.probes, 0);
+    EXPECT_EQ(run.summary->probes, c.summary.probes);
+    EXPECT_EQ(run.summary->probeSeconds, c.summary.probeSeconds);
+    EXPECT_EQ(run.summary->sessionTrainingSeconds, c.summary.sessionTrainingSeconds);
     EXPECT_EQ(run.state, app::RunState::Finished);
     EXPECT_TRUE(run.landscape.empty()) << "no landscape_interval: no landscape.jsonl, as in older folders";
     EXPECT_FALSE(QFile::exists(QDir(folder).filePath("landscape.jsonl")));

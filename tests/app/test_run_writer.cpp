@@ -164,6 +164,9 @@ RunSummary sampleSummary() {
     s.seconds = 2.5;
     s.trainingSeconds = 1.5;
     s.samplesPerSecond = 120;
+    s.probes = 2;
+    s.probeSeconds = 0.0625;
+    s.sessionTrainingSeconds = 1.25;
     s.hasValidation = true;
     s.valLoss = 1.5;
     s.valAccuracy = 0.5;
@@ -388,6 +391,9 @@ TEST_F(RunWriterTest, SummaryJsonAppearsOnlyAtOnFinish) {
     EXPECT_EQ(o.value("seconds").toDouble(), 2.5);
     EXPECT_EQ(o.value("training_seconds").toDouble(), 1.5);
     EXPECT_EQ(o.value("samples_per_second").toDouble(), 120);
+    EXPECT_EQ(o.value("probes").toDouble(), 2);
+    EXPECT_EQ(o.value("probe_seconds").toDouble(), 0.0625);
+    EXPECT_EQ(o.value("session_training_seconds").toDouble(), 1.25);
     EXPECT_FALSE(o.contains("diverged_step"));
     EXPECT_FALSE(o.contains("diverged_layer"));
     // Everything before the summary is on disk once the run ended.
