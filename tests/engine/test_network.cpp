@@ -348,8 +348,9 @@ TEST(Network, ActivationsInPlaceGiveTheSameOutputsAndGradients) {
             for (std::size_t i = 0; i < seen.size(); ++i) {
                 EXPECT_TRUE(bitIdentical(seen[i], expected[i])) << "layer " << i << " " << inPlace.layerName(int(i));
                 // Every activation here follows a Dense, Conv2D or BN layer: each ran in place, on its buffer.
-                if (inPlace.layers()[i]->canForwardInPlace())
+                if (inPlace.layers()[i]->canForwardInPlace()) {
                     EXPECT_EQ(&inPlace.layer(int(i)).output(), &inPlace.layer(int(i) - 1).output()) << inPlace.layerName(int(i));
+                }
             }
             const Matrix dlogits = randomMatrix(kBatch, kClasses, 411);
             EXPECT_TRUE(bitIdentical(logits, expected.back()));
@@ -367,7 +368,9 @@ TEST(Network, ActivationsInPlaceGiveTheSameOutputsAndGradients) {
             for (std::size_t i = 1; i < seen.size(); ++i) {
                 const bool over = inPlace.layers()[i]->canBackwardOver() && inPlace.layers()[i - 1]->outputMayBeOverwritten();
                 EXPECT_EQ(over, conv && norm == NormPlacement::After && (i == 6 || i == 3)) << inPlace.layerName(int(i));
-                if (over) EXPECT_FALSE(bitIdentical(inPlace.layer(int(i) - 1).output(), seen[i - 1])) << inPlace.layerName(int(i));
+                if (over) {
+                    EXPECT_FALSE(bitIdentical(inPlace.layer(int(i) - 1).output(), seen[i - 1])) << inPlace.layerName(int(i));
+                }
             }
         }
 }
