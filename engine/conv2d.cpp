@@ -251,8 +251,7 @@ void Conv2D::backwardWinograd(const Matrix& gradOutput, Matrix* gradInput) {
     if (Index(m_chunkTileWeightGrad.size()) < chunks)
         m_chunkTileWeightGrad.resize(std::size_t(chunks), Matrix::Zero(winograd::kPositions * C, F));
     if (Index(m_chunkBiasGrad.size()) < chunks) m_chunkBiasGrad.resize(std::size_t(chunks), Matrix::Zero(1, F));
-    winograd::transformWeights(m_weight.data(), m_filters, g.channels, m_tileWeight.data());
-    const float* u = m_tileWeight.data();
+    const float* u = m_tileWeight.data();  // transformed by the forward of this batch (the weights have not changed)
 
     parallel::forChunksWithSlot(N, kSampleGrain, [&](Index n0, Index n1, int slot) {
         float* du = m_chunkTileWeightGrad[std::size_t(n0 / kSampleGrain)].data();
