@@ -8,8 +8,12 @@
 #include <QJsonDocument>
 #include <QSaveFile>
 
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
+#include <string_view>
+#include <type_traits>
 
 namespace bnlab::app {
 namespace {
@@ -28,15 +32,6 @@ void writeJsonFile(const QString& path, const QJsonObject& o) {
 // JSON has no NaN or infinity: those become null.
 QJsonValue number(double v) { return std::isfinite(v) ? QJsonValue(v) : QJsonValue(); }
 
-QJsonObject toJson(const Distribution& d) {
-    QJsonArray pct, hist;
-    for (float v : d.percentiles) pct.append(number(v));
-    for (auto c : d.histogram) hist.append(double(c));
-    return {{"percentiles", pct}, {"mean", number(d.mean)}, {"std", number(d.stddev)},
-            {"hist_min", number(d.histogramMin)}, {"hist_max", number(d.histogramMax)},
-            {"histogram", hist}, {"count", double(d.count)}};
-}
-
 template <typename T>
 QJsonArray array(const std::vector<T>& v) {
     QJsonArray a;
@@ -44,23 +39,147 @@ QJsonArray array(const std::vector<T>& v) {
     return a;
 }
 
+// A probe snapshot as one line of compact JSON, written directly: building it as a QJsonObject took 0.4 ms per
+// snapshot on the training thread, a fifth of a probe of the BN-paper MLP. The keys in the order QJsonDocument
+// writes them (sorted), numbers as the shortest text that reads back to the same value (floats as floats),
+// NaN and infinities as null (JSON has neither).
+class JsonLine {
+public:
+    explicit JsonLine(std::string& out) : m_out(out) {}
+    JsonLine& key(std::string_view k) {
+        separate();
+        text(k);
+        m_out += ':';
+        m_first = true;  // the value that follows needs no comma
+        return *this;
+    }
+    JsonLine& open(char bracket) {
+        separate();
+        m_out += bracket;
+        m_first = true;
+        return *this;
+    }
+    JsonLine& close(char bracket) {
+        m_out += bracket;
+        m_first = false;
+        return *this;
+    }
+    template <typename T>
+    JsonLine& value(T v) {
+        separate();
+        if constexpr (std::is_floating_point_v<T>) {
+            if (!std::isfinite(v)) {
+                m_out += "null";
+                m_first = false;
+                return *this;
+            }
+        }
+        char buffer[64];
+        const auto end = std::to_chars(buffer, buffer + sizeof buffer, v).ptr;
+        m_out.append(buffer, end);
+        m_first = false;
+        return *this;
+    }
+    JsonLine& value(const std::string& s) {
+        separate();
+        text(s);
+        m_first = false;
+        return *this;
+    }
+    template <typename T>
+    JsonLine& values(const T& range) {
+        open('[');
+        for (const auto& v : range) value(v);
+        return close(']');
+    }
+
+private:
+    void separate() {
+        if (!m_first) m_out += ',';
+        m_first = false;
+    }
+    void text(std::string_view s) {
+        m_out += '"';
+        for (char c : s) {
+            if (c == '"' || c == '\\') {
+                m_out += '\\';
+                m_out += c;
+            } else if (static_cast<unsigned char>(c) < 0x20) {
+                char buffer[8];
+                std::snprintf(buffer, sizeof buffer, "\\u%04x", unsigned(static_cast<unsigned char>(c)));
+                m_out += buffer;
+            } else {
+                m_out += c;
+            }
+        }
+        m_out += '"';
+    }
+
+    std::string& m_out;
+    bool m_first = true;
+};
+
+void write(JsonLine& j, const Distribution& d) {
+    j.open('{');
+    j.key("count").value(d.count);
+    j.key("hist_max").value(d.histogramMax);
+    j.key("hist_min").value(d.histogramMin);
+    j.key("histogram").values(d.histogram);
+    j.key("mean").value(d.mean);
+    j.key("percentiles").values(d.percentiles);
+    j.key("std").value(d.stddev);
+    j.close('}');
+}
+
 }  // namespace
 
-QJsonObject toJson(const ProbeSnapshot& p) {
-    QJsonArray acts, params, bns;
-    for (const ActivationProbe& a : p.activations)
-        acts.append(QJsonObject{{"block", QString::fromStdString(a.block)}, {"pre", toJson(a.pre)}, {"post", toJson(a.post)}});
-    for (const ParamProbe& q : p.params)
-        params.append(QJsonObject{{"name", QString::fromStdString(q.name)}, {"grad_norm", number(q.gradNorm)},
-                                  {"weight_norm", number(q.weightNorm)}, {"update_ratio", number(q.updateRatio)}});
-    for (const BatchNormProbe& b : p.batchNorm)
-        bns.append(QJsonObject{{"layer", QString::fromStdString(b.layer)}, {"features", array(b.features)},
-                               {"batch_mean", array(b.batchMean)}, {"batch_var", array(b.batchVar)},
-                               {"running_mean", array(b.runningMean)}, {"running_var", array(b.runningVar)}});
-    QJsonArray percentiles;
-    for (float q : kPercentiles) percentiles.append(std::round(double(q) * 1000) / 1000);  // 6.681, not 6.6810002
-    return {{"step", double(p.step)}, {"epoch", p.epoch}, {"samples", double(p.samples)}, {"seconds", p.seconds},
-            {"percentile_levels", percentiles}, {"activations", acts}, {"params", params}, {"batchnorm", bns}};
+std::string toJsonLine(const ProbeSnapshot& p) {
+    std::string out;
+    out.reserve(8192);
+    JsonLine j(out);
+    j.open('{');
+    j.key("activations").open('[');
+    for (const ActivationProbe& a : p.activations) {
+        j.open('{');
+        j.key("block").value(a.block);
+        j.key("post");
+        write(j, a.post);
+        j.key("pre");
+        write(j, a.pre);
+        j.close('}');
+    }
+    j.close(']');
+    j.key("batchnorm").open('[');
+    for (const BatchNormProbe& b : p.batchNorm) {
+        j.open('{');
+        j.key("batch_mean").values(b.batchMean);
+        j.key("batch_var").values(b.batchVar);
+        j.key("features").values(b.features);
+        j.key("layer").value(b.layer);
+        j.key("running_mean").values(b.runningMean);
+        j.key("running_var").values(b.runningVar);
+        j.close('}');
+    }
+    j.close(']');
+    j.key("epoch").value(p.epoch);
+    j.key("params").open('[');
+    for (const ParamProbe& q : p.params) {
+        j.open('{');
+        j.key("grad_norm").value(q.gradNorm);
+        j.key("name").value(q.name);
+        j.key("update_ratio").value(q.updateRatio);
+        j.key("weight_norm").value(q.weightNorm);
+        j.close('}');
+    }
+    j.close(']');
+    j.key("percentile_levels").open('[');
+    for (float q : kPercentiles) j.value(std::round(double(q) * 1000) / 1000);  // 6.681, not 6.6810002
+    j.close(']');
+    j.key("samples").value(p.samples);
+    j.key("seconds").value(p.seconds);
+    j.key("step").value(p.step);
+    j.close('}');
+    return out;
 }
 
 QJsonObject toJson(const LandscapeRecord& l) {
@@ -217,7 +336,7 @@ void RunWriter::onPredictions(const PredictionRecord& p) {
 }
 
 void RunWriter::onProbe(const ProbeSnapshot& p) {
-    m_probes << QJsonDocument(toJson(p)).toJson(QJsonDocument::Compact).toStdString() << '\n';
+    m_probes << toJsonLine(p) << '\n';
     maybeFlush();
 }
 

@@ -57,7 +57,8 @@ private:
     std::chrono::steady_clock::time_point m_lastFlush;
 };
 
-[[nodiscard]] QJsonObject toJson(const engine::ProbeSnapshot& p);
+// One line of probes.jsonl (compact JSON, no newline).
+[[nodiscard]] std::string toJsonLine(const engine::ProbeSnapshot& p);
 [[nodiscard]] QJsonObject toJson(const engine::RunSummary& s);
 [[nodiscard]] QJsonObject toJson(const engine::LandscapeRecord& l);
 // A predictions-SPLIT.json file's text (see run_reader.h for what is read back).

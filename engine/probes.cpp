@@ -53,6 +53,104 @@ void radixSort(std::vector<float>& values) {
     for (std::size_t i = 0; i < n; ++i) values[i] = fromSortKey(keys[i]);
 }
 
+// The stratified sample's positions among n values (a function of n alone): one position in each of m equal
+// strata, where in the stratum a fixed hash of its index chooses. Evenly spaced positions would alias with the
+// layout (for a conv layer they hit the same image column of every map, which for MNIST is the all-zero
+// border). Cached: a probe describes the same few layer sizes every time, and hashing costs more than copying.
+const std::vector<std::int64_t>& samplePositions(std::int64_t n, std::int64_t m) {
+    thread_local std::vector<std::pair<std::int64_t, std::vector<std::int64_t>>> cache;
+    for (const auto& [size, positions] : cache)
+        if (size == n) return positions;
+    if (cache.size() >= 16) cache.clear();  // bounded: 16 sizes of 64 KB
+    std::vector<std::int64_t> positions(static_cast<std::size_t>(m));
+    const double stride = double(n) / double(m);
+    for (std::int64_t i = 0; i < m; ++i) {
+        std::uint64_t h = std::uint64_t(i) * 0x9e3779b97f4a7c15ULL;
+        h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
+        const double frac = double(h >> 11) * 0x1.0p-53;
+        positions[std::size_t(i)] = std::min(n - 1, std::int64_t((double(i) + frac) * stride));
+    }
+    return cache.emplace_back(n, std::move(positions)).second;
+}
+
+// Selection of order statistics through buckets of equal width over [lo, hi], instead of a full sort: one pass
+// counts the values of each bucket, a second copies out the values of the buckets that hold a wanted rank, and
+// only those are sorted (a few values each, unless the distribution has a point mass or far outliers, when a
+// bucket is sorted by radix like the whole sample would have been). A bucket is a monotonic function of the
+// value, so the ranks are exactly those of a full sort. kBucketsPerBin buckets make one histogram bin.
+constexpr int kBucketsPerBin = 32;
+constexpr int kBuckets = kBucketsPerBin * kHistogramBins;
+
+// The values at the given ranks of `values` (unsorted, finite, lo the least), written to out, and the values'
+// histogram of kHistogramBins; scale (finite, > 0) is kBuckets over their range.
+void selectRanks(const std::vector<float>& values, float lo, float scale, const std::vector<std::size_t>& ranks,
+                 std::vector<float>& out, std::vector<std::uint32_t>& histogram) {
+    thread_local std::vector<std::uint16_t> bucketOf;
+    thread_local std::vector<float> picked, bucket;
+    const std::size_t n = values.size();
+    bucketOf.resize(n);
+    std::array<std::uint32_t, kBuckets + 1> start{};  // counts, then (a prefix sum) where each bucket starts
+    for (std::size_t i = 0; i < n; ++i) {
+        const int b = std::min(int((values[i] - lo) * scale), kBuckets - 1);
+        bucketOf[i] = std::uint16_t(b);
+        ++start[std::size_t(b) + 1];
+    }
+    for (int b = 0; b < kBuckets; ++b) {
+        histogram[std::size_t(b / kBucketsPerBin)] += start[std::size_t(b) + 1];
+        start[std::size_t(b) + 1] += start[std::size_t(b)];
+    }
+    const auto bucketOfRank = [&](std::size_t r) {
+        return std::size_t(std::upper_bound(start.begin(), start.end(), std::uint32_t(r)) - start.begin()) - 1;
+    };
+    // The wanted buckets, and where each one's values go in `picked`.
+    std::array<std::int32_t, kBuckets> slot;
+    slot.fill(-1);
+    std::int32_t total = 0;
+    std::vector<std::size_t> wanted;
+    for (std::size_t r : ranks) {
+        const std::size_t b = bucketOfRank(r);
+        if (slot[b] >= 0) continue;
+        slot[b] = total;
+        total += std::int32_t(start[b + 1] - start[b]);
+        wanted.push_back(b);
+    }
+    picked.resize(std::size_t(total));
+    std::array<std::uint32_t, kBuckets> fill{};
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint16_t b = bucketOf[i];
+        if (slot[b] >= 0) picked[std::size_t(slot[b]) + fill[b]++] = values[i];
+    }
+    for (std::size_t b : wanted) {
+        const auto first = picked.begin() + slot[b], last = first + fill[b];
+        if (fill[b] > 256) {
+            bucket.assign(first, last);
+            radixSort(bucket);
+            std::copy(bucket.begin(), bucket.end(), first);
+        } else {
+            std::sort(first, last);
+        }
+    }
+    out.clear();
+    for (std::size_t r : ranks) {
+        const std::size_t b = bucketOfRank(r);
+        out.push_back(picked[std::size_t(slot[b]) + (r - start[b])]);
+    }
+}
+
+// ‖m‖ accumulated in double without a double copy of m (cast<double>().norm() does not vectorise: it cost a
+// tenth of a probe of the BN-paper MLP): float sums of squares over blocks, each block in double when its float
+// sum is not finite (values beyond about 1e18).
+double norm(const Matrix& m) {
+    constexpr Index kBlock = 1024;
+    double total = 0;
+    for (Index begin = 0; begin < m.size(); begin += kBlock) {
+        const Eigen::Map<const Eigen::VectorXf> block(m.data() + begin, std::min(kBlock, m.size() - begin));
+        const float sum = block.squaredNorm();
+        total += std::isfinite(sum) ? double(sum) : block.cast<double>().squaredNorm();
+    }
+    return std::sqrt(total);
+}
+
 }  // namespace
 
 Distribution describe(const float* values, std::int64_t n, std::vector<float>& scratch) {
@@ -61,43 +159,70 @@ Distribution describe(const float* values, std::int64_t n, std::vector<float>& s
     if (n <= 0) return d;
     const std::int64_t m = std::min(n, kMaxProbeValues);
     scratch.resize(std::size_t(m));
-    // Stratified sample: one value from each of m equal strata, at a position within the stratum that a
-    // fixed hash of i chooses. Evenly spaced positions would alias with the layout (for a conv layer they hit
-    // the same image column of every map, which for MNIST is the all-zero border).
-    const double stride = double(n) / double(m);
-    for (std::int64_t i = 0; i < m; ++i) {
-        std::int64_t pos = i;
-        if (m < n) {
-            std::uint64_t h = std::uint64_t(i) * 0x9e3779b97f4a7c15ULL;
-            h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
-            const double frac = double(h >> 11) * 0x1.0p-53;
-            pos = std::min(n - 1, std::int64_t((double(i) + frac) * stride));
-        }
-        scratch[std::size_t(i)] = values[pos];
+    if (m < n) {
+        const std::vector<std::int64_t>& positions = samplePositions(n, m);
+        for (std::int64_t i = 0; i < m; ++i) scratch[std::size_t(i)] = values[positions[std::size_t(i)]];
+    } else {
+        std::copy(values, values + n, scratch.begin());
     }
     d.count = m;
-    double sum = 0;
-    for (float v : scratch) sum += v;
+    // Sums in double over four independent chains (one chain of dependent additions was a third of the time).
+    const auto sumOver = [&](auto term) {
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        std::size_t i = 0;
+        for (; i + 4 <= scratch.size(); i += 4) {
+            a0 += term(scratch[i]);
+            a1 += term(scratch[i + 1]);
+            a2 += term(scratch[i + 2]);
+            a3 += term(scratch[i + 3]);
+        }
+        for (; i < scratch.size(); ++i) a0 += term(scratch[i]);
+        return (a0 + a1) + (a2 + a3);
+    };
+    const double sum = sumOver([](float v) { return double(v); });
     d.mean = sum / double(m);
-    double sq = 0;
-    for (float v : scratch) sq += (v - d.mean) * (v - d.mean);
-    d.stddev = std::sqrt(sq / double(m));
-    // Percentiles by linear interpolation between order statistics (numpy's default).
-    radixSort(scratch);
+    d.stddev = std::sqrt(sumOver([&](float v) { return (v - d.mean) * (v - d.mean); }) / double(m));
+    // Vectorised; with NaNs among the values these are unspecified, and the sum (NaN) sends them to the sort below.
+    const Eigen::Map<const Eigen::VectorXf> all(scratch.data(), m);
+    float lo = all.minCoeff(), hi = all.maxCoeff();
+    // Percentiles by linear interpolation between order statistics (numpy's default): the ranks each needs.
+    std::array<double, kPercentiles.size()> frac{};
+    std::vector<std::size_t> ranks;
     for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
         const double pos = kPercentiles[k] / 100.0 * double(m - 1);
-        const std::size_t lo = std::size_t(std::floor(pos));
-        const std::size_t hi = std::min(lo + 1, std::size_t(m - 1));
-        const double frac = pos - double(lo);
-        d.percentiles[k] = float(scratch[lo] + frac * (scratch[hi] - scratch[lo]));
+        const std::size_t below = std::size_t(std::floor(pos));
+        frac[k] = pos - double(below);
+        ranks.push_back(below);
+        ranks.push_back(std::min(below + 1, std::size_t(m - 1)));
     }
-    d.histogramMin = scratch.front();
-    d.histogramMax = scratch.back();
-    const double width = double(d.histogramMax) - d.histogramMin;
-    for (float v : scratch) {
-        int bin = width > 0 ? int((v - d.histogramMin) / width * kHistogramBins) : 0;
-        d.histogram[std::size_t(std::clamp(bin, 0, kHistogramBins - 1))]++;
+    std::vector<float> order;  // the values at `ranks`
+    const float scale = float(kBuckets) / (hi - lo);
+    if (std::isfinite(sum) && std::isfinite(scale) && scale > 0) {
+        selectRanks(scratch, lo, scale, ranks, order, d.histogram);
+    } else {
+        // One value repeated, a range too narrow or too wide for buckets, infinities or NaNs: a full sort (NaNs
+        // go to the ends) and the histogram from the ends it gives.
+        thread_local std::vector<float> sorted;
+        sorted = scratch;
+        radixSort(sorted);
+        lo = sorted.front();
+        hi = sorted.back();
+        for (std::size_t r : ranks) order.push_back(sorted[r]);
+        const double width = double(hi) - lo;
+        const double binsPerUnit = width > 0 ? kHistogramBins / width : 0.0;
+        for (float v : scratch) {
+            const double t = (double(v) - lo) * binsPerUnit;
+            // Comparisons, not a cast, decide the ends: NaN (a NaN value, an infinite width) goes to bin 0.
+            const int bin = t >= 1 ? (t < kHistogramBins ? int(t) : kHistogramBins - 1) : 0;
+            d.histogram[std::size_t(bin)]++;
+        }
     }
+    for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
+        const float a = order[2 * k], b = order[2 * k + 1];
+        d.percentiles[k] = frac[k] == 0 ? a : float(a + frac[k] * (b - a));  // an infinite a stays itself, not NaN
+    }
+    d.histogramMin = lo;
+    d.histogramMax = hi;
     return d;
 }
 
@@ -106,8 +231,8 @@ void probeParams(const std::vector<NamedParam>& params, const std::vector<double
     for (std::size_t i = 0; i < params.size(); ++i) {
         ParamProbe p;
         p.name = params[i].name;
-        p.gradNorm = params[i].param.grad->cast<double>().norm();
-        p.weightNorm = params[i].param.value->cast<double>().norm();
+        p.gradNorm = norm(*params[i].param.grad);
+        p.weightNorm = norm(*params[i].param.value);
         const double update = i < updateNorms.size() ? updateNorms[i] : 0.0;
         p.updateRatio = p.weightNorm > 0 ? update / p.weightNorm : 0.0;
         out.params.push_back(std::move(p));

@@ -426,6 +426,52 @@ TEST_F(RunWriterTest, SummaryOfADivergedRunNamesStepAndLayerWithNullAccuracies) 
     }
 }
 
+// probes.jsonl is written without QJsonObject: names with quotes, backslashes, control and non-ASCII characters
+// come back as they were, and every number reads back to the same value (floats as floats, doubles as doubles).
+TEST(RunWriterJson, AProbeLineReadsBackToTheSameNamesAndValues) {
+    ProbeSnapshot p;
+    p.step = 123456789012;
+    p.epoch = 1.0 / 3.0;
+    p.samples = 1LL << 40;
+    p.seconds = 1e-300;
+    ActivationProbe a;
+    a.block = "a \"quoted\" \\ block\n\ttab \x01 μ";
+    a.pre.percentiles.fill(0.1f);
+    a.pre.percentiles[1] = 1e-30f;
+    a.pre.percentiles[2] = -3.4e38f;
+    a.pre.percentiles[3] = std::numeric_limits<float>::denorm_min();
+    a.pre.mean = 0.1;
+    a.pre.stddev = 2.0 / 3.0;
+    a.pre.histogramMin = -0.0f;
+    a.pre.histogramMax = 16777217.0f;
+    a.pre.histogram.assign(kHistogramBins, 4294967295u);
+    a.pre.count = 8192;
+    a.post = a.pre;
+    a.post.histogramMax = std::numeric_limits<float>::infinity();
+    p.activations.push_back(a);
+    const std::string line = bnlab::app::toJsonLine(p);
+    EXPECT_EQ(line.find('\n'), std::string::npos) << "one line";
+    QJsonParseError error;
+    const QJsonObject o = QJsonDocument::fromJson(QByteArray::fromStdString(line), &error).object();
+    ASSERT_EQ(error.error, QJsonParseError::NoError) << str(error.errorString()) << "\n" << line;
+    EXPECT_EQ(o.value("step").toDouble(), 123456789012.0);
+    EXPECT_EQ(o.value("epoch").toDouble(), 1.0 / 3.0);
+    EXPECT_EQ(o.value("samples").toDouble(), double(1LL << 40));
+    EXPECT_EQ(o.value("seconds").toDouble(), 1e-300);
+    const QJsonObject act = o.value("activations").toArray()[0].toObject();
+    EXPECT_EQ(act.value("block").toString().toStdString(), a.block);
+    const QJsonObject pre = act.value("pre").toObject();
+    const QJsonArray pct = pre.value("percentiles").toArray();
+    ASSERT_EQ(pct.size(), qsizetype(kPercentiles.size()));
+    for (std::size_t k = 0; k < kPercentiles.size(); ++k)
+        EXPECT_EQ(float(pct[qsizetype(k)].toDouble()), a.pre.percentiles[k]) << k;
+    EXPECT_EQ(pre.value("mean").toDouble(), 0.1);
+    EXPECT_EQ(pre.value("std").toDouble(), 2.0 / 3.0);
+    EXPECT_EQ(float(pre.value("hist_max").toDouble()), 16777217.0f);
+    EXPECT_EQ(pre.value("histogram").toArray()[5].toDouble(), 4294967295.0);
+    EXPECT_TRUE(act.value("post").toObject().value("hist_max").isNull()) << "infinity must be written as null";
+}
+
 TEST(RunWriterJson, SummaryStoppedReasonsAreTheDocumentedWords) {
     const std::vector<std::pair<StopReason, std::string>> reasons = {
         {StopReason::Completed, "completed"}, {StopReason::MaxSteps, "max_steps"},
