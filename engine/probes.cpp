@@ -1,5 +1,7 @@
 #include "probes.h"
 
+#include "parallel.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -153,18 +155,27 @@ double norm(const Matrix& m) {
 
 }  // namespace
 
-Distribution describe(const float* values, std::int64_t n, std::vector<float>& scratch) {
-    Distribution d;
-    d.histogram.assign(kHistogramBins, 0);
-    if (n <= 0) return d;
-    const std::int64_t m = std::min(n, kMaxProbeValues);
-    scratch.resize(std::size_t(m));
+void sample(const float* values, std::int64_t n, std::vector<float>& out) {
+    const std::int64_t m = std::clamp<std::int64_t>(n, 0, kMaxProbeValues);
+    out.resize(std::size_t(m));
     if (m < n) {
         const std::vector<std::int64_t>& positions = samplePositions(n, m);
-        for (std::int64_t i = 0; i < m; ++i) scratch[std::size_t(i)] = values[positions[std::size_t(i)]];
+        for (std::int64_t i = 0; i < m; ++i) out[std::size_t(i)] = values[positions[std::size_t(i)]];
     } else {
-        std::copy(values, values + n, scratch.begin());
+        std::copy(values, values + m, out.begin());
     }
+}
+
+Distribution describe(const float* values, std::int64_t n, std::vector<float>& scratch) {
+    sample(values, n, scratch);
+    return describeAll(scratch);
+}
+
+Distribution describeAll(const std::vector<float>& scratch) {
+    Distribution d;
+    d.histogram.assign(kHistogramBins, 0);
+    const std::int64_t m = std::int64_t(scratch.size());
+    if (m == 0) return d;
     d.count = m;
     // Sums in double over four independent chains (one chain of dependent additions was a third of the time).
     const auto sumOver = [&](auto term) {
@@ -260,7 +271,8 @@ void probeBatchNorm(Network& net, ProbeSnapshot& out) {
     }
 }
 
-void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out, std::vector<float>& scratch) {
+void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out,
+                      std::vector<std::vector<float>>& scratch) {
     std::vector<BatchNorm*> bns = net.batchNormLayers();
     std::vector<std::pair<Vector, Vector>> saved;
     for (BatchNorm* bn : bns) saved.emplace_back(bn->runningMean(), bn->runningVar());
@@ -271,11 +283,24 @@ void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out
         out.activations.emplace_back().block = b.name;
         probed.push_back(&b);
     }
-    // Each output is described as soon as its layer has run: an activation in place overwrites the one before.
+    // Each output is sampled as soon as its layer has run (an activation in place overwrites the one before);
+    // the samples are described afterwards, in parallel (the forward leaves a thread idle between layers).
+    std::vector<std::vector<float>>& samples = scratch;  // pre and post of each probed block
+    samples.resize(2 * probed.size());
+    std::vector<char> sampled(samples.size(), 0);
     net.forward(probeBatch, Mode::Train, [&](int layer, const Matrix& output) {
-        for (std::size_t i = 0; i < probed.size(); ++i) {
-            if (layer == probed[i]->preActivation) out.activations[i].pre = describe(output.data(), output.size(), scratch);
-            if (layer == probed[i]->postActivation) out.activations[i].post = describe(output.data(), output.size(), scratch);
+        for (std::size_t i = 0; i < probed.size(); ++i)
+            for (std::size_t k : {2 * i, 2 * i + 1})
+                if (layer == (k % 2 ? probed[i]->postActivation : probed[i]->preActivation)) {
+                    sample(output.data(), output.size(), samples[k]);
+                    sampled[k] = 1;
+                }
+    });
+    parallel::forChunks(std::ptrdiff_t(samples.size()), 1, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+        for (std::ptrdiff_t k = begin; k < end; ++k) {
+            if (!sampled[std::size_t(k)]) continue;
+            ActivationProbe& a = out.activations[std::size_t(k / 2)];
+            (k % 2 ? a.post : a.pre) = describeAll(samples[std::size_t(k)]);
         }
     });
     for (std::size_t i = 0; i < bns.size(); ++i) {

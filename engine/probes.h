@@ -43,6 +43,9 @@ inline constexpr std::int64_t kMaxProbeValues = 1 << 13;  // 8192: percentiles w
 // Describes values; when there are more than kMaxProbeValues, a fixed stratified sample of them.
 // scratch is reused between calls.
 [[nodiscard]] Distribution describe(const float* values, std::int64_t n, std::vector<float>& scratch);
+// The two halves of describe(): the values it describes (all of them, or the fixed sample), and their description.
+void sample(const float* values, std::int64_t n, std::vector<float>& out);
+[[nodiscard]] Distribution describeAll(const std::vector<float>& values);
 
 struct ActivationProbe {
     std::string block;     // "dense1", "conv2", "output"
@@ -81,6 +84,7 @@ void probeBatchNorm(Network& net, ProbeSnapshot& out);
 // Runs the probe batch through the network with batch statistics (training-mode behaviour, what training
 // sees) and records each block's pre- and post-activation distribution. Running statistics are left
 // exactly as they were.
-void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out, std::vector<float>& scratch);
+void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out,
+                      std::vector<std::vector<float>>& scratch);
 
 }  // namespace bnlab::engine

@@ -393,7 +393,7 @@ RunSummary Trainer::runInArena() {
     std::vector<std::uint8_t> labels;
     SoftmaxCrossEntropy ce;
     Ema lossEma, accEma;
-    std::vector<float> scratch;
+    std::vector<std::vector<float>> scratch;  // the probes' samples
     std::int64_t samples = 0;
     long step = 0;
     double epochsCompleted = 0;  // as of the last completed step (a diverged step does not count)

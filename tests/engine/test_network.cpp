@@ -380,7 +380,7 @@ TEST(Network, ProbesSeeThePreActivationThatTheActivationOverwrote) {
     Network net = cnn(NormPlacement::None);
     randomizeBiasesAndBatchNorm(net, 420);
     engine::ProbeSnapshot snapshot;
-    std::vector<float> scratch;
+    std::vector<std::vector<float>> scratch;
     engine::probeActivations(net, randomMatrix(kBatch, kCnnInput.size(), 421), snapshot, scratch);
     ASSERT_EQ(snapshot.activations.size(), 4u);  // conv1, conv2, dense1, output
     for (std::size_t k = 0; k < 3; ++k) {
