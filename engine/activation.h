@@ -25,6 +25,12 @@ public:
     const Matrix& backward(const Matrix& gradOutput) override;
     const Matrix& backwardInPlace(Matrix& gradOutput) override;
     [[nodiscard]] const Matrix& output() const override { return m_inPlace != nullptr ? *m_inPlace : m_output; }
+    // This forward is left to the next layer, which applies the function as it reads its input (Network::forward
+    // with BatchNorm::forwardAfterRelu): no output of its own this time (output() is empty).
+    void leaveToNextLayer() {
+        m_inPlace = nullptr;
+        m_output.resize(0, 0);
+    }
 
 private:
     void apply(const Matrix& input, Matrix& output) const;  // output may be input

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <tuple>
 
 namespace bnlab::engine {
@@ -20,35 +22,85 @@ Layout layoutOf(const Shape& shape, Index rows) { return {rows, shape.c, Index(s
 
 constexpr Index kChannelGrain = 1;  // channels per chunk; fixed, so sums do not depend on the threads
 
+// Eight floats as one value (GCC's vector extension): the lane sums below are written with it, since the
+// compiler did not vectorise some of them once inlined (those reading through a ReLU).
+using v8 = float __attribute__((vector_size(32)));
+constexpr int kLanes = 8;
+struct OneValue {};  // element i
+struct EightValues {};  // elements i, ..., i + 7
+inline float at(const float* p, Index i, OneValue) { return p[i]; }
+inline v8 at(const float* p, Index i, EightValues) {
+    v8 v;
+    std::memcpy(&v, p + i, sizeof v);
+    return v;
+}
+
 // x ↦ x̂ = (x − μ)·inv for one channel, with the μ and inv of the latest forward (batch or running).
 struct Normalizer {
     float mean, invStd;
-    float operator()(float x) const { return (x - mean) * invStd; }
+    template <class T>
+    T operator()(T x) const { return (x - mean) * invStd; }
 };
 
 // Σ_{i<n} term(i) of a short sum (one sample's S values of a channel): eight float partial sums, element i
-// going to lane i mod 8 (the loop vectorises and the order is fixed by n alone), added in lane order in double.
-constexpr int kLanes = 8;
+// going to lane i mod 8 (the order is fixed by n alone), added in lane order in double. term(i, OneValue{}) is
+// element i's term, term(i, EightValues{}) those of elements i..i+7.
 template <class Term>
 double laneReduce(Index n, Term term) {
-    float acc[kLanes] = {};
+    v8 lanes = {};
     Index i = 0;
-    for (; i + kLanes <= n; i += kLanes)
-        for (int j = 0; j < kLanes; ++j) acc[j] += term(i + j);
-    for (int j = 0; i + j < n; ++j) acc[j] += term(i + j);
+    for (; i + kLanes <= n; i += kLanes) lanes += term(i, EightValues{});
+    float acc[kLanes];
+    std::memcpy(acc, &lanes, sizeof acc);
+    for (int j = 0; i + j < n; ++j) acc[j] += term(i + j, OneValue{});
     double sum = 0;
     for (float a : acc) sum += a;
     return sum;
 }
 
-double laneSum(const float* x, Index n) {
-    return laneReduce(n, [x](Index i) { return x[i]; });
+// How the layer reads its input: as it is, or through the ReLU below it (BatchNorm::forwardAfterRelu), whose
+// derivative then masks the input gradient.
+struct AsIs {
+    static constexpr bool kMasks = false;
+    template <class T>
+    T operator()(T x) const { return x; }
+};
+struct ThroughRelu {
+    static constexpr bool kMasks = true;
+    float operator()(float x) const { return x > 0.0f ? x : 0.0f; }
+    v8 operator()(v8 x) const { return x > 0.0f ? x : v8{}; }
+};
+
+// v where x > 0, else 0: ReLU's derivative applied to v, as a mask on its bits. (x > 0 ? v : 0 is compiled as a
+// branch, not vectorised, under the default -ftrapping-math, and the branch mispredicts on half the values.)
+template <class Load>
+float maskedBy(float v, float x) {
+    if constexpr (!Load::kMasks) {
+        (void)x;
+        return v;
+    } else {
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        bits &= x > 0.0f ? 0xffffffffu : 0u;
+        std::memcpy(&v, &bits, sizeof v);
+        return v;
+    }
 }
-double laneSumSquaredDiff(const float* x, Index n, float mean) {
-    return laneReduce(n, [x, mean](Index i) { return (x[i] - mean) * (x[i] - mean); });
+
+template <class Load>
+double laneSum(const float* x, Index n, Load load) {
+    return laneReduce(n, [x, load](Index i, auto count) { return load(at(x, i, count)); });
 }
-double laneSumProduct(const float* dy, const float* x, Index n, Normalizer norm) {  // Σ dy·x̂
-    return laneReduce(n, [dy, x, norm](Index i) { return dy[i] * norm(x[i]); });
+template <class Load>
+double laneSumSquaredDiff(const float* x, Index n, float mean, Load load) {
+    return laneReduce(n, [x, mean, load](Index i, auto count) {
+        const auto d = load(at(x, i, count)) - mean;
+        return d * d;
+    });
+}
+template <class Load>
+double laneSumProduct(const float* dy, const float* x, Index n, Normalizer norm, Load load) {  // Σ dy·x̂
+    return laneReduce(n, [dy, x, norm, load](Index i, auto count) { return at(dy, i, count) * norm(load(at(x, i, count))); });
 }
 
 void checkInput(const Shape& shape, const Matrix& input) {
@@ -93,15 +145,23 @@ std::vector<Param> BatchNorm::params() {
 }
 
 const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
+    m_throughRelu = false;
+    return forwardReading(input, mode);
+}
+
+const Matrix& BatchNorm::forwardAfterRelu(const Matrix& preActivation, Mode mode) {
+    if (!canReadThroughRelu()) throw Error("batchnorm: forwardAfterRelu needs a conv input (H·W > 1)");
+    m_throughRelu = true;
+    return forwardReading(preActivation, mode);
+}
+
+const Matrix& BatchNorm::forwardReading(const Matrix& input, Mode mode) {
     checkInput(m_inputShape, input);
     const Layout L = layoutOf(m_inputShape, input.rows());
     m_output.resize(input.rows(), input.cols());
     m_input = &input;
     m_lastMode = mode;
-    const double eps = m_options.epsilon;
-
     const bool batchStats = mode != Mode::Eval;  // Train and EvalBatch
-    const bool train = mode == Mode::Train;      // only Train updates the running statistics
     if (batchStats && L.m() < 2)
         throw ConfigError("Batch Normalization with batch statistics needs at least 2 values per feature, but the "
                           "batch has " + std::to_string(L.n) + " sample(s) of " + m_inputShape.toString() +
@@ -109,8 +169,20 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
 
     if (L.s == 1) {
         forwardDense(input, mode);
-        return m_output;
+    } else if (m_throughRelu) {
+        forwardChannels(input, mode, ThroughRelu{});
+    } else {
+        forwardChannels(input, mode, AsIs{});
     }
+    return m_output;
+}
+
+template <class Load>
+void BatchNorm::forwardChannels(const Matrix& input, Mode mode, Load load) {
+    const Layout L = layoutOf(m_inputShape, input.rows());
+    const double eps = m_options.epsilon;
+    const bool batchStats = mode != Mode::Eval;  // Train and EvalBatch
+    const bool train = mode == Mode::Train;      // only Train updates the running statistics
     // Each chunk owns whole channels: statistics are summed in a fixed order, whatever the threads.
     Vector& mean = train ? m_batchMean : batchStats ? m_evalMean : m_runningMean;
     Vector& invStd = train ? m_batchInvStd : m_evalInvStd;
@@ -127,9 +199,9 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
                 const double s = double(L.s);
                 for (Index n = 0; n < L.n; ++n) {
                     const float* x = segment(n);
-                    const double segMean = laneSum(x, L.s) / s;
+                    const double segMean = laneSum(x, L.s, load) / s;
                     const float around = float(segMean);
-                    const double segSquares = laneSumSquaredDiff(x, L.s, around) -
+                    const double segSquares = laneSumSquaredDiff(x, L.s, around, load) -
                                               s * (double(around) - segMean) * (double(around) - segMean);
                     const double total = count + s, delta = segMean - mu;
                     mu += delta * s / total;
@@ -158,11 +230,10 @@ const Matrix& BatchNorm::forward(const Matrix& input, Mode mode) {
             for (Index n = 0; n < L.n; ++n) {
                 const float* x = segment(n);
                 float* y = m_output.row(n).data() + c * L.s;
-                for (Index i = 0; i < L.s; ++i) y[i] = norm(x[i]) * g + b;
+                for (Index i = 0; i < L.s; ++i) y[i] = norm(load(x[i])) * g + b;
             }
         }
     });
-    return m_output;
 }
 
 void BatchNorm::checkGradient(const Matrix& gradOutput) const {
@@ -188,13 +259,20 @@ const Matrix& BatchNorm::backwardInPlace(Matrix& gradOutput) {
 // Each channel's (feature's) sums are taken before its dx is written, and dx element by element from dy at the
 // same place: dx may be gradOutput itself.
 void BatchNorm::backwardInto(const Matrix& gradOutput, Matrix& gradInput) {
+    if (layoutOf(m_inputShape, gradOutput.rows()).s == 1) {
+        backwardDense(gradOutput, gradInput);
+    } else if (m_throughRelu) {
+        backwardChannels(gradOutput, gradInput, ThroughRelu{});
+    } else {
+        backwardChannels(gradOutput, gradInput, AsIs{});
+    }
+}
+
+// After forwardAfterRelu the input gradient is the pre-activation's: dx·[x > 0], in the same pass.
+template <class Load>
+void BatchNorm::backwardChannels(const Matrix& gradOutput, Matrix& gradInput, Load load) {
     const Layout L = layoutOf(m_inputShape, gradOutput.rows());
     const bool train = m_lastMode == Mode::Train;
-    if (L.s == 1) {
-        backwardDense(gradOutput, gradInput);
-        return;
-    }
-
     const Matrix& x = *m_input;
     const Vector& mean = train ? m_batchMean : m_runningMean;
     const Vector& invStd = train ? m_batchInvStd : m_evalInvStd;
@@ -206,8 +284,8 @@ void BatchNorm::backwardInto(const Matrix& gradOutput, Matrix& gradInput) {
             for (Index n = 0; n < L.n; ++n) {
                 const float* dy = gradOutput.row(n).data() + c * L.s;
                 const float* xn = x.row(n).data() + c * L.s;
-                sumDy += laneSum(dy, L.s);
-                sumDyXhat += laneSumProduct(dy, xn, L.s, norm);
+                sumDy += laneSum(dy, L.s, AsIs{});
+                sumDyXhat += laneSumProduct(dy, xn, L.s, norm, load);
             }
             // renorm: dγ = Σ dy·(r·x̂ + d) = r·Σ(dy·x̂) + d·Σdy
             const float r = train ? m_r[c] : 1.0f, d = train ? m_d[c] : 0.0f;
@@ -217,8 +295,12 @@ void BatchNorm::backwardInto(const Matrix& gradOutput, Matrix& gradInput) {
             if (!train) {
                 // Eval: y = γ·(x − running_mean)·inv + β is affine in x, so dx = γ·inv·dy.
                 const float scale = g * m_evalInvStd[c];
-                for (Index n = 0; n < L.n; ++n)
-                    gradInput.row(n).segment(c * L.s, L.s) = gradOutput.row(n).segment(c * L.s, L.s) * scale;
+                for (Index n = 0; n < L.n; ++n) {
+                    const float* dy = gradOutput.row(n).data() + c * L.s;
+                    const float* xn = x.row(n).data() + c * L.s;
+                    float* dx = gradInput.row(n).data() + c * L.s;
+                    for (Index i = 0; i < L.s; ++i) dx[i] = maskedBy<Load>(dy[i] * scale, xn[i]);
+                }
                 continue;
             }
             // dx = (γ/(m·√(σ² + ε)))·(m·dy − Σdy − x̂·Σ(dy·x̂))  (renorm: times r)
@@ -232,7 +314,7 @@ void BatchNorm::backwardInto(const Matrix& gradOutput, Matrix& gradInput) {
                 const float* dy = gradOutput.row(n).data() + c * L.s;
                 const float* xn = x.row(n).data() + c * L.s;
                 float* dx = gradInput.row(n).data() + c * L.s;
-                for (Index i = 0; i < L.s; ++i) dx[i] = a * dy[i] + (b * xn[i] + k);
+                for (Index i = 0; i < L.s; ++i) dx[i] = maskedBy<Load>(a * dy[i] + (b * load(xn[i]) + k), xn[i]);
             }
         }
     });

@@ -54,6 +54,13 @@ public:
     const Matrix& backwardInPlace(Matrix& gradOutput) override;
     [[nodiscard]] std::vector<Param> params() override;
 
+    // BN after a ReLU, fused (the Network's choice, for conv inputs): forwardAfterRelu(x) is forward(max(0, x)),
+    // reading x through the ReLU in the passes BN makes anyway, and the backward that follows returns the
+    // gradient with respect to x, ReLU's mask applied in BN's own pass: the ReLU's two passes over the batch
+    // (forward and backward) are saved. The same values, bit for bit, as the ReLU layer followed by forward().
+    [[nodiscard]] bool canReadThroughRelu() const { return m_inputShape.h * m_inputShape.w > 1; }
+    const Matrix& forwardAfterRelu(const Matrix& preActivation, Mode mode);
+
     [[nodiscard]] int features() const { return m_inputShape.c; }  // F for dense, C for conv
     [[nodiscard]] BatchNormOptions options() const { return m_options; }
     void setOptions(BatchNormOptions options) { m_options = options; }
@@ -72,6 +79,11 @@ public:
     [[nodiscard]] const Vector& renormD() const { return m_d; }  // (F)
 
 private:
+    const Matrix& forwardReading(const Matrix& input, Mode mode);  // input as it is or through the ReLU
+    template <class Load>
+    void forwardChannels(const Matrix& input, Mode mode, Load load);  // the S > 1 case, channel by channel
+    template <class Load>
+    void backwardChannels(const Matrix& gradOutput, Matrix& gradInput, Load load);
     void forwardDense(const Matrix& x, Mode mode);  // the S = 1 case, vectorised over features
     void checkGradient(const Matrix& gradOutput) const;
     void backwardInto(const Matrix& gradOutput, Matrix& gradInput);  // gradInput may be gradOutput
@@ -93,6 +105,7 @@ private:
     Vector m_evalMean;                   // (F) μ of the latest EvalBatch batch
     Vector m_evalR, m_evalD;             // (F) renorm's r and d of the latest EvalBatch batch (1 and 0 for BN)
     const Matrix* m_input = nullptr;     // (N, in) the latest forward input; x̂ is recomputed from it
+    bool m_throughRelu = false;          // the latest forward read its input through a ReLU (forwardAfterRelu)
     Mode m_lastMode = Mode::Train;
     Eigen::ArrayXd m_sum, m_sumProduct;  // (F) accumulators of the dense path
     Matrix m_scale;                      // (1, F) γ·r/(m·√(σ² + ε)) of the dense backward; γ·r of the renorm forward

@@ -123,8 +123,16 @@ void Network::add(std::unique_ptr<Layer> layer, std::string name) {
 
 const Matrix& Network::forward(const Matrix& x, Mode mode, const ForwardObserver& observe) {
     const Matrix* h = &x;
+    m_reluInNextLayer.assign(m_layers.size(), 0);
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         Layer& layer = *m_layers[i];
+        if (!observe && leavesToNextLayer(int(i))) {
+            static_cast<Activation&>(layer).leaveToNextLayer();
+            h = &static_cast<BatchNorm&>(*m_layers[i + 1]).forwardAfterRelu(*h, mode);
+            m_reluInNextLayer[i] = 1;
+            ++i;
+            continue;
+        }
         // *h is layer i − 1's own output buffer when that layer lets it be overwritten (never the caller's x).
         const bool inPlace = i > 0 && layer.canForwardInPlace() && m_layers[i - 1]->outputMayBeOverwritten();
         h = inPlace ? &layer.forwardInPlace(const_cast<Matrix&>(*h), mode) : &layer.forward(*h, mode);
@@ -133,9 +141,21 @@ const Matrix& Network::forward(const Matrix& x, Mode mode, const ForwardObserver
     return *h;
 }
 
+bool Network::leavesToNextLayer(int i) const {
+    if (i <= 0 || std::size_t(i) + 1 >= m_layers.size()) return false;  // never the first layer: backward stops there
+    const auto* relu = dynamic_cast<const Activation*>(m_layers[std::size_t(i)].get());
+    const auto* bn = dynamic_cast<const BatchNorm*>(m_layers[std::size_t(i) + 1].get());
+    return relu && relu->activationKind() == ActivationKind::ReLU && bn && bn->canReadThroughRelu();
+}
+
+bool Network::leftToNextLayer(int i) const {
+    return i >= 0 && std::size_t(i) < m_reluInNextLayer.size() && m_reluInNextLayer[std::size_t(i)];
+}
+
 void Network::backward(const Matrix& gradLogits) {
     const Matrix* g = &gradLogits;
     for (std::size_t i = m_layers.size() - 1; i > 0; --i) {
+        if (leftToNextLayer(int(i))) continue;  // the BatchNorm above applied its mask
         Layer& layer = *m_layers[i];
         Layer& below = *m_layers[i - 1];
         // The layer below's output, when it lets it be overwritten, is read by nobody but this layer any more:

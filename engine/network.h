@@ -46,11 +46,18 @@ public:
     // x (N, input) -> logits (N, classes). An activation runs in place on the output of a Dense, Conv2D or
     // BatchNorm layer before it (Layer::canForwardInPlace), so that layer's output() then shows the activation's:
     // whoever needs the values in between (the probes) reads them through `observe`, called with each layer's
-    // index and output as soon as it has run.
+    // index and output as soon as it has run. Without an observer, a ReLU followed by BatchNorm over channels is
+    // left to the BatchNorm, which reads its input through it (BatchNorm::forwardAfterRelu; the ReLU's output()
+    // is then empty): the same values, two passes over the batch fewer.
     using ForwardObserver = std::function<void(int layer, const Matrix& output)>;
     const Matrix& forward(const Matrix& x, Mode mode, const ForwardObserver& observe = {});
     // dL/dlogits (N, classes) -> parameter gradients (assigned) of every layer
     void backward(const Matrix& gradLogits);
+    // Whether forward without an observer leaves layer i to the next one: a ReLU (not the first layer) followed
+    // by a BatchNorm over channels. And whether the latest forward did: the BatchNorm's backward is then the
+    // ReLU's too, and whoever chains the layers' own backward calls after Network::forward skips layer i.
+    [[nodiscard]] bool leavesToNextLayer(int i) const;
+    [[nodiscard]] bool leftToNextLayer(int i) const;
 
     [[nodiscard]] std::vector<NamedParam> params();
     [[nodiscard]] std::vector<Param> optimizerParams();  // params() as the optimizer takes them
@@ -124,6 +131,9 @@ private:
     std::vector<BlockInfo> m_blocks;
     std::vector<std::string> m_normNames;  // per block: the name its BN layer has or had ("bn2"), or empty
     std::array<int, 4> m_normCounts{};     // per NormKind: names handed out so far
+    // Per layer: 1 when the latest forward left this ReLU to the BatchNorm after it (BatchNorm::forwardAfterRelu),
+    // so backward skips it too.
+    std::vector<char> m_reluInNextLayer;
 };
 
 }  // namespace bnlab::engine

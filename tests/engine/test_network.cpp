@@ -375,6 +375,48 @@ TEST(Network, ActivationsInPlaceGiveTheSameOutputsAndGradients) {
         }
 }
 
+// Without an observer, a ReLU followed by BN over channels is left to the BN (BatchNorm::forwardAfterRelu): the
+// same logits and parameter gradients, bit for bit, as the forward an observer sees layer by layer, in Train
+// and in Eval mode; the dense block's ReLU (BN over features) runs on its own.
+TEST(Network, AReluLeftToTheBatchNormAfterItGivesTheSameOutputsAndGradients) {
+    for (Mode mode : {Mode::Train, Mode::Eval}) {
+        SCOPED_TRACE(mode == Mode::Train ? "train" : "eval");
+        Network fused = cnn(NormPlacement::After), separate = cnn(NormPlacement::After);
+        randomizeBiasesAndBatchNorm(fused, 430);
+        randomizeBiasesAndBatchNorm(separate, 430);
+        for (Network* net : {&fused, &separate})
+            for (engine::BatchNorm* bn : net->batchNormLayers()) {
+                bn->runningMean() = engine::Vector::Constant(bn->features(), 0.3f);
+                bn->runningVar() = engine::Vector::Constant(bn->features(), 0.7f);
+            }
+        const Matrix x = randomMatrix(kBatch, kCnnInput.size(), 431);
+        const Matrix logits = fused.forward(x, mode);
+        const Matrix expected = separate.forward(x, mode, [](int, const Matrix&) {});
+        EXPECT_TRUE(bitIdentical(logits, expected));
+        std::vector<std::string> left;
+        for (int i = 0; i < int(fused.layers().size()); ++i) {
+            EXPECT_EQ(fused.leftToNextLayer(i), fused.leavesToNextLayer(i)) << fused.layerName(i);
+            EXPECT_FALSE(separate.leftToNextLayer(i)) << "an observer sees every layer: " << separate.layerName(i);
+            if (fused.leftToNextLayer(i)) {
+                left.push_back(fused.layerName(i));
+                EXPECT_EQ(fused.layer(i).output().size(), 0) << fused.layerName(i);
+            }
+        }
+        EXPECT_EQ(left, (std::vector<std::string>{"relu1", "relu2"}));
+        // The statistics BN took through the ReLU, and the running ones it updated from them.
+        EXPECT_TRUE(bitIdentical(Matrix(fused.batchNormLayers()[0]->batchMean().transpose()),
+                                 Matrix(separate.batchNormLayers()[0]->batchMean().transpose())));
+        EXPECT_TRUE(bitIdentical(Matrix(fused.batchNormLayers()[1]->runningVar().transpose()),
+                                 Matrix(separate.batchNormLayers()[1]->runningVar().transpose())));
+        const Matrix dlogits = randomMatrix(kBatch, kClasses, 432);
+        fused.backward(dlogits);
+        separate.backward(dlogits);
+        const std::vector<engine::NamedParam> a = fused.params(), b = separate.params();
+        ASSERT_EQ(a.size(), b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(bitIdentical(*a[i].param.grad, *b[i].param.grad)) << a[i].name;
+    }
+}
+
 // The probes describe the value before the activation, which the activation then overwrote in place.
 TEST(Network, ProbesSeeThePreActivationThatTheActivationOverwrote) {
     Network net = cnn(NormPlacement::None);
