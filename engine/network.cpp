@@ -223,10 +223,19 @@ void Network::restoreNormNames(const NormNames& names) {
     m_normCounts = names.counts;
 }
 
-int Network::firstNonFiniteLayer() const {
-    for (std::size_t i = 0; i < m_layers.size(); ++i)
-        if (!m_layers[i]->output().allFinite()) return int(i);
-    return -1;
+int Network::firstNonFiniteLayer(const Matrix& x, Mode mode) {
+    std::vector<std::pair<Vector, Vector>> saved;
+    for (BatchNorm* bn : batchNormLayers()) saved.emplace_back(bn->runningMean(), bn->runningVar());
+    int first = -1;
+    (void)forward(x, mode, [&](int layer, const Matrix& output) {
+        if (first < 0 && !output.allFinite()) first = layer;
+    });
+    std::size_t k = 0;
+    for (BatchNorm* bn : batchNormLayers()) {
+        bn->runningMean() = saved[k].first;
+        bn->runningVar() = saved[k++].second;
+    }
+    return first;
 }
 
 }  // namespace bnlab::engine

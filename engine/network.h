@@ -75,8 +75,11 @@ public:
     [[nodiscard]] Shape inputShape() const { return m_input; }
     [[nodiscard]] int classes() const { return m_classes; }
 
-    // The first layer whose latest output holds a NaN or an infinity, or −1.
-    [[nodiscard]] int firstNonFiniteLayer() const;
+    // The first layer whose output holds a NaN or an infinity when x goes through the network in this mode, or
+    // −1: a second forward (the same step's Dropout masks and BN noise; the running statistics kept as they
+    // are) with each output checked as soon as it is computed. The outputs the first forward left cannot say:
+    // an activation in place overwrites the output before it (tanh and the sigmoid map ±inf to finite values).
+    [[nodiscard]] int firstNonFiniteLayer(const Matrix& x, Mode mode);
 
     // Batch Normalization switched on or off in a trained network (the window's mid-run BN toggle).
     // `block` indexes blocks(): the spec's blocks in order, then the output block (which never has BN).

@@ -584,7 +584,7 @@ RunSummary Trainer::runInArena() {
         }
         const StepResult result = trainStep(net, ce, optimizer, x, labels);
         if (!result.finite) {
-            const int layer = net.firstNonFiniteLayer();
+            const int layer = net.firstNonFiniteLayer(x, Mode::Train);
             summary.reason = StopReason::Diverged;
             summary.divergedStep = step;
             summary.divergedLayer = layer >= 0 ? net.layerName(layer) : "loss";

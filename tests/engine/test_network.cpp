@@ -311,21 +311,30 @@ TEST(NetworkStructure, LayerNamesAreUnique) {
 TEST(Network, FirstNonFiniteLayerFindsTheLayerWithANaNWeight) {
     Network net = mlp(NormPlacement::Before);
     const Matrix x = randomMatrix(kBatch, kMlpInput.size(), 400);
-    EXPECT_EQ(net.firstNonFiniteLayer(), -1);  // nothing run yet
-    net.forward(x, Mode::Train);
-    EXPECT_EQ(net.firstNonFiniteLayer(), -1);
+    EXPECT_EQ(net.firstNonFiniteLayer(x, Mode::Train), -1);
     (*net.params()[4].param.value)(0, 0) = std::numeric_limits<float>::quiet_NaN();  // dense2.weight
-    net.forward(x, Mode::Train);
-    EXPECT_EQ(net.firstNonFiniteLayer(), 3);  // dense2
+    const engine::Vector runningMean = net.batchNormLayers()[0]->runningMean();
+    EXPECT_EQ(net.firstNonFiniteLayer(x, Mode::Train), 3);  // dense2
+    EXPECT_TRUE(bitIdentical(Matrix(net.batchNormLayers()[0]->runningMean()), Matrix(runningMean)))
+        << "the running statistics are left as they were";
 
-    Network conv = cnn(NormPlacement::None);
+    Network conv = cnn(NormPlacement::After);
     const Matrix image = randomMatrix(kBatch, kCnnInput.size(), 401);
-    conv.forward(image, Mode::Eval);
-    EXPECT_EQ(conv.firstNonFiniteLayer(), -1);
+    EXPECT_EQ(conv.firstNonFiniteLayer(image, Mode::Eval), -1);
     Matrix infinite = image;
     infinite(2, 10) = std::numeric_limits<float>::infinity();
-    conv.forward(infinite, Mode::Eval);
-    EXPECT_EQ(conv.firstNonFiniteLayer(), 0);  // conv1
+    EXPECT_EQ(conv.firstNonFiniteLayer(infinite, Mode::Eval), 0);  // conv1
+}
+
+// An infinity that the sigmoid after it maps to 1 (in place, over the Dense output) is still found where it
+// appeared, not in a later layer or nowhere.
+TEST(Network, FirstNonFiniteLayerSeesAnInfinityTheActivationOverwrote) {
+    Network net = mlp(NormPlacement::None);
+    Matrix x = randomMatrix(kBatch, kMlpInput.size(), 402);
+    x(1, 3) = std::numeric_limits<float>::infinity();
+    const Matrix& logits = net.forward(x, Mode::Train);
+    EXPECT_TRUE(logits.allFinite()) << "the sigmoid hid the infinity from the layers after it";
+    EXPECT_EQ(net.firstNonFiniteLayer(x, Mode::Train), 0);  // dense1
 }
 
 // The Network runs each activation in place on the Dense/Conv2D/BN output before it. Layer by layer out of
