@@ -65,11 +65,22 @@ struct AsIs {
     template <class T>
     T operator()(T x) const { return x; }
 };
-struct ThroughRelu {
+struct ThroughRelu {  // std::max(x, 0), as the ReLU layer computes it: NaN stays NaN (a divergence shows), −0 stays
     static constexpr bool kMasks = true;
-    float operator()(float x) const { return x > 0.0f ? x : 0.0f; }
-    v8 operator()(v8 x) const { return x > 0.0f ? x : v8{}; }
+    float operator()(float x) const { return x < 0.0f ? 0.0f : x; }
+    v8 operator()(v8 x) const { return x < 0.0f ? v8{} : x; }
 };
+
+// a·x + b with one rounding where the machine has FMA: written out, so that no code path (a vectorised body, its
+// scalar tail, the ReLU-reading copy of a loop) is left to the compiler's choice of contracting or not, which
+// differed between them and broke the bit-identity of BN after a ReLU with BN after the ReLU layer.
+inline float mulAdd(float a, float x, float b) {
+#ifdef __FMA__
+    return std::fma(a, x, b);
+#else
+    return a * x + b;
+#endif
+}
 
 // v where x > 0, else 0: ReLU's derivative applied to v, as a mask on its bits. (x > 0 ? v : 0 is compiled as a
 // branch, not vectorised, under the default -ftrapping-math, and the branch mispredicts on half the values.)
@@ -230,7 +241,7 @@ void BatchNorm::forwardChannels(const Matrix& input, Mode mode, Load load) {
             for (Index n = 0; n < L.n; ++n) {
                 const float* x = segment(n);
                 float* y = m_output.row(n).data() + c * L.s;
-                for (Index i = 0; i < L.s; ++i) y[i] = norm(load(x[i])) * g + b;
+                for (Index i = 0; i < L.s; ++i) y[i] = mulAdd(norm(load(x[i])), g, b);
             }
         }
     });
@@ -314,7 +325,8 @@ void BatchNorm::backwardChannels(const Matrix& gradOutput, Matrix& gradInput, Lo
                 const float* dy = gradOutput.row(n).data() + c * L.s;
                 const float* xn = x.row(n).data() + c * L.s;
                 float* dx = gradInput.row(n).data() + c * L.s;
-                for (Index i = 0; i < L.s; ++i) dx[i] = maskedBy<Load>(a * dy[i] + (b * load(xn[i]) + k), xn[i]);
+                for (Index i = 0; i < L.s; ++i)
+                    dx[i] = maskedBy<Load>(mulAdd(a, dy[i], mulAdd(b, load(xn[i]), k)), xn[i]);
             }
         }
     });

@@ -362,6 +362,7 @@ std::string Network::removeBatchNorm(int block) {
     }
 
     m_layers.erase(m_layers.begin() + p);
+    m_reluInNextLayer.clear();  // the indices moved: the next forward decides again
     m_layerNames.erase(m_layerNames.begin() + p);
     info.norm = -1;
     if (info.preActivation == p) info.preActivation = p - 1;
@@ -421,6 +422,7 @@ std::string Network::insertBatchNorm(int block, NormPlacement placement, const M
     std::string& name = m_normNames[std::size_t(block)];
     if (name.empty()) name = nextNormName(kind);
     m_layers.insert(m_layers.begin() + p, std::move(bn));
+    m_reluInNextLayer.clear();  // the indices moved: the next forward decides again
     m_layerNames.insert(m_layerNames.begin() + p, name);
     shiftIndices(p, +1);
     info.norm = p;

@@ -140,15 +140,17 @@ void selectRanks(const std::vector<float>& values, float lo, float scale, const 
 }
 
 // ‖m‖ accumulated in double without a double copy of m (cast<double>().norm() does not vectorise: it cost a
-// tenth of a probe of the BN-paper MLP): float sums of squares over blocks, each block in double when its float
-// sum is not finite (values beyond about 1e18).
+// tenth of a probe of the BN-paper MLP): float sums of squares over blocks, a block in double when its float sum
+// overflows (values beyond about 1e18) or is so small that its squares lose precision as subnormals.
 double norm(const Matrix& m) {
     constexpr Index kBlock = 1024;
     double total = 0;
     for (Index begin = 0; begin < m.size(); begin += kBlock) {
         const Eigen::Map<const Eigen::VectorXf> block(m.data() + begin, std::min(kBlock, m.size() - begin));
         const float sum = block.squaredNorm();
-        total += std::isfinite(sum) ? double(sum) : block.cast<double>().squaredNorm();
+        // Overflow, or squares below float's normal range (elements under about 1e-19, as a vanishing
+        // gradient's): this block in double.
+        total += std::isfinite(sum) && sum >= 1e-20f ? double(sum) : block.cast<double>().squaredNorm();
     }
     return std::sqrt(total);
 }
@@ -230,7 +232,8 @@ Distribution describeAll(const std::vector<float>& scratch) {
     }
     for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
         const float a = order[2 * k], b = order[2 * k + 1];
-        d.percentiles[k] = frac[k] == 0 ? a : float(a + frac[k] * (b - a));  // an infinite a stays itself, not NaN
+        // In double (b − a of ±3e38 overflows a float); equal ends (two equal infinities) give that value, not NaN.
+        d.percentiles[k] = a == b || frac[k] == 0 ? a : float(double(a) + frac[k] * (double(b) - double(a)));
     }
     d.histogramMin = lo;
     d.histogramMax = hi;

@@ -16,6 +16,9 @@ namespace {
 
 using namespace bnlab::engine;
 
+// Linear interpolation between order statistics a ≤ b (numpy's default), in double.
+float interpolate(float a, float b, double frac) { return float(double(a) + frac * (double(b) - double(a))); }
+
 TEST(Describe, SmallInputsAreDescribedExactly) {
     std::vector<float> v = {4, 1, 3, 2, 5};
     std::vector<float> scratch;
@@ -55,7 +58,7 @@ TEST(Describe, PercentilesAreTheOrderStatisticsOfAllTheValues) {
     for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
         const double pos = kPercentiles[k] / 100.0 * last;
         const std::size_t lo = std::size_t(std::floor(pos)), hi = std::min(lo + 1, sorted.size() - 1);
-        EXPECT_EQ(d.percentiles[k], float(sorted[lo] + (pos - double(lo)) * (sorted[hi] - sorted[lo])))
+        EXPECT_EQ(d.percentiles[k], interpolate(sorted[lo], sorted[hi], pos - double(lo)))
             << "percentile " << kPercentiles[k];
     }
     EXPECT_EQ(d.histogramMin, sorted.front());
@@ -103,7 +106,7 @@ TEST(Describe, PercentilesAreExactForPointMassesOutliersAndNarrowRanges) {
         for (std::size_t k = 0; k < kPercentiles.size(); ++k) {
             const double pos = kPercentiles[k] / 100.0 * last;
             const std::size_t lo = std::size_t(std::floor(pos)), hi = std::min(lo + 1, sorted.size() - 1);
-            EXPECT_EQ(d.percentiles[k], float(sorted[lo] + (pos - double(lo)) * (sorted[hi] - sorted[lo])))
+            EXPECT_EQ(d.percentiles[k], interpolate(sorted[lo], sorted[hi], pos - double(lo)))
                 << name << ", percentile " << kPercentiles[k];
         }
         EXPECT_EQ(d.histogramMin, sorted.front()) << name;
@@ -150,6 +153,16 @@ TEST(Describe, InfinitiesAndNaNsAreCountedWithoutACrash) {
     std::uint32_t total = 0;
     for (auto c : d.histogram) total += c;
     EXPECT_EQ(total, 1000u);
+    // 5% of each infinity: the 2nd and 98th percentiles lie between two equal infinities.
+    std::vector<float> w(1000, 1.0f);
+    for (int i = 0; i < 50; ++i) {
+        w[std::size_t(i)] = -std::numeric_limits<float>::infinity();
+        w[std::size_t(999 - i)] = std::numeric_limits<float>::infinity();
+    }
+    const Distribution e = describe(w.data(), std::int64_t(w.size()), scratch);
+    EXPECT_EQ(e.percentiles[percentileIndex(2)], -std::numeric_limits<float>::infinity());
+    EXPECT_EQ(e.percentiles[percentileIndex(98)], std::numeric_limits<float>::infinity());
+    EXPECT_EQ(e.percentiles[percentileIndex(50)], 1.0f);
     v[700] = std::numeric_limits<float>::quiet_NaN();
     d = describe(v.data(), std::int64_t(v.size()), scratch);
     EXPECT_TRUE(std::isnan(d.mean));
@@ -200,6 +213,13 @@ TEST(ProbeParams, NormsAreTheNormsInDoubleOfGradientsAndWeights) {
     EXPECT_DOUBLE_EQ(snap.params[1].weightNorm, 3.0);
     EXPECT_TRUE(std::isnan(snap.params[1].gradNorm));
     EXPECT_DOUBLE_EQ(snap.params[1].updateRatio, 0.5 / 3.0);
+
+    // A vanishing gradient: squares below float's normal range, summed in double all the same.
+    Matrix tiny = Matrix::Constant(40, 50, 1e-24f), tinier = Matrix::Constant(40, 50, 3e-21f);
+    std::vector<NamedParam> small = {{"dense1.weight", 0, Param{"weight", &tinier, &tiny}}};
+    probeParams(small, {0.0}, snap);
+    EXPECT_NEAR(snap.params[0].gradNorm / tiny.cast<double>().norm(), 1.0, 1e-6);
+    EXPECT_NEAR(snap.params[0].weightNorm / tinier.cast<double>().norm(), 1.0, 1e-6);
 }
 
 }  // namespace
