@@ -179,7 +179,7 @@ Distribution describeAll(const std::vector<float>& scratch) {
     const std::int64_t m = std::int64_t(scratch.size());
     if (m == 0) return d;
     d.count = m;
-    // Sums in double over four independent chains (one chain of dependent additions was a third of the time).
+    // Sums in double over four independent chains of additions, not one chain of dependent ones.
     const auto sumOver = [&](auto term) {
         double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         std::size_t i = 0;
