@@ -123,13 +123,12 @@ void Network::add(std::unique_ptr<Layer> layer, std::string name) {
 
 const Matrix& Network::forward(const Matrix& x, Mode mode, const ForwardObserver& observe) {
     const Matrix* h = &x;
-    m_reluInNextLayer.assign(m_layers.size(), 0);
+    m_leftRelus = !observe;
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         Layer& layer = *m_layers[i];
         if (!observe && leavesToNextLayer(int(i))) {
             static_cast<Activation&>(layer).leaveToNextLayer();
             h = &static_cast<BatchNorm&>(*m_layers[i + 1]).forwardAfterRelu(*h, mode);
-            m_reluInNextLayer[i] = 1;
             ++i;
             continue;
         }
@@ -148,9 +147,7 @@ bool Network::leavesToNextLayer(int i) const {
     return relu && relu->activationKind() == ActivationKind::ReLU && bn && bn->canReadThroughRelu();
 }
 
-bool Network::leftToNextLayer(int i) const {
-    return i >= 0 && std::size_t(i) < m_reluInNextLayer.size() && m_reluInNextLayer[std::size_t(i)];
-}
+bool Network::leftToNextLayer(int i) const { return m_leftRelus && leavesToNextLayer(i); }
 
 void Network::backward(const Matrix& gradLogits) {
     const Matrix* g = &gradLogits;
@@ -223,18 +220,22 @@ void Network::restoreNormNames(const NormNames& names) {
     m_normCounts = names.counts;
 }
 
-int Network::firstNonFiniteLayer(const Matrix& x, Mode mode) {
+void Network::forwardKeepingRunningStatistics(const Matrix& x, Mode mode, const ForwardObserver& observe) {
     std::vector<std::pair<Vector, Vector>> saved;
-    for (BatchNorm* bn : batchNormLayers()) saved.emplace_back(bn->runningMean(), bn->runningVar());
+    const std::vector<BatchNorm*> bns = batchNormLayers();
+    for (BatchNorm* bn : bns) saved.emplace_back(bn->runningMean(), bn->runningVar());
+    (void)forward(x, mode, observe);
+    for (std::size_t k = 0; k < bns.size(); ++k) {
+        bns[k]->runningMean() = saved[k].first;
+        bns[k]->runningVar() = saved[k].second;
+    }
+}
+
+int Network::firstNonFiniteLayer(const Matrix& x, Mode mode) {
     int first = -1;
-    (void)forward(x, mode, [&](int layer, const Matrix& output) {
+    forwardKeepingRunningStatistics(x, mode, [&](int layer, const Matrix& output) {
         if (first < 0 && !output.allFinite()) first = layer;
     });
-    std::size_t k = 0;
-    for (BatchNorm* bn : batchNormLayers()) {
-        bn->runningMean() = saved[k].first;
-        bn->runningVar() = saved[k++].second;
-    }
     return first;
 }
 
@@ -362,7 +363,7 @@ std::string Network::removeBatchNorm(int block) {
     }
 
     m_layers.erase(m_layers.begin() + p);
-    m_reluInNextLayer.clear();  // the indices moved: the next forward decides again
+    m_leftRelus = false;  // the layers changed since the latest forward
     m_layerNames.erase(m_layerNames.begin() + p);
     info.norm = -1;
     if (info.preActivation == p) info.preActivation = p - 1;
@@ -422,7 +423,7 @@ std::string Network::insertBatchNorm(int block, NormPlacement placement, const M
     std::string& name = m_normNames[std::size_t(block)];
     if (name.empty()) name = nextNormName(kind);
     m_layers.insert(m_layers.begin() + p, std::move(bn));
-    m_reluInNextLayer.clear();  // the indices moved: the next forward decides again
+    m_leftRelus = false;  // the layers changed since the latest forward
     m_layerNames.insert(m_layerNames.begin() + p, name);
     shiftIndices(p, +1);
     info.norm = p;

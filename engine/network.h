@@ -80,6 +80,9 @@ public:
     // are) with each output checked as soon as it is computed. The outputs the first forward left cannot say:
     // an activation in place overwrites the output before it (tanh and the sigmoid map ±inf to finite values).
     [[nodiscard]] int firstNonFiniteLayer(const Matrix& x, Mode mode);
+    // forward(x, mode, observe) that leaves the BN running statistics as they were (the probes' forward, the
+    // divergence diagnosis above): a look at the network that changes no run.
+    void forwardKeepingRunningStatistics(const Matrix& x, Mode mode, const ForwardObserver& observe);
 
     // Batch Normalization switched on or off in a trained network (the window's mid-run BN toggle).
     // `block` indexes blocks(): the spec's blocks in order, then the output block (which never has BN).
@@ -134,9 +137,9 @@ private:
     std::vector<BlockInfo> m_blocks;
     std::vector<std::string> m_normNames;  // per block: the name its BN layer has or had ("bn2"), or empty
     std::array<int, 4> m_normCounts{};     // per NormKind: names handed out so far
-    // Per layer: 1 when the latest forward left this ReLU to the BatchNorm after it (BatchNorm::forwardAfterRelu),
-    // so backward skips it too.
-    std::vector<char> m_reluInNextLayer;
+    // Whether the latest forward left the ReLUs of leavesToNextLayer to the BatchNorms after them (it had no
+    // observer, and the layers have not changed since), so backward skips them too.
+    bool m_leftRelus = false;
 };
 
 }  // namespace bnlab::engine

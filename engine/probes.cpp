@@ -276,9 +276,6 @@ void probeBatchNorm(Network& net, ProbeSnapshot& out) {
 
 void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out,
                       std::vector<std::vector<float>>& scratch) {
-    std::vector<BatchNorm*> bns = net.batchNormLayers();
-    std::vector<std::pair<Vector, Vector>> saved;
-    for (BatchNorm* bn : bns) saved.emplace_back(bn->runningMean(), bn->runningVar());
     out.activations.clear();
     std::vector<const BlockInfo*> probed;  // the block of each entry of out.activations
     for (const BlockInfo& b : net.blocks()) {
@@ -291,7 +288,7 @@ void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out
     std::vector<std::vector<float>>& samples = scratch;  // pre and post of each probed block
     samples.resize(2 * probed.size());
     std::vector<char> sampled(samples.size(), 0);
-    net.forward(probeBatch, Mode::Train, [&](int layer, const Matrix& output) {
+    net.forwardKeepingRunningStatistics(probeBatch, Mode::Train, [&](int layer, const Matrix& output) {
         for (std::size_t i = 0; i < probed.size(); ++i)
             for (std::size_t k : {2 * i, 2 * i + 1})
                 if (layer == (k % 2 ? probed[i]->postActivation : probed[i]->preActivation)) {
@@ -306,10 +303,6 @@ void probeActivations(Network& net, const Matrix& probeBatch, ProbeSnapshot& out
             (k % 2 ? a.post : a.pre) = describeAll(samples[std::size_t(k)]);
         }
     });
-    for (std::size_t i = 0; i < bns.size(); ++i) {
-        bns[i]->runningMean() = saved[i].first;
-        bns[i]->runningVar() = saved[i].second;
-    }
 }
 
 }  // namespace bnlab::engine
